@@ -1,0 +1,77 @@
+//! Typed identifiers. Generation happens outside the domain (an id generator seam in `ports`);
+//! here they are only parsed, compared and printed.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The text given is not a valid identifier.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a valid identifier")]
+pub struct InvalidId(String);
+
+macro_rules! uuid_id {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub const fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = InvalidId;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self).map_err(|_| InvalidId(s.chars().take(64).collect()))
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identifies a user account.
+    UserId
+);
+uuid_id!(
+    /// Identifies a user's subscription record (one per user).
+    SubscriptionId
+);
+uuid_id!(
+    /// Identifies a session, the metered resource.
+    SessionId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_round_trips_through_its_text_form() {
+        let text = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+        let id: UserId = text.parse().expect("valid uuid");
+        assert_eq!(id.to_string(), text);
+    }
+
+    #[test]
+    fn a_malformed_id_is_refused() {
+        assert!("not-a-uuid".parse::<SessionId>().is_err());
+        assert!("".parse::<SubscriptionId>().is_err());
+    }
+}

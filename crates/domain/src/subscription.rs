@@ -1,0 +1,303 @@
+//! The subscription aggregate: one per user, its plan, status, usage period and counter.
+//!
+//! State changes return a [`UsageEffect`] that tells the store whether the period's counter is
+//! kept or reset; the counter itself is only ever changed in the store (atomic increments), never
+//! written back from a snapshot, so a state change cannot erase concurrent consumption.
+
+use time::Duration;
+
+use crate::period::Period;
+use crate::plan::{PlanCatalog, PlanId, RunCount, RunLimit, TrialTerms};
+use crate::quota::{ConsumeDecision, QuotaSnapshot, Refusal};
+use crate::status::SubscriptionStatus;
+use crate::{SubscriptionId, Timestamp, UserId};
+
+/// What a state change does to the period's usage counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum UsageEffect {
+    /// Nothing changed; nothing to save.
+    Unchanged,
+    /// State changed; the counter keeps its value.
+    Keep,
+    /// A new period opened; the counter restarts at 0.
+    Reset,
+}
+
+impl UsageEffect {
+    /// Combines two effects of successive changes.
+    pub fn then(self, next: UsageEffect) -> UsageEffect {
+        match (self, next) {
+            (Self::Reset, _) | (_, Self::Reset) => Self::Reset,
+            (Self::Keep, _) | (_, Self::Keep) => Self::Keep,
+            _ => Self::Unchanged,
+        }
+    }
+
+    pub fn changed(self) -> bool {
+        self != Self::Unchanged
+    }
+}
+
+/// The Tollgate trial on the free plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trial {
+    pub started_at: Timestamp,
+    pub ends_at: Timestamp,
+}
+
+/// The link to the payment provider's customer and subscription.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BillingLink {
+    pub customer_id: Option<String>,
+    pub subscription_id: Option<String>,
+    /// The current plan is granted by `subscription_id`.
+    pub granted: bool,
+    /// `created` of the last provider event that changed this subscription (ordering rule).
+    pub last_event_at: Option<Timestamp>,
+}
+
+/// Why a trial cannot start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TrialError {
+    #[error("the trial has already been used")]
+    AlreadyUsed,
+    #[error("a trial can only start from the free plan")]
+    NotOnFreePlan,
+    #[error("a trial is not available after a paid subscription")]
+    AfterPaidSubscription,
+}
+
+/// Why an admin plan change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AdminPlanError {
+    #[error("the free plan's limit comes from the catalog and must stay limited")]
+    UnlimitedFree,
+}
+
+/// A user's subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub user_id: UserId,
+    pub plan: PlanId,
+    pub status: SubscriptionStatus,
+    /// Runs used in `period`. Read-only outside the store; see the module docs.
+    pub runs_used: RunCount,
+    pub period: Period,
+    /// Anchor of the monthly sequence used when a period ends without a provider telling us the next one.
+    pub period_anchor: Timestamp,
+    /// An admin-set limit (enterprise contracts, comps); wins over the plan's.
+    pub runs_limit_override: Option<RunLimit>,
+    pub cancel_at_period_end: bool,
+    pub trial: Option<Trial>,
+    pub trial_used: bool,
+    /// The user has held a paid subscription at some point (no trial afterwards).
+    pub has_paid: bool,
+    /// When the first failed payment of the current delinquency happened.
+    pub past_due_since: Option<Timestamp>,
+    pub billing: BillingLink,
+    /// Incremented on every state change; the store's compare-and-set token.
+    pub version: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Subscription {
+    /// A new user's subscription: `free`/`active`, first calendar month anchored at sign-up.
+    pub fn new_free(id: SubscriptionId, user_id: UserId, now: Timestamp) -> Self {
+        Self {
+            id,
+            user_id,
+            plan: PlanId::Free,
+            status: SubscriptionStatus::Active,
+            runs_used: RunCount::ZERO,
+            period: Period::monthly(now, 0),
+            period_anchor: now,
+            runs_limit_override: None,
+            cancel_at_period_end: false,
+            trial: None,
+            trial_used: false,
+            has_paid: false,
+            past_due_since: None,
+            billing: BillingLink::default(),
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Whether the user is on the Tollgate trial.
+    pub fn is_trial(&self) -> bool {
+        self.trial.is_some()
+    }
+
+    /// The limit in force for the current period.
+    pub fn runs_limit(&self, catalog: &PlanCatalog) -> RunLimit {
+        match (self.trial, self.runs_limit_override) {
+            (Some(_), _) => RunLimit::Limited(catalog.trial().runs),
+            (None, Some(limit)) => limit,
+            (None, None) => catalog.get(self.plan).runs,
+        }
+    }
+
+    /// A view of the quota for responses and refusals.
+    pub fn snapshot(&self, catalog: &PlanCatalog) -> QuotaSnapshot {
+        QuotaSnapshot {
+            plan: self.plan,
+            status: self.status,
+            runs_used: self.runs_used,
+            runs_limit: self.runs_limit(catalog),
+            resets_at: self.period.end(),
+        }
+    }
+
+    /// Applies what time alone changes, lazily: an ended trial returns to the free plan, an
+    /// ended period opens the next one (once), and a paid plan set to cancel at period end
+    /// returns to free when that period is over.
+    pub fn refresh(&mut self, now: Timestamp) -> UsageEffect {
+        if let Some(trial) = self.trial {
+            if now >= trial.ends_at {
+                self.to_free(now);
+                return self.touched(now, UsageEffect::Reset);
+            }
+            return UsageEffect::Unchanged;
+        }
+        if !self.period.has_ended(now) {
+            return UsageEffect::Unchanged;
+        }
+        if self.cancel_at_period_end && self.billing.granted {
+            self.to_free(now);
+            self.billing.subscription_id = None;
+        } else {
+            self.period = Period::monthly_containing(self.period_anchor, now);
+        }
+        self.touched(now, UsageEffect::Reset)
+    }
+
+    /// Whether metered use is allowed by the status alone at `now`.
+    pub fn status_allows_use(&self, now: Timestamp, past_due_grace: Duration) -> bool {
+        match self.status {
+            SubscriptionStatus::Active | SubscriptionStatus::Trialing => true,
+            SubscriptionStatus::PastDue => match self.past_due_since {
+                Some(since) => now < since + past_due_grace,
+                // Past due without a recorded failure (reported by a snapshot): grace from now on is
+                // unknowable, so the grace window is counted from the period start.
+                None => now < self.period.start() + past_due_grace,
+            },
+            _ => false,
+        }
+    }
+
+    /// Decides whether `units` runs may be spent now. Call [`Self::refresh`] first.
+    pub fn decide(
+        &self,
+        units: RunCount,
+        now: Timestamp,
+        catalog: &PlanCatalog,
+        past_due_grace: Duration,
+    ) -> ConsumeDecision {
+        let snapshot = self.snapshot(catalog);
+        if !self.status_allows_use(now, past_due_grace) {
+            return ConsumeDecision::Refused {
+                reason: Refusal::Inactive,
+                snapshot,
+            };
+        }
+        if !snapshot.runs_limit.allows(self.runs_used, units) {
+            return ConsumeDecision::Refused {
+                reason: Refusal::LimitReached,
+                snapshot,
+            };
+        }
+        ConsumeDecision::Allowed {
+            limit: snapshot.runs_limit,
+            snapshot,
+        }
+    }
+
+    /// Starts the trial: once per user, only from the free plan, never after a paid subscription.
+    /// The trial is its own period (start → end) with a fresh counter.
+    pub fn start_trial(
+        &mut self,
+        now: Timestamp,
+        terms: TrialTerms,
+    ) -> Result<UsageEffect, TrialError> {
+        if self.trial_used {
+            return Err(TrialError::AlreadyUsed);
+        }
+        if self.has_paid {
+            return Err(TrialError::AfterPaidSubscription);
+        }
+        if self.plan != PlanId::Free || self.status != SubscriptionStatus::Active {
+            return Err(TrialError::NotOnFreePlan);
+        }
+        let ends_at = now + terms.duration();
+        self.trial = Some(Trial {
+            started_at: now,
+            ends_at,
+        });
+        self.trial_used = true;
+        self.status = SubscriptionStatus::Trialing;
+        // `terms.duration()` is at least one day (catalog rule), so the period is never empty.
+        self.period = Period::new(now, ends_at).unwrap_or_else(|_| Period::monthly(now, 0));
+        Ok(self.touched(now, UsageEffect::Reset))
+    }
+
+    /// An operator sets the plan (enterprise limits, comps, support fixes). The new limit applies
+    /// at once and usage already counted stays counted; a running trial ends and the free
+    /// calendar period resumes with a fresh counter.
+    pub fn set_plan_by_admin(
+        &mut self,
+        plan: PlanId,
+        runs: Option<RunLimit>,
+        now: Timestamp,
+    ) -> Result<UsageEffect, AdminPlanError> {
+        if plan == PlanId::Free && runs == Some(RunLimit::Unlimited) {
+            return Err(AdminPlanError::UnlimitedFree);
+        }
+        let effect = if self.trial.take().is_some() {
+            self.period_anchor = self.created_at;
+            self.period = Period::monthly_containing(self.created_at, now);
+            UsageEffect::Reset
+        } else {
+            UsageEffect::Keep
+        };
+        self.plan = plan;
+        self.runs_limit_override = runs;
+        self.status = SubscriptionStatus::Active;
+        self.past_due_since = None;
+        self.billing.granted = false;
+        Ok(self.touched(now, effect))
+    }
+
+    /// Back to `free`/`active` with a fresh free period (the calendar month of the sign-up
+    /// sequence that contains `at`), forgetting any paid grant and trial.
+    pub(crate) fn to_free(&mut self, at: Timestamp) {
+        self.plan = PlanId::Free;
+        self.status = SubscriptionStatus::Active;
+        self.trial = None;
+        self.runs_limit_override = None;
+        self.cancel_at_period_end = false;
+        self.past_due_since = None;
+        self.billing.granted = false;
+        self.period_anchor = self.created_at;
+        self.period = Period::monthly_containing(self.created_at, at);
+    }
+
+    /// Records a change made at `now` and passes its effect through.
+    pub(crate) fn touched(&mut self, now: Timestamp, effect: UsageEffect) -> UsageEffect {
+        if effect.changed() {
+            self.updated_at = self.updated_at.max(now);
+            self.version += 1;
+            if effect == UsageEffect::Reset {
+                self.runs_used = RunCount::ZERO;
+            }
+        }
+        effect
+    }
+}
+
+#[cfg(test)]
+#[path = "subscription_tests.rs"]
+mod tests;
