@@ -271,6 +271,15 @@ impl Subscription {
         Ok(self.touched(now, effect))
     }
 
+    /// Stores the payment provider's customer id, unless one is already linked.
+    pub fn link_customer(&mut self, customer_id: &str, now: Timestamp) -> UsageEffect {
+        if self.billing.customer_id.is_some() {
+            return UsageEffect::Unchanged;
+        }
+        self.billing.customer_id = Some(customer_id.to_owned());
+        self.touched(now, UsageEffect::Keep)
+    }
+
     /// Back to `free`/`active` with a fresh free period (the calendar month of the sign-up
     /// sequence that contains `at`), forgetting any paid grant and trial.
     pub(crate) fn to_free(&mut self, at: Timestamp) {

@@ -1,0 +1,85 @@
+//! Password hashing and token issuing.
+
+use async_trait::async_trait;
+use tollgate_domain::{Password, Role, UserId};
+
+use super::PasswordHash;
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes with argon2id, off the async executor.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, HashError>;
+
+    /// Checks `password` against `hash`. With `None` it checks against a dummy hash and returns
+    /// `false`, taking the same time, so an unknown email cannot be told from a wrong password.
+    async fn verify(
+        &self,
+        password: &Password,
+        hash: Option<PasswordHash>,
+    ) -> Result<bool, HashError>;
+}
+
+/// A signed access token and its lifetime.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    pub token: String,
+    pub expires_in_secs: u64,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("expires_in_secs", &self.expires_in_secs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a valid access token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is malformed, forged, expired or not an access token")]
+    Invalid,
+    #[error("the token could not be signed")]
+    Signing,
+}
+
+/// A new opaque refresh token: the text for the client and the hash to store.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    pub token: String,
+    pub hash: String,
+}
+
+impl std::fmt::Debug for NewRefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewRefreshToken([REDACTED])")
+    }
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenIssuer: Send + Sync {
+    fn issue_access(&self, user_id: UserId, role: Role) -> Result<AccessToken, TokenError>;
+
+    /// Validates signature, algorithm, `iss`, `aud`, `exp` and `typ=access`.
+    fn verify_access(&self, token: &str) -> Result<AccessClaims, TokenError>;
+
+    /// A new random refresh token and its hash.
+    fn new_refresh_token(&self) -> NewRefreshToken;
+
+    /// The hash under which a presented refresh token is stored.
+    fn hash_refresh_token(&self, token: &str) -> String;
+
+    /// How long a refresh token lives.
+    fn refresh_ttl(&self) -> time::Duration;
+}

@@ -1,0 +1,36 @@
+//! Time and identifiers.
+
+use uuid::Uuid;
+
+pub use tollgate_domain::clock::{Clock, FixedClock};
+use tollgate_domain::Timestamp;
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        // Stored timestamps have microsecond precision (both stores); truncate so a value read
+        // back equals the value written.
+        let now = Timestamp::now_utc();
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
+            .unwrap_or(now)
+    }
+}
+
+/// Source of new identifiers.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait IdGenerator: Send + Sync {
+    fn new_id(&self) -> Uuid;
+}
+
+/// Random (v4) UUIDs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomIds;
+
+impl IdGenerator for RandomIds {
+    fn new_id(&self) -> Uuid {
+        Uuid::new_v4()
+    }
+}

@@ -1,0 +1,70 @@
+//! Loading a subscription with its lazy time-based changes applied and saved exactly once.
+
+use tollgate_domain::{Clock, Subscription, Timestamp, UsageEffect, UserId};
+
+use super::{Failure, MAX_ATTEMPTS};
+use crate::outbound::{SubscriptionRepository, UpdateSubscriptionError};
+
+/// The user has no subscription (every user gets one at registration, so this is a broken
+/// invariant or a deleted user).
+#[derive(Debug, thiserror::Error)]
+pub enum CurrentError {
+    #[error("no subscription for this user")]
+    NotFound,
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+/// The user's subscription as of `now`: an ended trial or period is rolled over and saved with a
+/// compare-and-set, so concurrent callers open the next period once.
+pub(crate) async fn load_current(
+    subs: &dyn SubscriptionRepository,
+    user: UserId,
+    now: Timestamp,
+) -> Result<Subscription, CurrentError> {
+    for _ in 0..MAX_ATTEMPTS {
+        let mut sub = subs
+            .get_by_user(user)
+            .await
+            .map_err(Failure::from)?
+            .ok_or(CurrentError::NotFound)?;
+        let expected = sub.version;
+        let effect = sub.refresh(now);
+        if !effect.changed() {
+            return Ok(sub);
+        }
+        match subs.update(&sub, expected, effect).await {
+            Ok(()) => return Ok(sub),
+            Err(UpdateSubscriptionError::Conflict) => continue,
+            Err(UpdateSubscriptionError::Store(e)) => return Err(Failure::from(e).into()),
+        }
+    }
+    Err(Failure::internal("subscription kept changing while it was rolled over").into())
+}
+
+/// Loads the current subscription, applies `f` at the clock's `now` and saves the result with a
+/// compare-and-set, retrying on conflict. `f` returns [`UsageEffect::Unchanged`] to save nothing.
+pub(crate) async fn update_current<E: From<CurrentError>>(
+    subs: &dyn SubscriptionRepository,
+    clock: &dyn Clock,
+    user: UserId,
+    f: impl Fn(&mut Subscription, Timestamp) -> Result<UsageEffect, E>,
+) -> Result<Subscription, E> {
+    for _ in 0..MAX_ATTEMPTS {
+        let now = clock.now();
+        let mut sub = load_current(subs, user, now).await?;
+        let expected = sub.version;
+        let effect = f(&mut sub, now)?;
+        if !effect.changed() {
+            return Ok(sub);
+        }
+        match subs.update(&sub, expected, effect).await {
+            Ok(()) => return Ok(sub),
+            Err(UpdateSubscriptionError::Conflict) => continue,
+            Err(UpdateSubscriptionError::Store(e)) => {
+                return Err(CurrentError::Failure(e.into()).into())
+            }
+        }
+    }
+    Err(CurrentError::Failure(Failure::internal("subscription kept changing")).into())
+}

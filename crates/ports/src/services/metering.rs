@@ -1,0 +1,190 @@
+//! Metered consumption: decide in the domain, enforce atomically in the store.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use time::Duration;
+use tollgate_domain::plan::{RunCount, RunLimit};
+use tollgate_domain::quota::{QuotaSnapshot, Refusal};
+use tollgate_domain::{ConsumeDecision, PlanCatalog, UserId};
+use uuid::Uuid;
+
+use super::current::{load_current, CurrentError};
+use super::{Failure, MAX_ATTEMPTS};
+use crate::outbound::{
+    Clock, ConsumeOutcome, Consumption, IdGenerator, IdempotencyKey, StoreError,
+    SubscriptionRepository, UsageRepository,
+};
+
+/// Quota rules that come from configuration.
+#[derive(Debug, Clone)]
+pub struct QuotaPolicy {
+    pub catalog: Arc<PlanCatalog>,
+    /// Metered use stays allowed this long after the first failed payment.
+    pub past_due_grace: Duration,
+}
+
+/// A successful metered operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Metered<T> {
+    /// What the operation produced; `None` only for a replay whose original result is gone.
+    pub value: Option<T>,
+    /// The quota after this operation.
+    pub quota: QuotaSnapshot,
+    /// `true` when an earlier request with the same idempotency key answered; nothing was consumed.
+    pub replayed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MeterError {
+    /// Refused before any work: `LimitReached` or `Inactive`, with the quota to show.
+    #[error("metered use refused")]
+    Refused {
+        reason: Refusal,
+        quota: QuotaSnapshot,
+    },
+    #[error("units must be at least 1")]
+    NoUnits,
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+impl From<CurrentError> for MeterError {
+    fn from(e: CurrentError) -> Self {
+        match e {
+            CurrentError::NotFound => Failure::internal("user without subscription").into(),
+            CurrentError::Failure(f) => f.into(),
+        }
+    }
+}
+
+/// Runs metered operations against the quota.
+pub struct MeteringService {
+    subs: Arc<dyn SubscriptionRepository>,
+    usage: Arc<dyn UsageRepository>,
+    policy: QuotaPolicy,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl MeteringService {
+    pub fn new(
+        subs: Arc<dyn SubscriptionRepository>,
+        usage: Arc<dyn UsageRepository>,
+        policy: QuotaPolicy,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            subs,
+            usage,
+            policy,
+            clock,
+            ids,
+        }
+    }
+
+    pub fn policy(&self) -> &QuotaPolicy {
+        &self.policy
+    }
+
+    /// Spends `units` runs for `reason` (counter and usage record, one transaction). The record
+    /// id is the value, for [`Self::refund`].
+    pub async fn consume(
+        &self,
+        user: UserId,
+        units: RunCount,
+        key: Option<IdempotencyKey>,
+        reason: &str,
+    ) -> Result<Metered<Uuid>, MeterError> {
+        let usage = Arc::clone(&self.usage);
+        self.meter(user, units, key, reason, move |c| {
+            let usage = Arc::clone(&usage);
+            async move { usage.consume(&c).await }
+        })
+        .await
+    }
+
+    /// Gives back a consumption whose work failed.
+    pub async fn refund(&self, record_id: Uuid) -> Result<bool, Failure> {
+        Ok(self.usage.refund(record_id).await?)
+    }
+
+    /// The decision loop shared by every metered operation: refresh the subscription, decide,
+    /// then let `store` enforce the decision atomically (retrying when the subscription changed
+    /// in between). A refused decision with an idempotency key still asks the store, with a zero
+    /// limit, so a retry of a request that succeeded earlier gets its original result.
+    pub async fn meter<T, F, Fut>(
+        &self,
+        user: UserId,
+        units: RunCount,
+        key: Option<IdempotencyKey>,
+        reason: &str,
+        store: F,
+    ) -> Result<Metered<T>, MeterError>
+    where
+        F: Fn(Consumption) -> Fut,
+        Fut: Future<Output = Result<ConsumeOutcome<T>, StoreError>>,
+    {
+        if units == RunCount::ZERO {
+            return Err(MeterError::NoUnits);
+        }
+        for _ in 0..MAX_ATTEMPTS {
+            let now = self.clock.now();
+            let sub = load_current(self.subs.as_ref(), user, now).await?;
+            let decision = sub.decide(units, now, &self.policy.catalog, self.policy.past_due_grace);
+            let (limit, refusal, quota) = match decision {
+                ConsumeDecision::Allowed { limit, snapshot } => (limit, None, snapshot),
+                ConsumeDecision::Refused { reason, snapshot } => {
+                    if key.is_none() {
+                        return Err(MeterError::Refused {
+                            reason,
+                            quota: snapshot,
+                        });
+                    }
+                    (RunLimit::limited(0), Some(reason), snapshot)
+                }
+            };
+            let consumption = Consumption {
+                record_id: self.ids.new_id(),
+                user_id: user,
+                units,
+                limit,
+                expected_version: sub.version,
+                idempotency_key: key.clone(),
+                reason: reason.to_owned(),
+                at: now,
+            };
+            match store(consumption).await.map_err(Failure::from)? {
+                ConsumeOutcome::Consumed { value, runs_used } => {
+                    let quota = QuotaSnapshot { runs_used, ..quota };
+                    return Ok(Metered {
+                        value: Some(value),
+                        quota,
+                        replayed: false,
+                    });
+                }
+                ConsumeOutcome::Replayed { value } => {
+                    return Ok(Metered {
+                        value,
+                        quota,
+                        replayed: true,
+                    })
+                }
+                ConsumeOutcome::LimitReached { runs_used } => {
+                    let quota = QuotaSnapshot { runs_used, ..quota };
+                    return Err(MeterError::Refused {
+                        reason: refusal.unwrap_or(Refusal::LimitReached),
+                        quota,
+                    });
+                }
+                ConsumeOutcome::StaleState => continue,
+            }
+        }
+        Err(Failure::internal("subscription kept changing during consumption").into())
+    }
+}
+
+#[cfg(test)]
+#[path = "metering_tests.rs"]
+mod tests;

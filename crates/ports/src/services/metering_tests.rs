@@ -1,0 +1,332 @@
+use std::sync::Arc;
+
+use time::Duration;
+use tollgate_domain::plan::{RunCount, RunLimit};
+use tollgate_domain::quota::Refusal;
+use tollgate_domain::{SubscriptionStatus, UsageEffect};
+use uuid::Uuid;
+
+use super::*;
+use crate::outbound::{MockSubscriptionRepository, MockUsageRepository, UpdateSubscriptionError};
+use crate::services::test_support::{self as ts, free_sub, outage};
+
+fn service(subs: MockSubscriptionRepository, usage: MockUsageRepository) -> MeteringService {
+    MeteringService::new(
+        Arc::new(subs),
+        Arc::new(usage),
+        ts::policy(),
+        ts::clock(),
+        ts::ids(),
+    )
+}
+
+fn subs_returning(sub: tollgate_domain::Subscription) -> MockSubscriptionRepository {
+    let mut subs = MockSubscriptionRepository::new();
+    subs.expect_get_by_user()
+        .returning(move |_| Ok(Some(sub.clone())));
+    subs
+}
+
+fn key(k: &str) -> Option<IdempotencyKey> {
+    IdempotencyKey::parse(k)
+}
+
+#[tokio::test]
+async fn a_run_within_the_limit_is_enforced_by_the_store_and_reports_the_new_usage() {
+    let mut usage = MockUsageRepository::new();
+    usage
+        .expect_consume()
+        .withf(|c| {
+            c.limit == RunLimit::limited(10)
+                && c.expected_version == 3
+                && c.units == RunCount::new(1)
+                && c.reason == "test"
+                && c.user_id == ts::user_id()
+        })
+        .times(1)
+        .returning(|c| {
+            Ok(ConsumeOutcome::Consumed {
+                value: c.record_id,
+                runs_used: RunCount::new(5),
+            })
+        });
+    let metered = service(subs_returning(free_sub(4)), usage)
+        .consume(ts::user_id(), RunCount::new(1), None, "test")
+        .await
+        .expect("consumed");
+    assert!(!metered.replayed);
+    assert_eq!(metered.quota.runs_used, RunCount::new(5));
+    assert_eq!(metered.quota.remaining(), Some(5));
+}
+
+#[tokio::test]
+async fn a_spent_quota_is_refused_without_touching_the_store() {
+    let mut usage = MockUsageRepository::new();
+    usage.expect_consume().times(0);
+    let err = service(subs_returning(free_sub(10)), usage)
+        .consume(ts::user_id(), RunCount::new(1), None, "test")
+        .await
+        .expect_err("refused");
+    match err {
+        MeterError::Refused { reason, quota } => {
+            assert_eq!(reason, Refusal::LimitReached);
+            assert_eq!(quota.runs_used, RunCount::new(10));
+            assert_eq!(quota.resets_at, free_sub(0).period.end());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unpaid_subscription_is_refused_as_inactive() {
+    let mut sub = free_sub(0);
+    sub.status = SubscriptionStatus::Unpaid;
+    let mut usage = MockUsageRepository::new();
+    usage.expect_consume().times(0);
+    let err = service(subs_returning(sub), usage)
+        .consume(ts::user_id(), RunCount::new(1), None, "t")
+        .await;
+    assert!(matches!(
+        err,
+        Err(MeterError::Refused {
+            reason: Refusal::Inactive,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn the_store_refusing_a_concurrent_overspend_becomes_limit_reached() {
+    let mut usage = MockUsageRepository::new();
+    usage.expect_consume().returning(|_| {
+        Ok(ConsumeOutcome::LimitReached {
+            runs_used: RunCount::new(10),
+        })
+    });
+    let err = service(subs_returning(free_sub(9)), usage)
+        .consume(ts::user_id(), RunCount::new(1), None, "t")
+        .await;
+    assert!(
+        matches!(err, Err(MeterError::Refused { reason: Refusal::LimitReached, quota }) if quota.runs_used == RunCount::new(10))
+    );
+}
+
+#[tokio::test]
+async fn a_decision_made_on_stale_state_is_retried_on_the_new_state() {
+    let mut subs = MockSubscriptionRepository::new();
+    let mut seq = mockall::Sequence::new();
+    subs.expect_get_by_user()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(free_sub(2))));
+    subs.expect_get_by_user()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| {
+            let mut sub = free_sub(2);
+            sub.version = 4;
+            Ok(Some(sub))
+        });
+    let mut usage = MockUsageRepository::new();
+    let mut useq = mockall::Sequence::new();
+    usage
+        .expect_consume()
+        .withf(|c| c.expected_version == 3)
+        .times(1)
+        .in_sequence(&mut useq)
+        .returning(|_| Ok(ConsumeOutcome::StaleState));
+    usage
+        .expect_consume()
+        .withf(|c| c.expected_version == 4)
+        .times(1)
+        .in_sequence(&mut useq)
+        .returning(|c| {
+            Ok(ConsumeOutcome::Consumed {
+                value: c.record_id,
+                runs_used: RunCount::new(3),
+            })
+        });
+    let metered = service(subs, usage)
+        .consume(ts::user_id(), RunCount::new(1), None, "t")
+        .await
+        .expect("consumed");
+    assert_eq!(metered.quota.runs_used, RunCount::new(3));
+}
+
+#[tokio::test]
+async fn a_replayed_idempotency_key_returns_the_original_and_consumes_nothing() {
+    let mut usage = MockUsageRepository::new();
+    usage
+        .expect_consume()
+        .withf(|c| c.idempotency_key.as_ref().map(IdempotencyKey::as_str) == Some("k-1"))
+        .returning(|_| {
+            Ok(ConsumeOutcome::Replayed {
+                value: Some(Uuid::from_u128(42)),
+            })
+        });
+    let metered = service(subs_returning(free_sub(4)), usage)
+        .consume(ts::user_id(), RunCount::new(1), key("k-1"), "t")
+        .await
+        .expect("replayed");
+    assert!(metered.replayed);
+    assert_eq!(metered.value, Some(Uuid::from_u128(42)));
+}
+
+#[tokio::test]
+async fn a_retry_after_the_quota_is_spent_still_gets_its_original_result() {
+    let mut usage = MockUsageRepository::new();
+    // The decision refuses, but the key is checked by the store with a zero allowance.
+    usage
+        .expect_consume()
+        .withf(|c| c.limit == RunLimit::limited(0))
+        .times(1)
+        .returning(|_| {
+            Ok(ConsumeOutcome::Replayed {
+                value: Some(Uuid::from_u128(42)),
+            })
+        });
+    let metered = service(subs_returning(free_sub(10)), usage)
+        .consume(ts::user_id(), RunCount::new(1), key("k-1"), "t")
+        .await
+        .expect("replayed");
+    assert!(metered.replayed);
+}
+
+#[tokio::test]
+async fn a_new_key_on_a_spent_quota_is_refused_with_the_decisions_reason() {
+    let mut sub = free_sub(0);
+    sub.status = SubscriptionStatus::Paused;
+    let mut usage = MockUsageRepository::new();
+    usage.expect_consume().returning(|_| {
+        Ok(ConsumeOutcome::LimitReached {
+            runs_used: RunCount::new(0),
+        })
+    });
+    let err = service(subs_returning(sub), usage)
+        .consume(ts::user_id(), RunCount::new(1), key("new"), "t")
+        .await;
+    assert!(matches!(
+        err,
+        Err(MeterError::Refused {
+            reason: Refusal::Inactive,
+            ..
+        })
+    ));
+}
+
+#[tokio::test]
+async fn an_ended_period_is_rolled_over_once_before_deciding() {
+    let mut sub = free_sub(10);
+    // Signed up a month and a half before NOW: the first period has ended.
+    sub.created_at -= Duration::days(45);
+    sub.period_anchor = sub.created_at;
+    sub.period = tollgate_domain::Period::monthly(sub.created_at, 0);
+    let mut subs = subs_returning(sub);
+    subs.expect_update()
+        .withf(|s, expected, usage| {
+            *expected == 3
+                && s.version == 4
+                && *usage == UsageEffect::Reset
+                && s.period.contains(ts::NOW)
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let mut usage = MockUsageRepository::new();
+    usage
+        .expect_consume()
+        .withf(|c| c.expected_version == 4)
+        .returning(|c| {
+            Ok(ConsumeOutcome::Consumed {
+                value: c.record_id,
+                runs_used: RunCount::new(1),
+            })
+        });
+    service(subs, usage)
+        .consume(ts::user_id(), RunCount::new(1), None, "t")
+        .await
+        .expect("consumed after rollover");
+}
+
+#[tokio::test]
+async fn a_rollover_lost_to_another_process_reloads_instead_of_resetting_twice() {
+    let mut ended = free_sub(10);
+    ended.created_at -= Duration::days(45);
+    ended.period_anchor = ended.created_at;
+    ended.period = tollgate_domain::Period::monthly(ended.created_at, 0);
+    let mut rolled = ended.clone();
+    let _ = rolled.refresh(ts::NOW);
+    rolled.runs_used = RunCount::new(2);
+    let mut subs = MockSubscriptionRepository::new();
+    let mut seq = mockall::Sequence::new();
+    subs.expect_get_by_user()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Some(ended.clone())));
+    subs.expect_update()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _, _| Err(UpdateSubscriptionError::Conflict));
+    subs.expect_get_by_user()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_| Ok(Some(rolled.clone())));
+    let mut usage = MockUsageRepository::new();
+    usage.expect_consume().returning(|c| {
+        Ok(ConsumeOutcome::Consumed {
+            value: c.record_id,
+            runs_used: RunCount::new(3),
+        })
+    });
+    let metered = service(subs, usage)
+        .consume(ts::user_id(), RunCount::new(1), None, "t")
+        .await
+        .expect("consumed");
+    assert_eq!(metered.quota.runs_used, RunCount::new(3));
+}
+
+#[tokio::test]
+async fn zero_units_are_refused() {
+    let err = service(
+        MockSubscriptionRepository::new(),
+        MockUsageRepository::new(),
+    )
+    .consume(ts::user_id(), RunCount::ZERO, None, "t")
+    .await;
+    assert!(matches!(err, Err(MeterError::NoUnits)));
+}
+
+#[tokio::test]
+async fn a_store_outage_is_reported_as_unavailable() {
+    let mut subs = MockSubscriptionRepository::new();
+    subs.expect_get_by_user().returning(|_| Err(outage()));
+    let err = service(subs, MockUsageRepository::new())
+        .consume(ts::user_id(), RunCount::new(1), None, "t")
+        .await;
+    assert!(matches!(
+        err,
+        Err(MeterError::Failure(Failure::Unavailable(_)))
+    ));
+}
+
+#[tokio::test]
+async fn a_failed_operation_is_refunded_through_the_store() {
+    let mut usage = MockUsageRepository::new();
+    usage
+        .expect_refund()
+        .with(mockall::predicate::eq(Uuid::from_u128(7)))
+        .returning(|_| Ok(true));
+    assert!(service(MockSubscriptionRepository::new(), usage)
+        .refund(Uuid::from_u128(7))
+        .await
+        .expect("refunded"));
+}
+
+#[test]
+fn idempotency_keys_are_visible_ascii_up_to_255_bytes() {
+    assert!(IdempotencyKey::parse("abc-123_XYZ").is_some());
+    assert!(IdempotencyKey::parse("").is_none());
+    assert!(IdempotencyKey::parse("has space").is_none());
+    assert!(IdempotencyKey::parse("é").is_none());
+    assert!(IdempotencyKey::parse(&"k".repeat(255)).is_some());
+    assert!(IdempotencyKey::parse(&"k".repeat(256)).is_none());
+}

@@ -1,0 +1,45 @@
+//! Use cases. Each takes its ports as `Arc<dyn Trait>` and returns one error enum per operation,
+//! whose variants the HTTP adapter maps to problem+json codes in one place.
+
+pub mod admin;
+pub mod auth;
+pub mod billing;
+mod current;
+pub mod metering;
+pub mod sessions;
+pub mod webhooks;
+
+use crate::outbound::StoreError;
+
+/// A failure that is not the caller's fault. Never shown to clients beyond "unavailable" or
+/// "internal error"; the source chain is logged.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A dependency is down or timed out: retry later (HTTP 503).
+    #[error("a dependency is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A bug or broken invariant (HTTP 500).
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Failure {
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(message.into().into())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::Unavailable(Box::new(e)),
+            StoreError::Failed(_) => Self::Internal(Box::new(e)),
+        }
+    }
+}
+
+/// How many times a compare-and-set is retried before giving up.
+pub(crate) const MAX_ATTEMPTS: usize = 16;
+
+#[cfg(test)]
+pub(crate) mod test_support;
