@@ -1,0 +1,5 @@
+//! The `tollgate` binary's library half: configuration, telemetry and start-up, kept thin.
+
+pub mod settings;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,148 @@
+use std::collections::HashMap;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
+    Some(
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
+fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).expect("write");
+    }
+    dir
+}
+
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+#[test]
+fn the_defaults_match_the_spec() {
+    let dir = dir_with(&[]);
+    let s = Settings::load_from(dir.path(), env(&[])).expect("defaults load");
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.mode, RunMode::Dev);
+    assert_eq!(s.database_url, "sqlite://data/tollgate.db");
+    assert_eq!(s.stripe_api_base, "https://api.stripe.com");
+    assert!(s.stripe_secret_key.is_none() && s.stripe_webhook_secret.is_none());
+    assert_eq!(s.past_due_grace_hours, 72);
+    assert_eq!(s.auth_rate_per_minute, 30);
+    assert!(s.redirects.check("http://localhost:3000/x").is_ok());
+    assert!(
+        s.jwt_secret.expose_secret().len() >= 32,
+        "dev generates a secret"
+    );
+}
+
+#[test]
+fn a_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
+    let dir = dir_with(&[(
+        "default.toml",
+        "tollgate_listen = \"0.0.0.0:9000\"\ntollgate_past_due_grace_hours = \"10\"\nstripe_price_id_pro = \"price_file\"\n",
+    )]);
+    let s = Settings::load_from(dir.path(), env(&[("TOLLGATE_LISTEN", "127.0.0.1:7000")]))
+        .expect("loads");
+    assert_eq!(
+        s.listen.to_string(),
+        "127.0.0.1:7000",
+        "environment wins over the file"
+    );
+    assert_eq!(s.past_due_grace_hours, 10, "the file wins over the default");
+    assert_eq!(
+        s.catalog.checkout_price(tollgate_domain::PlanId::Pro),
+        Ok("price_file")
+    );
+}
+
+#[test]
+fn the_mode_file_is_layered_over_the_default_file() {
+    let dir = dir_with(&[
+        ("default.toml", "tollgate_auth_rate_per_minute = \"5\"\n"),
+        (
+            "production.toml",
+            "tollgate_auth_rate_per_minute = \"50\"\n",
+        ),
+    ]);
+    let s = Settings::load_from(
+        dir.path(),
+        env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]),
+    )
+    .expect("loads");
+    assert_eq!(s.auth_rate_per_minute, 50);
+}
+
+#[test]
+fn a_bad_value_names_its_key_and_not_its_value() {
+    let dir = dir_with(&[]);
+    let cases = [
+        ("TOLLGATE_LISTEN", "not-an-address"),
+        ("TOLLGATE_ENV", "staging"),
+        ("DATABASE_URL", "mysql://x"),
+        ("TOLLGATE_PAST_DUE_GRACE_HOURS", "three"),
+        ("TOLLGATE_AUTH_RATE_PER_MINUTE", "-1"),
+        (
+            "TOLLGATE_ALLOWED_REDIRECT_ORIGINS",
+            "ftp://files.example.com",
+        ),
+        ("STRIPE_API_BASE", "api.stripe.com"),
+        ("JWT_SECRET_KEY", "short-secret-value"),
+    ];
+    for (key, value) in cases {
+        let err = Settings::load_from(dir.path(), env(&[(key, value)])).expect_err(key);
+        let message = err.to_string();
+        assert!(message.contains(key), "{message}");
+        if key == "JWT_SECRET_KEY" {
+            assert!(!message.contains(value), "the secret leaked: {message}");
+        }
+    }
+}
+
+#[test]
+fn production_refuses_a_missing_or_placeholder_jwt_secret() {
+    let dir = dir_with(&[]);
+    let missing = Settings::load_from(dir.path(), env(&[("TOLLGATE_ENV", "production")]));
+    assert!(missing
+        .expect_err("refused")
+        .to_string()
+        .contains("JWT_SECRET_KEY"));
+    let placeholder = "change-me-change-me-change-me-change-me";
+    let err = Settings::load_from(
+        dir.path(),
+        env(&[
+            ("TOLLGATE_ENV", "production"),
+            ("JWT_SECRET_KEY", placeholder),
+        ]),
+    );
+    assert!(err
+        .expect_err("refused")
+        .to_string()
+        .contains("placeholder"));
+    let ok = Settings::load_from(
+        dir.path(),
+        env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]),
+    );
+    assert_eq!(ok.expect("accepted").mode, RunMode::Production);
+}
+
+#[test]
+fn secrets_are_not_printed_by_debug() {
+    let dir = dir_with(&[]);
+    let s = Settings::load_from(
+        dir.path(),
+        env(&[
+            ("JWT_SECRET_KEY", SECRET),
+            ("STRIPE_SECRET_KEY", "sk_test_supersecret"),
+        ]),
+    )
+    .expect("loads");
+    let printed = format!("{s:?}");
+    assert!(
+        !printed.contains(SECRET) && !printed.contains("sk_test_supersecret"),
+        "{printed}"
+    );
+}
