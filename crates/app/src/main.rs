@@ -9,11 +9,7 @@ use tollgate::startup::Application;
 use tollgate::telemetry;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tollgate",
-    version,
-    about = "Billing and usage quotas for AI-agent products"
-)]
+#[command(name = "tollgate", version, about = "Billing and usage quotas for AI-agent products")]
 struct Cli {
     /// Folder holding `default.toml` and `{TOLLGATE_ENV}.toml` (both optional).
     #[arg(long, global = true, default_value = "config")]
@@ -50,7 +46,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = ?e, "tollgate stopped with an error");
+            tracing::error!(error = %format!("{e:#}"), "tollgate stopped with an error");
             eprintln!("tollgate: {e:#}");
             ExitCode::FAILURE
         }

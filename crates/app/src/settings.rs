@@ -28,10 +28,7 @@ pub enum SettingsError {
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
-    SettingsError::Invalid {
-        key,
-        reason: reason.into(),
-    }
+    SettingsError::Invalid { key, reason: reason.into() }
 }
 
 /// Everything Tollgate reads from its configuration, validated.
@@ -68,13 +65,7 @@ struct Raw {
 }
 
 /// Secrets that only a placeholder would contain.
-const PLACEHOLDERS: [&str; 5] = [
-    "change-me",
-    "changeme",
-    "placeholder",
-    "your-secret",
-    "example",
-];
+const PLACEHOLDERS: [&str; 5] = ["change-me", "changeme", "placeholder", "your-secret", "example"];
 
 impl Settings {
     /// Loads from `config_dir` and the process environment.
@@ -105,9 +96,7 @@ impl Settings {
 
     fn validate(raw: Raw) -> Result<Self, SettingsError> {
         let mode = match raw.tollgate_env.as_deref().map(str::trim).unwrap_or("dev") {
-            m if m.eq_ignore_ascii_case("dev") || m.eq_ignore_ascii_case("development") => {
-                RunMode::Dev
-            }
+            m if m.eq_ignore_ascii_case("dev") || m.eq_ignore_ascii_case("development") => RunMode::Dev,
             m if m.eq_ignore_ascii_case("production") || m.eq_ignore_ascii_case("prod") => {
                 RunMode::Production
             }
@@ -120,38 +109,25 @@ impl Settings {
             .trim()
             .parse()
             .map_err(|_| invalid("TOLLGATE_LISTEN", "must be an address like 127.0.0.1:8080"))?;
-        let database_url = raw
-            .database_url
-            .unwrap_or_else(|| "sqlite://data/tollgate.db".to_owned());
+        let database_url = raw.database_url.unwrap_or_else(|| "sqlite://data/tollgate.db".to_owned());
         if !(database_url.starts_with("sqlite:")
             || database_url.starts_with("postgres://")
             || database_url.starts_with("postgresql://"))
         {
-            return Err(invalid(
-                "DATABASE_URL",
-                "must start with sqlite:// or postgres://",
-            ));
+            return Err(invalid("DATABASE_URL", "must start with sqlite:// or postgres://"));
         }
         let jwt_secret = jwt_secret(raw.jwt_secret_key, mode)?;
-        let stripe_api_base = raw
-            .stripe_api_base
-            .unwrap_or_else(|| "https://api.stripe.com".to_owned());
+        let stripe_api_base = raw.stripe_api_base.unwrap_or_else(|| "https://api.stripe.com".to_owned());
         if !(stripe_api_base.starts_with("https://") || stripe_api_base.starts_with("http://")) {
             return Err(invalid("STRIPE_API_BASE", "must be an http(s) URL"));
         }
-        let origins = raw
-            .tollgate_allowed_redirect_origins
-            .unwrap_or_else(|| "http://localhost:3000".to_owned());
+        let origins =
+            raw.tollgate_allowed_redirect_origins.unwrap_or_else(|| "http://localhost:3000".to_owned());
         let redirects = RedirectPolicy::new(origins.split(',')).map_err(|bad| {
-            invalid(
-                "TOLLGATE_ALLOWED_REDIRECT_ORIGINS",
-                format!("`{bad}` is not an http(s) origin"),
-            )
+            invalid("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", format!("`{bad}` is not an http(s) origin"))
         })?;
-        let non_empty =
-            |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let non_empty_secret =
-            |v: Option<SecretString>| v.filter(|s| !s.expose_secret().trim().is_empty());
+        let non_empty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let non_empty_secret = |v: Option<SecretString>| v.filter(|s| !s.expose_secret().trim().is_empty());
         Ok(Self {
             listen,
             mode,
@@ -182,10 +158,7 @@ impl Settings {
 fn number(raw: Option<String>, key: &'static str, default: u32) -> Result<u32, SettingsError> {
     match raw {
         None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| invalid(key, "must be a whole number ≥ 0")),
+        Some(v) => v.trim().parse().map_err(|_| invalid(key, "must be a whole number ≥ 0")),
     }
 }
 
@@ -195,15 +168,9 @@ fn jwt_secret(raw: Option<SecretString>, mode: RunMode) -> Result<SecretString, 
     const KEY: &str = "JWT_SECRET_KEY";
     let given = raw.filter(|s| !s.expose_secret().trim().is_empty());
     match (given, mode) {
-        (None, RunMode::Production) => {
-            Err(invalid(KEY, "is required when TOLLGATE_ENV=production"))
-        }
+        (None, RunMode::Production) => Err(invalid(KEY, "is required when TOLLGATE_ENV=production")),
         (None, RunMode::Dev) => {
-            let generated = format!(
-                "{}{}",
-                uuid::Uuid::new_v4().simple(),
-                uuid::Uuid::new_v4().simple()
-            );
+            let generated = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
             Ok(SecretString::from(generated))
         }
         (Some(secret), mode) => {
@@ -213,10 +180,7 @@ fn jwt_secret(raw: Option<SecretString>, mode: RunMode) -> Result<SecretString, 
             }
             let lower = text.to_lowercase();
             if mode == RunMode::Production && PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
-                return Err(invalid(
-                    KEY,
-                    "is a placeholder; generate one with `openssl rand -hex 32`",
-                ));
+                return Err(invalid(KEY, "is a placeholder; generate one with `openssl rand -hex 32`"));
             }
             Ok(secret)
         }

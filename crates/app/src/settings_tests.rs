@@ -3,12 +3,7 @@ use std::collections::HashMap;
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
-    Some(
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    )
+    Some(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
 }
 
 fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -33,10 +28,7 @@ fn the_defaults_match_the_spec() {
     assert_eq!(s.past_due_grace_hours, 72);
     assert_eq!(s.auth_rate_per_minute, 30);
     assert!(s.redirects.check("http://localhost:3000/x").is_ok());
-    assert!(
-        s.jwt_secret.expose_secret().len() >= 32,
-        "dev generates a secret"
-    );
+    assert!(s.jwt_secret.expose_secret().len() >= 32, "dev generates a secret");
 }
 
 #[test]
@@ -45,34 +37,21 @@ fn a_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
         "default.toml",
         "tollgate_listen = \"0.0.0.0:9000\"\ntollgate_past_due_grace_hours = \"10\"\nstripe_price_id_pro = \"price_file\"\n",
     )]);
-    let s = Settings::load_from(dir.path(), env(&[("TOLLGATE_LISTEN", "127.0.0.1:7000")]))
-        .expect("loads");
-    assert_eq!(
-        s.listen.to_string(),
-        "127.0.0.1:7000",
-        "environment wins over the file"
-    );
+    let s = Settings::load_from(dir.path(), env(&[("TOLLGATE_LISTEN", "127.0.0.1:7000")])).expect("loads");
+    assert_eq!(s.listen.to_string(), "127.0.0.1:7000", "environment wins over the file");
     assert_eq!(s.past_due_grace_hours, 10, "the file wins over the default");
-    assert_eq!(
-        s.catalog.checkout_price(tollgate_domain::PlanId::Pro),
-        Ok("price_file")
-    );
+    assert_eq!(s.catalog.checkout_price(tollgate_domain::PlanId::Pro), Ok("price_file"));
 }
 
 #[test]
 fn the_mode_file_is_layered_over_the_default_file() {
     let dir = dir_with(&[
         ("default.toml", "tollgate_auth_rate_per_minute = \"5\"\n"),
-        (
-            "production.toml",
-            "tollgate_auth_rate_per_minute = \"50\"\n",
-        ),
+        ("production.toml", "tollgate_auth_rate_per_minute = \"50\"\n"),
     ]);
-    let s = Settings::load_from(
-        dir.path(),
-        env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]),
-    )
-    .expect("loads");
+    let s =
+        Settings::load_from(dir.path(), env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]))
+            .expect("loads");
     assert_eq!(s.auth_rate_per_minute, 50);
 }
 
@@ -85,10 +64,7 @@ fn a_bad_value_names_its_key_and_not_its_value() {
         ("DATABASE_URL", "mysql://x"),
         ("TOLLGATE_PAST_DUE_GRACE_HOURS", "three"),
         ("TOLLGATE_AUTH_RATE_PER_MINUTE", "-1"),
-        (
-            "TOLLGATE_ALLOWED_REDIRECT_ORIGINS",
-            "ftp://files.example.com",
-        ),
+        ("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", "ftp://files.example.com"),
         ("STRIPE_API_BASE", "api.stripe.com"),
         ("JWT_SECRET_KEY", "short-secret-value"),
     ];
@@ -106,26 +82,15 @@ fn a_bad_value_names_its_key_and_not_its_value() {
 fn production_refuses_a_missing_or_placeholder_jwt_secret() {
     let dir = dir_with(&[]);
     let missing = Settings::load_from(dir.path(), env(&[("TOLLGATE_ENV", "production")]));
-    assert!(missing
-        .expect_err("refused")
-        .to_string()
-        .contains("JWT_SECRET_KEY"));
+    assert!(missing.expect_err("refused").to_string().contains("JWT_SECRET_KEY"));
     let placeholder = "change-me-change-me-change-me-change-me";
     let err = Settings::load_from(
         dir.path(),
-        env(&[
-            ("TOLLGATE_ENV", "production"),
-            ("JWT_SECRET_KEY", placeholder),
-        ]),
+        env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", placeholder)]),
     );
-    assert!(err
-        .expect_err("refused")
-        .to_string()
-        .contains("placeholder"));
-    let ok = Settings::load_from(
-        dir.path(),
-        env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]),
-    );
+    assert!(err.expect_err("refused").to_string().contains("placeholder"));
+    let ok =
+        Settings::load_from(dir.path(), env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]));
     assert_eq!(ok.expect("accepted").mode, RunMode::Production);
 }
 
@@ -134,15 +99,9 @@ fn secrets_are_not_printed_by_debug() {
     let dir = dir_with(&[]);
     let s = Settings::load_from(
         dir.path(),
-        env(&[
-            ("JWT_SECRET_KEY", SECRET),
-            ("STRIPE_SECRET_KEY", "sk_test_supersecret"),
-        ]),
+        env(&[("JWT_SECRET_KEY", SECRET), ("STRIPE_SECRET_KEY", "sk_test_supersecret")]),
     )
     .expect("loads");
     let printed = format!("{s:?}");
-    assert!(
-        !printed.contains(SECRET) && !printed.contains("sk_test_supersecret"),
-        "{printed}"
-    );
+    assert!(!printed.contains(SECRET) && !printed.contains("sk_test_supersecret"), "{printed}");
 }

@@ -18,10 +18,7 @@ impl Application {
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("Failed to bind TOLLGATE_LISTEN={}", settings.listen))?;
-        let port = listener
-            .local_addr()
-            .context("Failed to read the bound address")?
-            .port();
+        let port = listener.local_addr().context("Failed to read the bound address")?.port();
         let server = tollgate_http::serve(listener).context("Failed to start the HTTP server")?;
         Ok(Self { port, server })
     }

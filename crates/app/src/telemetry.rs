@@ -7,15 +7,9 @@ use crate::settings::RunMode;
 /// Installs the global subscriber once; later calls are no-ops (tests start several apps).
 pub fn init(mode: RunMode) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match mode {
         RunMode::Dev => builder.compact().try_init(),
-        RunMode::Production => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
+        RunMode::Production => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
 }

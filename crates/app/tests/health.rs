@@ -9,11 +9,7 @@ use tollgate::startup::Application;
 
 fn get(port: u16, path: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("write");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read");
     response
@@ -28,13 +24,9 @@ async fn the_server_answers_health_on_the_port_it_bound() {
     let port = app.port();
     assert_ne!(port, 0);
     actix_web::rt::spawn(app.run_until_stopped());
-    let response = actix_web::rt::task::spawn_blocking(move || get(port, "/health"))
-        .await
-        .expect("joined");
+    let response = actix_web::rt::task::spawn_blocking(move || get(port, "/health")).await.expect("joined");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("{\"status\":\"ok\"}"), "{response}");
-    let missing = actix_web::rt::task::spawn_blocking(move || get(port, "/nope"))
-        .await
-        .expect("joined");
+    let missing = actix_web::rt::task::spawn_blocking(move || get(port, "/nope")).await.expect("joined");
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }

@@ -46,10 +46,7 @@ pub enum BillingEvent {
     /// `customer.subscription.deleted`.
     SubscriptionDeleted { subscription_id: String },
     /// `invoice.payment_succeeded` / `invoice.paid`.
-    PaymentSucceeded {
-        subscription_id: String,
-        period: Option<Period>,
-    },
+    PaymentSucceeded { subscription_id: String, period: Option<Period> },
     /// `invoice.payment_failed`.
     PaymentFailed { subscription_id: String },
 }
@@ -58,14 +55,10 @@ impl BillingEvent {
     /// The provider subscription this event is about, if any.
     pub fn subscription_id(&self) -> Option<&str> {
         match self {
-            Self::CheckoutCompleted {
-                subscription_id, ..
-            } => subscription_id.as_deref(),
+            Self::CheckoutCompleted { subscription_id, .. } => subscription_id.as_deref(),
             Self::SubscriptionChanged(s) => Some(&s.subscription_id),
             Self::SubscriptionDeleted { subscription_id }
-            | Self::PaymentSucceeded {
-                subscription_id, ..
-            }
+            | Self::PaymentSucceeded { subscription_id, .. }
             | Self::PaymentFailed { subscription_id } => Some(subscription_id),
         }
     }
@@ -102,20 +95,11 @@ impl Subscription {
         catalog: &PlanCatalog,
     ) -> (EventVerdict, UsageEffect) {
         let linked = self.link_ids(event);
-        if self
-            .billing
-            .last_event_at
-            .is_some_and(|last| created < last)
-        {
+        if self.billing.last_event_at.is_some_and(|last| created < last) {
             return (EventVerdict::Stale, self.touched(created, linked));
         }
         let relevant = match event {
-            BillingEvent::CheckoutCompleted {
-                subscription_id,
-                plan,
-                paid,
-                ..
-            } => match (plan, paid) {
+            BillingEvent::CheckoutCompleted { subscription_id, plan, paid, .. } => match (plan, paid) {
                 (Some(plan), true) if *plan != PlanId::Free => {
                     let id = subscription_id.clone();
                     Some(self.grant(id, *plan, SubscriptionStatus::Active, None, false, created))
@@ -125,21 +109,20 @@ impl Subscription {
             BillingEvent::SubscriptionChanged(s) => self.apply_snapshot(s, created, catalog),
             BillingEvent::SubscriptionDeleted { subscription_id } => {
                 self.is_linked(subscription_id).then(|| {
-                    self.to_free(created);
+                    self.return_to_free(created);
                     self.billing.subscription_id = None;
                     UsageEffect::Reset
                 })
             }
-            BillingEvent::PaymentSucceeded {
-                subscription_id,
-                period,
-            } => self.is_granted_by(subscription_id).then(|| {
-                let effect = self.set_status(SubscriptionStatus::Active);
-                match period {
-                    Some(period) => effect.then(self.follow_period(*period)),
-                    None => effect,
-                }
-            }),
+            BillingEvent::PaymentSucceeded { subscription_id, period } => {
+                self.is_granted_by(subscription_id).then(|| {
+                    let effect = self.set_status(SubscriptionStatus::Active);
+                    match period {
+                        Some(period) => effect.then(self.follow_period(*period)),
+                        None => effect,
+                    }
+                })
+            }
             BillingEvent::PaymentFailed { subscription_id } => {
                 self.is_granted_by(subscription_id).then(|| {
                     let effect = self.set_status(SubscriptionStatus::PastDue);
@@ -151,20 +134,13 @@ impl Subscription {
             Some(effect) => {
                 // A relevant event moves the ordering clock even when the state already matched
                 // it: it still says "this was the state at `created`".
-                let clock = if self
-                    .billing
-                    .last_event_at
-                    .is_some_and(|last| last >= created)
-                {
+                let clock = if self.billing.last_event_at.is_some_and(|last| last >= created) {
                     UsageEffect::Unchanged
                 } else {
                     self.billing.last_event_at = Some(created);
                     UsageEffect::Keep
                 };
-                (
-                    EventVerdict::Applied,
-                    self.touched(created, linked.then(effect).then(clock)),
-                )
+                (EventVerdict::Applied, self.touched(created, linked.then(effect).then(clock)))
             }
             None => (EventVerdict::Ignored, self.touched(created, linked)),
         }
@@ -177,31 +153,24 @@ impl Subscription {
         created: Timestamp,
         catalog: &PlanCatalog,
     ) -> Option<UsageEffect> {
-        let linked_elsewhere = self
-            .billing
-            .subscription_id
-            .as_deref()
-            .is_some_and(|id| id != s.subscription_id);
+        let linked_elsewhere =
+            self.billing.subscription_id.as_deref().is_some_and(|id| id != s.subscription_id);
         match s.status {
             SubscriptionStatus::Canceled => (self.is_granted_by(&s.subscription_id)).then(|| {
-                self.to_free(created);
+                self.return_to_free(created);
                 self.billing.subscription_id = None;
                 UsageEffect::Reset
             }),
             // Never paid: the previous entitlement stays.
             SubscriptionStatus::Incomplete | SubscriptionStatus::IncompleteExpired => None,
             status => {
-                let plan = s
-                    .price_id
-                    .as_deref()
-                    .and_then(|p| catalog.plan_for_stripe_price(p))?;
+                let plan = s.price_id.as_deref().and_then(|p| catalog.plan_for_stripe_price(p))?;
                 // Only a subscription that grants the plan may replace another linked one.
                 if linked_elsewhere && !status.grants_plan() {
                     return None;
                 }
                 let id = Some(s.subscription_id.clone());
-                let effect =
-                    self.grant(id, plan, status, s.period, s.cancel_at_period_end, created);
+                let effect = self.grant(id, plan, status, s.period, s.cancel_at_period_end, created);
                 Some(if status == SubscriptionStatus::PastDue {
                     effect.then(self.start_grace(created))
                 } else {
@@ -222,8 +191,7 @@ impl Subscription {
         cancel_at_period_end: bool,
         at: Timestamp,
     ) -> UsageEffect {
-        let continuing =
-            self.billing.granted && (id.is_none() || id == self.billing.subscription_id);
+        let continuing = self.billing.granted && (id.is_none() || id == self.billing.subscription_id);
         if id.is_some() {
             self.billing.subscription_id = id;
         }
@@ -309,11 +277,9 @@ impl Subscription {
         }
         let links_subscription = !matches!(event, BillingEvent::SubscriptionDeleted { .. })
             && !matches!(event, BillingEvent::SubscriptionChanged(s) if s.status == SubscriptionStatus::Canceled);
-        if let (None, Some(sub), true) = (
-            &self.billing.subscription_id,
-            event.subscription_id(),
-            links_subscription,
-        ) {
+        if let (None, Some(sub), true) =
+            (&self.billing.subscription_id, event.subscription_id(), links_subscription)
+        {
             self.billing.subscription_id = Some(sub.to_owned());
             effect = UsageEffect::Keep;
         }

@@ -44,17 +44,10 @@ fn active(price: &str) -> BillingEvent {
 }
 
 fn paid(start: Timestamp) -> BillingEvent {
-    BillingEvent::PaymentSucceeded {
-        subscription_id: "sub_1".into(),
-        period: Some(period(start)),
-    }
+    BillingEvent::PaymentSucceeded { subscription_id: "sub_1".into(), period: Some(period(start)) }
 }
 
-fn apply(
-    sub: &mut Subscription,
-    event: &BillingEvent,
-    at: Timestamp,
-) -> (EventVerdict, UsageEffect) {
+fn apply(sub: &mut Subscription, event: &BillingEvent, at: Timestamp) -> (EventVerdict, UsageEffect) {
     sub.apply_billing_event(event, at, &catalog())
 }
 
@@ -76,14 +69,8 @@ fn a_paid_checkout_grants_the_plan_and_starts_a_new_period() {
         plan: Some(PlanId::Pro),
         paid: true,
     };
-    assert_eq!(
-        apply(&mut sub, &event, T0),
-        (EventVerdict::Applied, UsageEffect::Reset)
-    );
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Pro, SubscriptionStatus::Active)
-    );
+    assert_eq!(apply(&mut sub, &event, T0), (EventVerdict::Applied, UsageEffect::Reset));
+    assert_eq!((sub.plan, sub.status), (PlanId::Pro, SubscriptionStatus::Active));
     assert_eq!(sub.runs_used, RunCount::ZERO);
     assert_eq!(sub.period.start(), T0);
     assert_eq!(sub.billing.subscription_id.as_deref(), Some("sub_1"));
@@ -100,10 +87,7 @@ fn an_unpaid_checkout_only_links_the_ids() {
         plan: Some(PlanId::Pro),
         paid: false,
     };
-    assert_eq!(
-        apply(&mut sub, &event, T0),
-        (EventVerdict::Ignored, UsageEffect::Keep)
-    );
+    assert_eq!(apply(&mut sub, &event, T0), (EventVerdict::Ignored, UsageEffect::Keep));
     assert_eq!(sub.plan, PlanId::Free);
     assert_eq!(sub.billing.customer_id.as_deref(), Some("cus_9"));
     assert_eq!(sub.billing.subscription_id.as_deref(), Some("sub_1"));
@@ -114,22 +98,11 @@ fn an_unpaid_checkout_only_links_the_ids() {
 fn an_incomplete_subscription_keeps_the_previous_entitlement() {
     let mut sub = fresh();
     sub.runs_used = RunCount::new(4);
-    let (verdict, _) = apply(
-        &mut sub,
-        &snapshot(SubscriptionStatus::Incomplete, "price_pro", T0),
-        T0,
-    );
+    let (verdict, _) = apply(&mut sub, &snapshot(SubscriptionStatus::Incomplete, "price_pro", T0), T0);
     assert_eq!(verdict, EventVerdict::Ignored);
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Free, SubscriptionStatus::Active)
-    );
+    assert_eq!((sub.plan, sub.status), (PlanId::Free, SubscriptionStatus::Active));
     assert_eq!(sub.runs_used, RunCount::new(4));
-    let (verdict, _) = apply(
-        &mut sub,
-        &snapshot(SubscriptionStatus::IncompleteExpired, "price_pro", T0),
-        T0,
-    );
+    let (verdict, _) = apply(&mut sub, &snapshot(SubscriptionStatus::IncompleteExpired, "price_pro", T0), T0);
     assert_eq!(verdict, EventVerdict::Ignored);
     assert_eq!(sub.plan, PlanId::Free);
 }
@@ -138,24 +111,11 @@ fn an_incomplete_subscription_keeps_the_previous_entitlement() {
 fn incomplete_then_active_grants_the_plan_with_a_fresh_counter() {
     let mut sub = fresh();
     sub.runs_used = RunCount::new(4);
-    let _ = apply(
-        &mut sub,
-        &snapshot(SubscriptionStatus::Incomplete, "price_pro", T0),
-        T0,
-    );
-    let (verdict, effect) = apply(
-        &mut sub,
-        &snapshot(SubscriptionStatus::Active, "price_pro", T0),
-        T0 + Duration::SECOND,
-    );
-    assert_eq!(
-        (verdict, effect),
-        (EventVerdict::Applied, UsageEffect::Reset)
-    );
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Pro, SubscriptionStatus::Active)
-    );
+    let _ = apply(&mut sub, &snapshot(SubscriptionStatus::Incomplete, "price_pro", T0), T0);
+    let (verdict, effect) =
+        apply(&mut sub, &snapshot(SubscriptionStatus::Active, "price_pro", T0), T0 + Duration::SECOND);
+    assert_eq!((verdict, effect), (EventVerdict::Applied, UsageEffect::Reset));
+    assert_eq!((sub.plan, sub.status), (PlanId::Pro, SubscriptionStatus::Active));
     assert_eq!(sub.runs_used, RunCount::ZERO);
 }
 
@@ -165,10 +125,7 @@ fn buying_a_plan_during_the_trial_ends_it() {
     let _ = sub.start_trial(T0 - Duration::days(2), catalog().trial());
     let _ = apply(&mut sub, &active("price_basic"), T0);
     assert!(!sub.is_trial());
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Basic, SubscriptionStatus::Active)
-    );
+    assert_eq!((sub.plan, sub.status), (PlanId::Basic, SubscriptionStatus::Active));
     assert_eq!(sub.runs_limit(&catalog()), RunLimit::limited(1_000));
     assert_eq!(sub.period, period(T0));
 }
@@ -177,10 +134,7 @@ fn buying_a_plan_during_the_trial_ends_it() {
 fn a_plan_change_inside_the_period_changes_the_limit_and_keeps_counted_usage() {
     let mut sub = on_basic();
     let (verdict, effect) = apply(&mut sub, &active("price_pro"), T0 + Duration::days(3));
-    assert_eq!(
-        (verdict, effect),
-        (EventVerdict::Applied, UsageEffect::Keep)
-    );
+    assert_eq!((verdict, effect), (EventVerdict::Applied, UsageEffect::Keep));
     assert_eq!(sub.plan, PlanId::Pro);
     assert_eq!(sub.runs_used, RunCount::new(7));
     assert_eq!(sub.runs_limit(&catalog()), RunLimit::limited(5_000));
@@ -191,10 +145,7 @@ fn a_payment_for_the_period_already_open_changes_nothing() {
     let mut sub = on_basic();
     let period_before = sub.period;
     // Applied (it confirms the state and moves the ordering clock) but the counter is kept.
-    assert_eq!(
-        apply(&mut sub, &paid(T0), T0 + Duration::SECOND),
-        (EventVerdict::Applied, UsageEffect::Keep)
-    );
+    assert_eq!(apply(&mut sub, &paid(T0), T0 + Duration::SECOND), (EventVerdict::Applied, UsageEffect::Keep));
     assert_eq!(sub.runs_used, RunCount::new(7));
     assert_eq!(sub.period, period_before);
     // The very same event delivered again at the same instant changes nothing at all.
@@ -208,18 +159,12 @@ fn a_payment_for_the_period_already_open_changes_nothing() {
 fn a_payment_for_the_next_period_resets_usage_exactly_once() {
     let mut sub = on_basic();
     let next = period(T0).end();
-    assert_eq!(
-        apply(&mut sub, &paid(next), next),
-        (EventVerdict::Applied, UsageEffect::Reset)
-    );
+    assert_eq!(apply(&mut sub, &paid(next), next), (EventVerdict::Applied, UsageEffect::Reset));
     assert_eq!(sub.runs_used, RunCount::ZERO);
     assert_eq!(sub.period.start(), next);
     sub.runs_used = RunCount::new(3);
     // Replayed (a second payment event for the same period): nothing more.
-    assert_eq!(
-        apply(&mut sub, &paid(next), next + Duration::SECOND).1,
-        UsageEffect::Keep
-    );
+    assert_eq!(apply(&mut sub, &paid(next), next + Duration::SECOND).1, UsageEffect::Keep);
     assert_eq!(sub.runs_used, RunCount::new(3));
 }
 
@@ -229,10 +174,7 @@ fn a_lazily_opened_period_is_not_reset_again_by_the_providers_event_for_it() {
     let next = period(T0).end();
     assert_eq!(sub.refresh(next + Duration::hours(1)), UsageEffect::Reset);
     sub.runs_used = RunCount::new(2);
-    assert_ne!(
-        apply(&mut sub, &paid(next), next + Duration::hours(2)).1,
-        UsageEffect::Reset
-    );
+    assert_ne!(apply(&mut sub, &paid(next), next + Duration::hours(2)).1, UsageEffect::Reset);
     assert_eq!(sub.runs_used, RunCount::new(2));
 }
 
@@ -240,9 +182,7 @@ fn a_lazily_opened_period_is_not_reset_again_by_the_providers_event_for_it() {
 fn a_failed_payment_starts_the_grace_window_and_a_success_ends_it() {
     let mut sub = on_basic();
     let failed_at = T0 + Duration::days(30);
-    let failed = BillingEvent::PaymentFailed {
-        subscription_id: "sub_1".into(),
-    };
+    let failed = BillingEvent::PaymentFailed { subscription_id: "sub_1".into() };
     assert_eq!(apply(&mut sub, &failed, failed_at).0, EventVerdict::Applied);
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
     assert_eq!(sub.past_due_since, Some(failed_at));
@@ -266,44 +206,25 @@ fn cancel_at_period_end_keeps_the_plan_until_the_period_ends() {
     let _ = apply(&mut sub, &cancel, T0 + Duration::days(1));
     assert!(sub.cancel_at_period_end);
     assert_eq!(sub.plan, PlanId::Basic);
-    assert_eq!(
-        sub.refresh(period(T0).end() - Duration::SECOND),
-        UsageEffect::Unchanged
-    );
+    assert_eq!(sub.refresh(period(T0).end() - Duration::SECOND), UsageEffect::Unchanged);
     assert_eq!(sub.plan, PlanId::Basic);
     // Once the period is over the user is back on free, even before the deletion arrives.
     let after = period(T0).end() + Duration::hours(1);
     assert_eq!(sub.refresh(after), UsageEffect::Reset);
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Free, SubscriptionStatus::Active)
-    );
+    assert_eq!((sub.plan, sub.status), (PlanId::Free, SubscriptionStatus::Active));
     assert!(!sub.cancel_at_period_end);
     // The deletion that follows changes nothing more.
-    let deleted = BillingEvent::SubscriptionDeleted {
-        subscription_id: "sub_1".into(),
-    };
-    assert_eq!(
-        apply(&mut sub, &deleted, after),
-        (EventVerdict::Ignored, UsageEffect::Unchanged)
-    );
+    let deleted = BillingEvent::SubscriptionDeleted { subscription_id: "sub_1".into() };
+    assert_eq!(apply(&mut sub, &deleted, after), (EventVerdict::Ignored, UsageEffect::Unchanged));
 }
 
 #[test]
 fn deletion_returns_the_user_to_free_active_with_a_fresh_period() {
     let mut sub = on_basic();
     let at = T0 + Duration::days(10);
-    let deleted = BillingEvent::SubscriptionDeleted {
-        subscription_id: "sub_1".into(),
-    };
-    assert_eq!(
-        apply(&mut sub, &deleted, at),
-        (EventVerdict::Applied, UsageEffect::Reset)
-    );
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Free, SubscriptionStatus::Active)
-    );
+    let deleted = BillingEvent::SubscriptionDeleted { subscription_id: "sub_1".into() };
+    assert_eq!(apply(&mut sub, &deleted, at), (EventVerdict::Applied, UsageEffect::Reset));
+    assert_eq!((sub.plan, sub.status), (PlanId::Free, SubscriptionStatus::Active));
     assert_eq!(sub.runs_used, RunCount::ZERO);
     assert_eq!(sub.period, Period::monthly_containing(SIGNUP, at));
     assert_eq!(sub.billing.subscription_id, None);
@@ -315,24 +236,16 @@ fn deletion_returns_the_user_to_free_active_with_a_fresh_period() {
 #[test]
 fn a_canceled_status_in_an_update_also_returns_to_free() {
     let mut sub = on_basic();
-    let (verdict, _) = apply(
-        &mut sub,
-        &snapshot(SubscriptionStatus::Canceled, "price_basic", T0),
-        T0 + Duration::days(1),
-    );
+    let (verdict, _) =
+        apply(&mut sub, &snapshot(SubscriptionStatus::Canceled, "price_basic", T0), T0 + Duration::days(1));
     assert_eq!(verdict, EventVerdict::Applied);
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Free, SubscriptionStatus::Active)
-    );
+    assert_eq!((sub.plan, sub.status), (PlanId::Free, SubscriptionStatus::Active));
 }
 
 #[test]
 fn deleting_a_subscription_that_is_not_linked_changes_nothing() {
     let mut sub = on_basic();
-    let deleted = BillingEvent::SubscriptionDeleted {
-        subscription_id: "sub_old".into(),
-    };
+    let deleted = BillingEvent::SubscriptionDeleted { subscription_id: "sub_old".into() };
     assert_eq!(
         apply(&mut sub, &deleted, T0 + Duration::days(1)),
         (EventVerdict::Ignored, UsageEffect::Unchanged)
@@ -371,24 +284,15 @@ fn events_of_the_same_second_both_apply() {
 fn a_payment_seen_before_the_grant_does_not_make_the_grant_stale() {
     let mut sub = fresh();
     // invoice.paid arrives first, one second after the subscription became active.
-    assert_eq!(
-        apply(&mut sub, &paid(T0), T0 + Duration::SECOND).0,
-        EventVerdict::Ignored
-    );
-    assert_eq!(
-        apply(&mut sub, &active("price_basic"), T0).0,
-        EventVerdict::Applied
-    );
+    assert_eq!(apply(&mut sub, &paid(T0), T0 + Duration::SECOND).0, EventVerdict::Ignored);
+    assert_eq!(apply(&mut sub, &active("price_basic"), T0).0, EventVerdict::Applied);
     assert_eq!(sub.plan, PlanId::Basic);
 }
 
 #[test]
 fn an_unknown_price_grants_nothing() {
     let mut sub = fresh();
-    assert_eq!(
-        apply(&mut sub, &active("price_unknown"), T0).0,
-        EventVerdict::Ignored
-    );
+    assert_eq!(apply(&mut sub, &active("price_unknown"), T0).0, EventVerdict::Ignored);
     assert_eq!(sub.plan, PlanId::Free);
 }
 
@@ -396,15 +300,8 @@ fn an_unknown_price_grants_nothing() {
 fn a_past_due_snapshot_keeps_the_plan_and_starts_grace() {
     let mut sub = on_basic();
     let at = T0 + Duration::days(31);
-    let _ = apply(
-        &mut sub,
-        &snapshot(SubscriptionStatus::PastDue, "price_basic", T0),
-        at,
-    );
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Basic, SubscriptionStatus::PastDue)
-    );
+    let _ = apply(&mut sub, &snapshot(SubscriptionStatus::PastDue, "price_basic", T0), at);
+    assert_eq!((sub.plan, sub.status), (PlanId::Basic, SubscriptionStatus::PastDue));
     assert_eq!(sub.past_due_since, Some(at));
 }
 
@@ -419,22 +316,14 @@ fn a_non_granting_update_for_another_subscription_is_ignored() {
         period: Some(period(T0)),
         cancel_at_period_end: false,
     });
-    assert_eq!(
-        apply(&mut sub, &event, T0 + Duration::days(1)).0,
-        EventVerdict::Ignored
-    );
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Basic, SubscriptionStatus::Active)
-    );
+    assert_eq!(apply(&mut sub, &event, T0 + Duration::days(1)).0, EventVerdict::Ignored);
+    assert_eq!((sub.plan, sub.status), (PlanId::Basic, SubscriptionStatus::Active));
 }
 
 #[test]
 fn a_new_subscription_after_deletion_starts_a_new_paid_period() {
     let mut sub = on_basic();
-    let deleted = BillingEvent::SubscriptionDeleted {
-        subscription_id: "sub_1".into(),
-    };
+    let deleted = BillingEvent::SubscriptionDeleted { subscription_id: "sub_1".into() };
     let _ = apply(&mut sub, &deleted, T0 + Duration::days(2));
     sub.runs_used = RunCount::new(3);
     let start = T0 + Duration::days(5);
@@ -446,10 +335,7 @@ fn a_new_subscription_after_deletion_starts_a_new_paid_period() {
         period: Some(period(start)),
         cancel_at_period_end: false,
     });
-    assert_eq!(
-        apply(&mut sub, &event, start),
-        (EventVerdict::Applied, UsageEffect::Reset)
-    );
+    assert_eq!(apply(&mut sub, &event, start), (EventVerdict::Applied, UsageEffect::Reset));
     assert_eq!(sub.plan, PlanId::Pro);
     assert_eq!(sub.billing.subscription_id.as_deref(), Some("sub_2"));
     assert_eq!(sub.runs_used, RunCount::ZERO);
@@ -457,13 +343,7 @@ fn a_new_subscription_after_deletion_starts_a_new_paid_period() {
 
 /// The entitlement-relevant part of a subscription.
 fn entitlement(sub: &Subscription) -> (PlanId, SubscriptionStatus, Period, bool, Option<String>) {
-    (
-        sub.plan,
-        sub.status,
-        sub.period,
-        sub.cancel_at_period_end,
-        sub.billing.subscription_id.clone(),
-    )
+    (sub.plan, sub.status, sub.period, sub.cancel_at_period_end, sub.billing.subscription_id.clone())
 }
 
 fn any_update() -> impl Strategy<Value = (SubscriptionStatus, &'static str, bool, u32)> {
@@ -541,17 +421,8 @@ fn a_newer_event_confirming_the_current_state_still_makes_older_events_stale() {
     let past_due_pro = snapshot(SubscriptionStatus::PastDue, "price_pro", T0);
     let _ = apply(&mut sub, &past_due_pro, T0 + Duration::minutes(2));
     // The newest snapshot says the same thing: nothing changes, but the clock moves to it.
-    assert_eq!(
-        apply(&mut sub, &past_due_pro, T0 + Duration::minutes(4)).0,
-        EventVerdict::Applied
-    );
+    assert_eq!(apply(&mut sub, &past_due_pro, T0 + Duration::minutes(4)).0, EventVerdict::Applied);
     // So an event from minute 3 is older than what is known and must not win.
-    assert_eq!(
-        apply(&mut sub, &active("price_basic"), T0 + Duration::minutes(3)).0,
-        EventVerdict::Stale
-    );
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Pro, SubscriptionStatus::PastDue)
-    );
+    assert_eq!(apply(&mut sub, &active("price_basic"), T0 + Duration::minutes(3)).0, EventVerdict::Stale);
+    assert_eq!((sub.plan, sub.status), (PlanId::Pro, SubscriptionStatus::PastDue));
 }

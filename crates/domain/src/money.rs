@@ -34,11 +34,9 @@ impl FromStr for Currency {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let bytes = s.trim().as_bytes();
         match bytes {
-            [a, b, c] if bytes.iter().all(u8::is_ascii_alphabetic) => Ok(Currency([
-                a.to_ascii_uppercase(),
-                b.to_ascii_uppercase(),
-                c.to_ascii_uppercase(),
-            ])),
+            [a, b, c] if bytes.iter().all(u8::is_ascii_alphabetic) => {
+                Ok(Currency([a.to_ascii_uppercase(), b.to_ascii_uppercase(), c.to_ascii_uppercase()]))
+            }
             _ => Err(MoneyError::InvalidCurrency(s.chars().take(16).collect())),
         }
     }
@@ -72,17 +70,12 @@ pub struct Money {
 
 impl Money {
     pub const fn new(amount_minor: u64, currency: Currency) -> Self {
-        Self {
-            amount_minor,
-            currency,
-        }
+        Self { amount_minor, currency }
     }
 
     /// Builds an amount from a signed value as found in configuration, refusing negatives.
     pub fn try_from_signed(amount_minor: i64, currency: Currency) -> Result<Self, MoneyError> {
-        u64::try_from(amount_minor)
-            .map(|a| Self::new(a, currency))
-            .map_err(|_| MoneyError::Negative)
+        u64::try_from(amount_minor).map(|a| Self::new(a, currency)).map_err(|_| MoneyError::Negative)
     }
 
     pub const fn zero(currency: Currency) -> Self {
@@ -105,13 +98,7 @@ impl Money {
 impl fmt::Display for Money {
     /// `19.00 USD`. Assumes a two-decimal minor unit, which holds for the catalog's currencies.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:02} {}",
-            self.amount_minor / 100,
-            self.amount_minor % 100,
-            self.currency
-        )
+        write!(f, "{}.{:02} {}", self.amount_minor / 100, self.amount_minor % 100, self.currency)
     }
 }
 
@@ -122,10 +109,7 @@ mod tests {
     #[test]
     fn currency_codes_are_normalised_to_upper_case() {
         assert_eq!("usd".parse::<Currency>(), Ok(Currency::USD));
-        assert_eq!(
-            " Eur ".parse::<Currency>().map(|c| c.to_string()),
-            Ok("EUR".to_owned())
-        );
+        assert_eq!(" Eur ".parse::<Currency>().map(|c| c.to_string()), Ok("EUR".to_owned()));
     }
 
     #[test]
@@ -137,14 +121,8 @@ mod tests {
 
     #[test]
     fn negative_amounts_are_refused() {
-        assert_eq!(
-            Money::try_from_signed(-1, Currency::USD),
-            Err(MoneyError::Negative)
-        );
-        assert_eq!(
-            Money::try_from_signed(1900, Currency::USD).map(|m| m.amount_minor()),
-            Ok(1900)
-        );
+        assert_eq!(Money::try_from_signed(-1, Currency::USD), Err(MoneyError::Negative));
+        assert_eq!(Money::try_from_signed(1900, Currency::USD).map(|m| m.amount_minor()), Ok(1900));
     }
 
     #[test]
@@ -156,9 +134,6 @@ mod tests {
     #[test]
     fn money_serialises_as_minor_units_and_code() {
         let json = serde_json::to_value(Money::new(4900, Currency::USD)).expect("serialise");
-        assert_eq!(
-            json,
-            serde_json::json!({"amount_minor": 4900, "currency": "USD"})
-        );
+        assert_eq!(json, serde_json::json!({"amount_minor": 4900, "currency": "USD"}));
     }
 }

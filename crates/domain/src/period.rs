@@ -57,10 +57,7 @@ impl Period {
 
     /// The `index`-th monthly period of the sequence anchored at `anchor` (index 0 starts at the anchor).
     pub fn monthly(anchor: Timestamp, index: u32) -> Self {
-        Self {
-            start: add_months(anchor, index),
-            end: add_months(anchor, index.saturating_add(1)),
-        }
+        Self { start: add_months(anchor, index), end: add_months(anchor, index.saturating_add(1)) }
     }
 
     /// The monthly period of the sequence anchored at `anchor` that contains `at`; the first
@@ -135,11 +132,7 @@ mod tests {
 
     #[test]
     fn a_period_is_half_open() {
-        let p = Period::new(
-            datetime!(2026-01-01 0:00 UTC),
-            datetime!(2026-02-01 0:00 UTC),
-        )
-        .expect("valid");
+        let p = Period::new(datetime!(2026-01-01 0:00 UTC), datetime!(2026-02-01 0:00 UTC)).expect("valid");
         assert!(p.contains(datetime!(2026-01-01 0:00 UTC)));
         assert!(p.contains(datetime!(2026-01-31 23:59:59 UTC)));
         assert!(!p.contains(datetime!(2026-02-01 0:00 UTC)));
@@ -200,8 +193,7 @@ mod tests {
 
     fn any_instant() -> impl Strategy<Value = Timestamp> {
         // 1990 .. 2100, second resolution.
-        (631_152_000i64..4_102_444_800i64)
-            .prop_map(|s| Timestamp::from_unix_timestamp(s).expect("in range"))
+        (631_152_000i64..4_102_444_800i64).prop_map(|s| Timestamp::from_unix_timestamp(s).expect("in range"))
     }
 
     proptest! {

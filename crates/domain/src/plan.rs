@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::money::{Currency, Money};
 
 /// A number of metered runs.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RunCount(u32);
 
@@ -57,16 +55,13 @@ impl RunLimit {
     pub fn allows(&self, used: RunCount, units: RunCount) -> bool {
         match self {
             Self::Unlimited => true,
-            Self::Limited(limit) => {
-                u64::from(used.get()) + u64::from(units.get()) <= u64::from(limit.get())
-            }
+            Self::Limited(limit) => u64::from(used.get()) + u64::from(units.get()) <= u64::from(limit.get()),
         }
     }
 
     /// Runs left after `used`; `None` when unlimited.
     pub fn remaining(&self, used: RunCount) -> Option<u32> {
-        self.as_option()
-            .map(|limit| limit.saturating_sub(used.get()))
+        self.as_option().map(|limit| limit.saturating_sub(used.get()))
     }
 }
 
@@ -154,10 +149,7 @@ impl TrialTerms {
 
 impl Default for TrialTerms {
     fn default() -> Self {
-        Self {
-            days: 14,
-            runs: RunCount::new(50),
-        }
+        Self { days: 14, runs: RunCount::new(50) }
     }
 }
 
@@ -231,10 +223,7 @@ impl PlanCatalog {
                 return Err(CatalogError::SelfServeNeedsPrice(plan.id));
             }
         }
-        let mut prices: Vec<&str> = plans
-            .iter()
-            .filter_map(|p| p.stripe_price_id.as_deref())
-            .collect();
+        let mut prices: Vec<&str> = plans.iter().filter_map(|p| p.stripe_price_id.as_deref()).collect();
         prices.sort_unstable();
         if let Some(w) = prices.windows(2).find(|w| w[0] == w[1]) {
             return Err(CatalogError::SharedStripePrice(w[0].to_owned()));
@@ -258,38 +247,10 @@ impl PlanCatalog {
         };
         Self {
             plans: [
-                plan(
-                    PlanId::Free,
-                    "Free",
-                    RunLimit::limited(10),
-                    usd(0),
-                    false,
-                    None,
-                ),
-                plan(
-                    PlanId::Basic,
-                    "Basic",
-                    RunLimit::limited(1_000),
-                    usd(1_900),
-                    true,
-                    basic_price,
-                ),
-                plan(
-                    PlanId::Pro,
-                    "Pro",
-                    RunLimit::limited(5_000),
-                    usd(4_900),
-                    true,
-                    pro_price,
-                ),
-                plan(
-                    PlanId::Enterprise,
-                    "Enterprise",
-                    RunLimit::Unlimited,
-                    None,
-                    false,
-                    None,
-                ),
+                plan(PlanId::Free, "Free", RunLimit::limited(10), usd(0), false, None),
+                plan(PlanId::Basic, "Basic", RunLimit::limited(1_000), usd(1_900), true, basic_price),
+                plan(PlanId::Pro, "Pro", RunLimit::limited(5_000), usd(4_900), true, pro_price),
+                plan(PlanId::Enterprise, "Enterprise", RunLimit::Unlimited, None, false, None),
             ],
             trial: TrialTerms::default(),
         }
@@ -309,10 +270,7 @@ impl PlanCatalog {
 
     /// The plan a Stripe price is mapped to.
     pub fn plan_for_stripe_price(&self, price_id: &str) -> Option<PlanId> {
-        self.plans
-            .iter()
-            .find(|p| p.stripe_price_id.as_deref() == Some(price_id))
-            .map(|p| p.id)
+        self.plans.iter().find(|p| p.stripe_price_id.as_deref() == Some(price_id)).map(|p| p.id)
     }
 
     /// The Stripe price to sell `plan` at through Checkout.
@@ -321,9 +279,7 @@ impl PlanCatalog {
         if !plan.self_serve {
             return Err(CheckoutPlanError::NotSelfServe(plan.id));
         }
-        plan.stripe_price_id
-            .as_deref()
-            .ok_or(CheckoutPlanError::PriceNotConfigured(plan.id))
+        plan.stripe_price_id.as_deref().ok_or(CheckoutPlanError::PriceNotConfigured(plan.id))
     }
 }
 
@@ -346,24 +302,12 @@ mod tests {
         let c = PlanCatalog::default();
         assert_eq!(c.get(PlanId::Free).runs, RunLimit::limited(10));
         assert_eq!(c.get(PlanId::Basic).runs, RunLimit::limited(1_000));
-        assert_eq!(
-            c.get(PlanId::Basic).price,
-            Some(Money::new(1_900, Currency::USD))
-        );
+        assert_eq!(c.get(PlanId::Basic).price, Some(Money::new(1_900, Currency::USD)));
         assert_eq!(c.get(PlanId::Pro).runs, RunLimit::limited(5_000));
-        assert_eq!(
-            c.get(PlanId::Pro).price,
-            Some(Money::new(4_900, Currency::USD))
-        );
+        assert_eq!(c.get(PlanId::Pro).price, Some(Money::new(4_900, Currency::USD)));
         assert_eq!(c.get(PlanId::Enterprise).runs, RunLimit::Unlimited);
         assert_eq!(c.get(PlanId::Enterprise).price, None);
-        assert_eq!(
-            c.trial(),
-            TrialTerms {
-                days: 14,
-                runs: RunCount::new(50)
-            }
-        );
+        assert_eq!(c.trial(), TrialTerms { days: 14, runs: RunCount::new(50) });
         // And the default catalog passes its own validation.
         assert_eq!(PlanCatalog::new(c.plans().to_vec(), c.trial()), Ok(c));
     }
@@ -386,10 +330,7 @@ mod tests {
     #[test]
     fn free_and_enterprise_cannot_be_bought_through_checkout() {
         let c = priced();
-        assert_eq!(
-            c.checkout_price(PlanId::Free),
-            Err(CheckoutPlanError::NotSelfServe(PlanId::Free))
-        );
+        assert_eq!(c.checkout_price(PlanId::Free), Err(CheckoutPlanError::NotSelfServe(PlanId::Free)));
         assert_eq!(
             c.checkout_price(PlanId::Enterprise),
             Err(CheckoutPlanError::NotSelfServe(PlanId::Enterprise))
@@ -431,30 +372,15 @@ mod tests {
             with(&|p| p[0].price = Some(Money::new(1, Currency::USD))),
             Err(CatalogError::FreeMustBeFree)
         );
-        assert_eq!(
-            with(&|p| p[0].runs = RunLimit::Unlimited),
-            Err(CatalogError::FreeMustBeLimited)
-        );
-        assert_eq!(
-            with(&|p| p[3].self_serve = true),
-            Err(CatalogError::EnterpriseNotSelfServe)
-        );
-        assert_eq!(
-            with(&|p| p[1].price = None),
-            Err(CatalogError::SelfServeNeedsPrice(PlanId::Basic))
-        );
+        assert_eq!(with(&|p| p[0].runs = RunLimit::Unlimited), Err(CatalogError::FreeMustBeLimited));
+        assert_eq!(with(&|p| p[3].self_serve = true), Err(CatalogError::EnterpriseNotSelfServe));
+        assert_eq!(with(&|p| p[1].price = None), Err(CatalogError::SelfServeNeedsPrice(PlanId::Basic)));
         assert_eq!(
             with(&|p| p[2].stripe_price_id = Some("price_basic".into())),
             Err(CatalogError::SharedStripePrice("price_basic".into()))
         );
         assert_eq!(
-            PlanCatalog::new(
-                base.clone(),
-                TrialTerms {
-                    days: 0,
-                    runs: RunCount::new(5)
-                }
-            ),
+            PlanCatalog::new(base.clone(), TrialTerms { days: 0, runs: RunCount::new(5) }),
             Err(CatalogError::EmptyTrial)
         );
     }

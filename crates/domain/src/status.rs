@@ -91,10 +91,7 @@ mod tests {
             assert_eq!(status.as_str().parse::<SubscriptionStatus>(), Ok(status));
             let json = serde_json::to_string(&status).expect("serialise");
             assert_eq!(json, format!("\"{}\"", status.as_str()));
-            assert_eq!(
-                serde_json::from_str::<SubscriptionStatus>(&json).ok(),
-                Some(status)
-            );
+            assert_eq!(serde_json::from_str::<SubscriptionStatus>(&json).ok(), Some(status));
         }
     }
 
@@ -115,13 +112,8 @@ mod tests {
 
     #[test]
     fn only_active_and_trialing_grant_a_paid_plan() {
-        let granting: Vec<_> = SubscriptionStatus::ALL
-            .into_iter()
-            .filter(SubscriptionStatus::grants_plan)
-            .collect();
-        assert_eq!(
-            granting,
-            vec![SubscriptionStatus::Active, SubscriptionStatus::Trialing]
-        );
+        let granting: Vec<_> =
+            SubscriptionStatus::ALL.into_iter().filter(SubscriptionStatus::grants_plan).collect();
+        assert_eq!(granting, vec![SubscriptionStatus::Active, SubscriptionStatus::Trialing]);
     }
 }

@@ -158,7 +158,7 @@ impl Subscription {
     pub fn refresh(&mut self, now: Timestamp) -> UsageEffect {
         if let Some(trial) = self.trial {
             if now >= trial.ends_at {
-                self.to_free(now);
+                self.return_to_free(now);
                 return self.touched(now, UsageEffect::Reset);
             }
             return UsageEffect::Unchanged;
@@ -167,7 +167,7 @@ impl Subscription {
             return UsageEffect::Unchanged;
         }
         if self.cancel_at_period_end && self.billing.granted {
-            self.to_free(now);
+            self.return_to_free(now);
             self.billing.subscription_id = None;
         } else {
             self.period = Period::monthly_containing(self.period_anchor, now);
@@ -199,30 +199,17 @@ impl Subscription {
     ) -> ConsumeDecision {
         let snapshot = self.snapshot(catalog);
         if !self.status_allows_use(now, past_due_grace) {
-            return ConsumeDecision::Refused {
-                reason: Refusal::Inactive,
-                snapshot,
-            };
+            return ConsumeDecision::Refused { reason: Refusal::Inactive, snapshot };
         }
         if !snapshot.runs_limit.allows(self.runs_used, units) {
-            return ConsumeDecision::Refused {
-                reason: Refusal::LimitReached,
-                snapshot,
-            };
+            return ConsumeDecision::Refused { reason: Refusal::LimitReached, snapshot };
         }
-        ConsumeDecision::Allowed {
-            limit: snapshot.runs_limit,
-            snapshot,
-        }
+        ConsumeDecision::Allowed { limit: snapshot.runs_limit, snapshot }
     }
 
     /// Starts the trial: once per user, only from the free plan, never after a paid subscription.
     /// The trial is its own period (start → end) with a fresh counter.
-    pub fn start_trial(
-        &mut self,
-        now: Timestamp,
-        terms: TrialTerms,
-    ) -> Result<UsageEffect, TrialError> {
+    pub fn start_trial(&mut self, now: Timestamp, terms: TrialTerms) -> Result<UsageEffect, TrialError> {
         if self.trial_used {
             return Err(TrialError::AlreadyUsed);
         }
@@ -233,10 +220,7 @@ impl Subscription {
             return Err(TrialError::NotOnFreePlan);
         }
         let ends_at = now + terms.duration();
-        self.trial = Some(Trial {
-            started_at: now,
-            ends_at,
-        });
+        self.trial = Some(Trial { started_at: now, ends_at });
         self.trial_used = true;
         self.status = SubscriptionStatus::Trialing;
         // `terms.duration()` is at least one day (catalog rule), so the period is never empty.
@@ -282,7 +266,7 @@ impl Subscription {
 
     /// Back to `free`/`active` with a fresh free period (the calendar month of the sign-up
     /// sequence that contains `at`), forgetting any paid grant and trial.
-    pub(crate) fn to_free(&mut self, at: Timestamp) {
+    pub(crate) fn return_to_free(&mut self, at: Timestamp) {
         self.plan = PlanId::Free;
         self.status = SubscriptionStatus::Active;
         self.trial = None;

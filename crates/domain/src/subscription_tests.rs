@@ -45,30 +45,16 @@ fn a_new_user_is_on_free_active_with_a_calendar_month_anchored_at_sign_up() {
 fn consume_allows_the_tenth_run_and_refuses_the_eleventh_on_the_free_plan() {
     let now = SIGNUP + Duration::days(1);
     let decision = used(fresh(), 9).decide(one(), now, &catalog(), GRACE);
-    assert!(
-        matches!(decision, ConsumeDecision::Allowed { limit, .. } if limit == RunLimit::limited(10))
-    );
+    assert!(matches!(decision, ConsumeDecision::Allowed { limit, .. } if limit == RunLimit::limited(10)));
     let decision = used(fresh(), 10).decide(one(), now, &catalog(), GRACE);
-    assert!(matches!(
-        decision,
-        ConsumeDecision::Refused {
-            reason: Refusal::LimitReached,
-            ..
-        }
-    ));
+    assert!(matches!(decision, ConsumeDecision::Refused { reason: Refusal::LimitReached, .. }));
 }
 
 #[test]
 fn consuming_several_units_must_fit_entirely() {
     let now = SIGNUP + Duration::days(1);
     let decision = used(fresh(), 8).decide(RunCount::new(3), now, &catalog(), GRACE);
-    assert!(matches!(
-        decision,
-        ConsumeDecision::Refused {
-            reason: Refusal::LimitReached,
-            ..
-        }
-    ));
+    assert!(matches!(decision, ConsumeDecision::Refused { reason: Refusal::LimitReached, .. }));
     let decision = used(fresh(), 8).decide(RunCount::new(2), now, &catalog(), GRACE);
     assert!(matches!(decision, ConsumeDecision::Allowed { .. }));
 }
@@ -86,10 +72,7 @@ fn a_limit_refusal_says_when_the_runs_come_back() {
 #[test]
 fn refresh_inside_the_period_changes_nothing() {
     let mut sub = used(fresh(), 4);
-    assert_eq!(
-        sub.refresh(datetime!(2026-02-28 08:59:59 UTC)),
-        UsageEffect::Unchanged
-    );
+    assert_eq!(sub.refresh(datetime!(2026-02-28 08:59:59 UTC)), UsageEffect::Unchanged);
     assert_eq!(sub.runs_used, RunCount::new(4));
     assert_eq!(sub.version, 0);
 }
@@ -112,10 +95,7 @@ fn the_free_period_rolls_over_exactly_once_when_it_ends() {
 #[test]
 fn a_long_idle_user_gets_the_period_containing_now_not_the_next_one() {
     let mut sub = used(fresh(), 7);
-    assert_eq!(
-        sub.refresh(datetime!(2026-07-15 00:00 UTC)),
-        UsageEffect::Reset
-    );
+    assert_eq!(sub.refresh(datetime!(2026-07-15 00:00 UTC)), UsageEffect::Reset);
     assert_eq!(sub.period.start(), datetime!(2026-06-30 09:00 UTC));
     assert_eq!(sub.period.end(), datetime!(2026-07-31 09:00 UTC));
 }
@@ -124,10 +104,7 @@ fn a_long_idle_user_gets_the_period_containing_now_not_the_next_one() {
 fn the_trial_gives_fifty_runs_for_fourteen_days_in_its_own_period() {
     let mut sub = used(fresh(), 6);
     let now = SIGNUP + Duration::days(3);
-    assert_eq!(
-        sub.start_trial(now, catalog().trial()),
-        Ok(UsageEffect::Reset)
-    );
+    assert_eq!(sub.start_trial(now, catalog().trial()), Ok(UsageEffect::Reset));
     assert_eq!(sub.status, SubscriptionStatus::Trialing);
     assert!(sub.is_trial());
     assert_eq!(sub.runs_used, RunCount::ZERO);
@@ -137,13 +114,7 @@ fn the_trial_gives_fifty_runs_for_fourteen_days_in_its_own_period() {
     let decision = used(sub.clone(), 49).decide(one(), now, &catalog(), GRACE);
     assert!(matches!(decision, ConsumeDecision::Allowed { .. }));
     let decision = used(sub, 50).decide(one(), now, &catalog(), GRACE);
-    assert!(matches!(
-        decision,
-        ConsumeDecision::Refused {
-            reason: Refusal::LimitReached,
-            ..
-        }
-    ));
+    assert!(matches!(decision, ConsumeDecision::Refused { reason: Refusal::LimitReached, .. }));
 }
 
 #[test]
@@ -154,30 +125,21 @@ fn a_trial_can_be_started_only_once() {
     assert_eq!(sub.start_trial(SIGNUP, terms), Err(TrialError::AlreadyUsed));
     // Not even after it has ended.
     let _ = sub.refresh(SIGNUP + Duration::days(15));
-    assert_eq!(
-        sub.start_trial(SIGNUP + Duration::days(15), terms),
-        Err(TrialError::AlreadyUsed)
-    );
+    assert_eq!(sub.start_trial(SIGNUP + Duration::days(15), terms), Err(TrialError::AlreadyUsed));
 }
 
 #[test]
 fn a_trial_is_refused_off_the_free_plan() {
     let mut sub = fresh();
     let _ = sub.set_plan_by_admin(PlanId::Basic, None, SIGNUP);
-    assert_eq!(
-        sub.start_trial(SIGNUP, catalog().trial()),
-        Err(TrialError::NotOnFreePlan)
-    );
+    assert_eq!(sub.start_trial(SIGNUP, catalog().trial()), Err(TrialError::NotOnFreePlan));
 }
 
 #[test]
 fn a_trial_is_refused_after_a_paid_subscription() {
     let mut sub = fresh();
     sub.has_paid = true;
-    assert_eq!(
-        sub.start_trial(SIGNUP, catalog().trial()),
-        Err(TrialError::AfterPaidSubscription)
-    );
+    assert_eq!(sub.start_trial(SIGNUP, catalog().trial()), Err(TrialError::AfterPaidSubscription));
 }
 
 #[test]
@@ -187,17 +149,11 @@ fn an_ended_trial_returns_lazily_to_free_active_with_a_fresh_period() {
     let _ = sub.start_trial(start, catalog().trial());
     sub.runs_used = RunCount::new(50);
     // One second before the end: still trialing.
-    assert_eq!(
-        sub.refresh(start + Duration::days(14) - Duration::SECOND),
-        UsageEffect::Unchanged
-    );
+    assert_eq!(sub.refresh(start + Duration::days(14) - Duration::SECOND), UsageEffect::Unchanged);
     assert!(sub.is_trial());
     let later = start + Duration::days(14) + Duration::hours(1);
     assert_eq!(sub.refresh(later), UsageEffect::Reset);
-    assert_eq!(
-        (sub.plan, sub.status),
-        (PlanId::Free, SubscriptionStatus::Active)
-    );
+    assert_eq!((sub.plan, sub.status), (PlanId::Free, SubscriptionStatus::Active));
     assert!(!sub.is_trial());
     assert_eq!(sub.runs_used, RunCount::ZERO);
     assert!(sub.period.contains(later));
@@ -212,10 +168,7 @@ fn metered_use_is_allowed_in_active_trialing_and_past_due_within_grace_only() {
         let mut sub = fresh();
         sub.status = status;
         sub.past_due_since = Some(now - Duration::hours(1));
-        let allowed = matches!(
-            sub.decide(one(), now, &catalog(), GRACE),
-            ConsumeDecision::Allowed { .. }
-        );
+        let allowed = matches!(sub.decide(one(), now, &catalog(), GRACE), ConsumeDecision::Allowed { .. });
         let expected = matches!(
             status,
             SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue
@@ -224,10 +177,7 @@ fn metered_use_is_allowed_in_active_trialing_and_past_due_within_grace_only() {
         if !expected {
             assert!(matches!(
                 sub.decide(one(), now, &catalog(), GRACE),
-                ConsumeDecision::Refused {
-                    reason: Refusal::Inactive,
-                    ..
-                }
+                ConsumeDecision::Refused { reason: Refusal::Inactive, .. }
             ));
         }
     }
@@ -240,17 +190,8 @@ fn past_due_is_blocked_once_the_grace_window_has_passed() {
     sub.status = SubscriptionStatus::PastDue;
     sub.past_due_since = Some(failed);
     let at = |d| sub.decide(one(), failed + d, &catalog(), GRACE);
-    assert!(matches!(
-        at(Duration::hours(71)),
-        ConsumeDecision::Allowed { .. }
-    ));
-    assert!(matches!(
-        at(Duration::hours(72)),
-        ConsumeDecision::Refused {
-            reason: Refusal::Inactive,
-            ..
-        }
-    ));
+    assert!(matches!(at(Duration::hours(71)), ConsumeDecision::Allowed { .. }));
+    assert!(matches!(at(Duration::hours(72)), ConsumeDecision::Refused { reason: Refusal::Inactive, .. }));
 }
 
 #[test]
@@ -260,13 +201,7 @@ fn a_zero_grace_blocks_past_due_at_once() {
     sub.status = SubscriptionStatus::PastDue;
     sub.past_due_since = Some(failed);
     let decision = sub.decide(one(), failed, &catalog(), Duration::ZERO);
-    assert!(matches!(
-        decision,
-        ConsumeDecision::Refused {
-            reason: Refusal::Inactive,
-            ..
-        }
-    ));
+    assert!(matches!(decision, ConsumeDecision::Refused { reason: Refusal::Inactive, .. }));
 }
 
 #[test]
@@ -274,13 +209,7 @@ fn an_inactive_refusal_wins_over_a_spent_limit() {
     let mut sub = used(fresh(), 10);
     sub.status = SubscriptionStatus::Unpaid;
     let decision = sub.decide(one(), SIGNUP, &catalog(), GRACE);
-    assert!(matches!(
-        decision,
-        ConsumeDecision::Refused {
-            reason: Refusal::Inactive,
-            ..
-        }
-    ));
+    assert!(matches!(decision, ConsumeDecision::Refused { reason: Refusal::Inactive, .. }));
 }
 
 #[test]
@@ -294,10 +223,7 @@ fn an_admin_enterprise_limit_applies_at_once_and_keeps_counted_usage() {
     assert_eq!(sub.plan, PlanId::Enterprise);
     assert_eq!(sub.runs_used, RunCount::new(10));
     assert_eq!(sub.runs_limit(&catalog()), RunLimit::limited(25_000));
-    assert!(matches!(
-        sub.decide(one(), now, &catalog(), GRACE),
-        ConsumeDecision::Allowed { .. }
-    ));
+    assert!(matches!(sub.decide(one(), now, &catalog(), GRACE), ConsumeDecision::Allowed { .. }));
 }
 
 #[test]
@@ -320,9 +246,7 @@ fn the_free_plan_cannot_be_made_unlimited() {
         Err(AdminPlanError::UnlimitedFree)
     );
     // A comp of extra free runs is fine.
-    assert!(sub
-        .set_plan_by_admin(PlanId::Free, Some(RunLimit::limited(100)), SIGNUP)
-        .is_ok());
+    assert!(sub.set_plan_by_admin(PlanId::Free, Some(RunLimit::limited(100)), SIGNUP).is_ok());
     assert_eq!(sub.runs_limit(&catalog()), RunLimit::limited(100));
 }
 
@@ -333,10 +257,7 @@ fn an_admin_plan_change_during_a_trial_ends_it_with_a_fresh_calendar_period() {
     let _ = sub.start_trial(start, catalog().trial());
     sub.runs_used = RunCount::new(12);
     let now = start + Duration::days(2);
-    assert_eq!(
-        sub.set_plan_by_admin(PlanId::Pro, None, now),
-        Ok(UsageEffect::Reset)
-    );
+    assert_eq!(sub.set_plan_by_admin(PlanId::Pro, None, now), Ok(UsageEffect::Reset));
     assert!(!sub.is_trial());
     assert_eq!(sub.status, SubscriptionStatus::Active);
     assert_eq!(sub.period, crate::Period::monthly_containing(SIGNUP, now));

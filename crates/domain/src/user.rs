@@ -41,9 +41,7 @@ impl Email {
             || !domain.contains('.')
             || domain.starts_with('.')
             || domain.ends_with('.')
-            || !domain
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+            || !domain.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.')
         {
             return Err(InvalidUserInput::Email);
         }
@@ -95,10 +93,7 @@ impl Password {
         if (Self::MIN_CHARS..=Self::MAX_CHARS).contains(&chars) {
             Ok(Self(raw))
         } else {
-            Err(InvalidUserInput::PasswordLength {
-                min: Self::MIN_CHARS,
-                max: Self::MAX_CHARS,
-            })
+            Err(InvalidUserInput::PasswordLength { min: Self::MIN_CHARS, max: Self::MAX_CHARS })
         }
     }
 
@@ -128,9 +123,7 @@ impl FullName {
             || trimmed.chars().count() > Self::MAX_CHARS
             || trimmed.chars().any(char::is_control)
         {
-            return Err(InvalidUserInput::FullName {
-                max: Self::MAX_CHARS,
-            });
+            return Err(InvalidUserInput::FullName { max: Self::MAX_CHARS });
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -216,11 +209,7 @@ mod tests {
             "ada@.example.com",
             "ada@example.com.",
         ] {
-            assert_eq!(
-                Email::parse(bad),
-                Err(InvalidUserInput::Email),
-                "{bad:?} was accepted"
-            );
+            assert_eq!(Email::parse(bad), Err(InvalidUserInput::Email), "{bad:?} was accepted");
         }
         let long_local = format!("{}@example.com", "a".repeat(65));
         assert!(Email::parse(&long_local).is_err());

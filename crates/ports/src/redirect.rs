@@ -22,19 +22,13 @@ impl RedirectPolicy {
         let mut default_origin = None;
         for raw in origins.into_iter().map(str::trim).filter(|s| !s.is_empty()) {
             let url = Url::parse(raw).map_err(|_| raw.to_owned())?;
-            if !matches!(url.scheme(), "http" | "https")
-                || url.host().is_none()
-                || url.path() != "/"
-            {
+            if !matches!(url.scheme(), "http" | "https") || url.host().is_none() || url.path() != "/" {
                 return Err(raw.to_owned());
             }
             default_origin.get_or_insert_with(|| url.origin().ascii_serialization());
             parsed.push(url.origin());
         }
-        Ok(Self {
-            origins: parsed,
-            default_origin,
-        })
+        Ok(Self { origins: parsed, default_origin })
     }
 
     /// Checks `url` and returns it normalised.
@@ -91,9 +85,6 @@ mod tests {
 
     #[test]
     fn the_default_url_uses_the_first_origin() {
-        assert_eq!(
-            policy().default_url("/billing"),
-            Some("http://localhost:3000/billing".into())
-        );
+        assert_eq!(policy().default_url("/billing"), Some("http://localhost:3000/billing".into()));
     }
 }

@@ -17,11 +17,7 @@ pub trait PasswordHasher: Send + Sync {
 
     /// Checks `password` against `hash`. With `None` it checks against a dummy hash and returns
     /// `false`, taking the same time, so an unknown email cannot be told from a wrong password.
-    async fn verify(
-        &self,
-        password: &Password,
-        hash: Option<PasswordHash>,
-    ) -> Result<bool, HashError>;
+    async fn verify(&self, password: &Password, hash: Option<PasswordHash>) -> Result<bool, HashError>;
 }
 
 /// A signed access token and its lifetime.
@@ -33,9 +29,7 @@ pub struct AccessToken {
 
 impl std::fmt::Debug for AccessToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("expires_in_secs", &self.expires_in_secs)
-            .finish_non_exhaustive()
+        f.debug_struct("AccessToken").field("expires_in_secs", &self.expires_in_secs).finish_non_exhaustive()
     }
 }
 

@@ -75,8 +75,7 @@ pub enum UpdateSubscriptionError {
 pub trait SubscriptionRepository: Send + Sync {
     async fn get_by_user(&self, user: UserId) -> Result<Option<Subscription>, StoreError>;
 
-    async fn find_by_customer(&self, customer_id: &str)
-        -> Result<Option<Subscription>, StoreError>;
+    async fn find_by_customer(&self, customer_id: &str) -> Result<Option<Subscription>, StoreError>;
 
     async fn find_by_provider_subscription(
         &self,
@@ -239,10 +238,7 @@ pub enum RotateOutcome {
 pub trait RefreshTokenRepository: Send + Sync {
     async fn insert(&self, token: &RefreshTokenRecord) -> Result<(), StoreError>;
 
-    async fn find_by_hash(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<RefreshTokenRecord>, StoreError>;
+    async fn find_by_hash(&self, token_hash: &str) -> Result<Option<RefreshTokenRecord>, StoreError>;
 
     /// Marks `old_id` rotated, only if it is neither rotated nor revoked, and inserts `new` —
     /// atomically, so two concurrent uses of one token cannot both succeed.

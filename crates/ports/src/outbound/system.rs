@@ -14,8 +14,7 @@ impl Clock for SystemClock {
         // Stored timestamps have microsecond precision (both stores); truncate so a value read
         // back equals the value written.
         let now = Timestamp::now_utc();
-        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000)
-            .unwrap_or(now)
+        now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
     }
 }
 

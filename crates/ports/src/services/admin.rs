@@ -48,12 +48,8 @@ impl AdminService {
 
     /// The user and their current subscription.
     pub async fn show(&self, email: &Email) -> Result<(User, Subscription), AdminError> {
-        let user = self
-            .users
-            .find_by_email(email)
-            .await
-            .map_err(Failure::from)?
-            .ok_or(AdminError::UnknownUser)?;
+        let user =
+            self.users.find_by_email(email).await.map_err(Failure::from)?.ok_or(AdminError::UnknownUser)?;
         let sub = load_current(self.subs.as_ref(), user.id, self.clock.now()).await?;
         Ok((user, sub))
     }
@@ -65,21 +61,11 @@ impl AdminService {
         plan: PlanId,
         runs: Option<RunLimit>,
     ) -> Result<(User, Subscription), AdminError> {
-        let user = self
-            .users
-            .find_by_email(email)
-            .await
-            .map_err(Failure::from)?
-            .ok_or(AdminError::UnknownUser)?;
-        let sub = update_current(
-            self.subs.as_ref(),
-            self.clock.as_ref(),
-            user.id,
-            |sub, now| {
-                sub.set_plan_by_admin(plan, runs, now)
-                    .map_err(AdminError::from)
-            },
-        )
+        let user =
+            self.users.find_by_email(email).await.map_err(Failure::from)?.ok_or(AdminError::UnknownUser)?;
+        let sub = update_current(self.subs.as_ref(), self.clock.as_ref(), user.id, |sub, now| {
+            sub.set_plan_by_admin(plan, runs, now).map_err(AdminError::from)
+        })
         .await?;
         Ok((user, sub))
     }

@@ -2,16 +2,13 @@
 
 use std::sync::Arc;
 
-use tollgate_domain::{
-    Email, FullName, Password, Role, Subscription, SubscriptionId, User, UserId,
-};
+use tollgate_domain::{Email, FullName, Password, Role, Subscription, SubscriptionId, User, UserId};
 use uuid::Uuid;
 
 use super::Failure;
 use crate::outbound::{
-    AccessClaims, AccessToken, Clock, CreateUserError, IdGenerator, PasswordHasher,
-    RefreshTokenRecord, RefreshTokenRepository, RotateOutcome, TokenError, TokenIssuer,
-    UserRepository,
+    AccessClaims, AccessToken, Clock, CreateUserError, IdGenerator, PasswordHasher, RefreshTokenRecord,
+    RefreshTokenRepository, RotateOutcome, TokenError, TokenIssuer, UserRepository,
 };
 
 /// A validated registration.
@@ -88,24 +85,14 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self {
-            users,
-            tokens,
-            hasher,
-            issuer,
-            clock,
-            ids,
-        }
+        Self { users, tokens, hasher, issuer, clock, ids }
     }
 
     /// Creates the user and their free subscription atomically, and signs them in.
     pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
         let now = self.clock.now();
-        let hash = self
-            .hasher
-            .hash(&registration.password)
-            .await
-            .map_err(|e| Failure::Internal(Box::new(e)))?;
+        let hash =
+            self.hasher.hash(&registration.password).await.map_err(|e| Failure::Internal(Box::new(e)))?;
         let user = User {
             id: UserId::from_uuid(self.ids.new_id()),
             fullname: registration.fullname,
@@ -113,15 +100,11 @@ impl AuthService {
             role: Role::User,
             created_at: now,
         };
-        let subscription =
-            Subscription::new_free(SubscriptionId::from_uuid(self.ids.new_id()), user.id, now);
-        self.users
-            .create(&user, &hash, &subscription)
-            .await
-            .map_err(|e| match e {
-                CreateUserError::DuplicateEmail => RegisterError::EmailTaken,
-                CreateUserError::Store(e) => RegisterError::Failure(e.into()),
-            })?;
+        let subscription = Subscription::new_free(SubscriptionId::from_uuid(self.ids.new_id()), user.id, now);
+        self.users.create(&user, &hash, &subscription).await.map_err(|e| match e {
+            CreateUserError::DuplicateEmail => RegisterError::EmailTaken,
+            CreateUserError::Store(e) => RegisterError::Failure(e.into()),
+        })?;
         let tokens = self.issue(&user, self.ids.new_id()).await?;
         Ok(SignedIn { user, tokens })
     }
@@ -131,20 +114,14 @@ impl AuthService {
     pub async fn login(&self, email: &str, password: &str) -> Result<SignedIn, LoginError> {
         let password = Password::parse(password).ok();
         let credentials = match Email::parse(email) {
-            Ok(email) => self
-                .users
-                .find_credentials(&email)
-                .await
-                .map_err(Failure::from)?,
+            Ok(email) => self.users.find_credentials(&email).await.map_err(Failure::from)?,
             Err(_) => None,
         };
         let hash = credentials.as_ref().map(|c| c.password_hash.clone());
         let verified = match &password {
-            Some(password) => self
-                .hasher
-                .verify(password, hash)
-                .await
-                .map_err(|e| Failure::Internal(Box::new(e)))?,
+            Some(password) => {
+                self.hasher.verify(password, hash).await.map_err(|e| Failure::Internal(Box::new(e)))?
+            }
             None => {
                 // Outside the policy, so certainly wrong; still spend the hashing time.
                 let filler = Password::parse("x".repeat(Password::MIN_CHARS))
@@ -156,10 +133,7 @@ impl AuthService {
         match credentials {
             Some(credentials) if verified => {
                 let tokens = self.issue(&credentials.user, self.ids.new_id()).await?;
-                Ok(SignedIn {
-                    user: credentials.user,
-                    tokens,
-                })
+                Ok(SignedIn { user: credentials.user, tokens })
             }
             _ => Err(LoginError::InvalidCredentials),
         }
@@ -177,10 +151,7 @@ impl AuthService {
             .map_err(Failure::from)?
             .ok_or(RefreshError::InvalidToken)?;
         if record.rotated_at.is_some() || record.revoked_at.is_some() {
-            self.tokens
-                .revoke_family(record.family_id, now)
-                .await
-                .map_err(Failure::from)?;
+            self.tokens.revoke_family(record.family_id, now).await.map_err(Failure::from)?;
             return Err(RefreshError::InvalidToken);
         }
         if now >= record.expires_at {
@@ -194,29 +165,15 @@ impl AuthService {
             .ok_or(RefreshError::InvalidToken)?;
         let fresh = self.issuer.new_refresh_token();
         let next = self.record(&user, record.family_id, &fresh.hash);
-        match self
-            .tokens
-            .rotate(record.id, &next, now)
-            .await
-            .map_err(Failure::from)?
-        {
+        match self.tokens.rotate(record.id, &next, now).await.map_err(Failure::from)? {
             RotateOutcome::Rotated => {}
             RotateOutcome::AlreadyUsed => {
-                self.tokens
-                    .revoke_family(record.family_id, now)
-                    .await
-                    .map_err(Failure::from)?;
+                self.tokens.revoke_family(record.family_id, now).await.map_err(Failure::from)?;
                 return Err(RefreshError::InvalidToken);
             }
         }
-        let access = self
-            .issuer
-            .issue_access(user.id, user.role)
-            .map_err(token_failure)?;
-        Ok(TokenPair {
-            access,
-            refresh_token: fresh.token,
-        })
+        let access = self.issuer.issue_access(user.id, user.role).map_err(token_failure)?;
+        Ok(TokenPair { access, refresh_token: fresh.token })
     }
 
     /// Revokes the family of `refresh_token` when it belongs to `user`. Unknown tokens are ignored.
@@ -225,25 +182,14 @@ impl AuthService {
             return Ok(());
         };
         let hash = self.issuer.hash_refresh_token(token);
-        if let Some(record) = self
-            .tokens
-            .find_by_hash(&hash)
-            .await?
-            .filter(|r| r.user_id == user)
-        {
-            self.tokens
-                .revoke_family(record.family_id, self.clock.now())
-                .await?;
+        if let Some(record) = self.tokens.find_by_hash(&hash).await?.filter(|r| r.user_id == user) {
+            self.tokens.revoke_family(record.family_id, self.clock.now()).await?;
         }
         Ok(())
     }
 
     pub async fn me(&self, user: UserId) -> Result<User, MeError> {
-        self.users
-            .find_by_id(user)
-            .await
-            .map_err(Failure::from)?
-            .ok_or(MeError::NotFound)
+        self.users.find_by_id(user).await.map_err(Failure::from)?.ok_or(MeError::NotFound)
     }
 
     /// Checks a bearer access token.
@@ -252,18 +198,10 @@ impl AuthService {
     }
 
     async fn issue(&self, user: &User, family: Uuid) -> Result<TokenPair, Failure> {
-        let access = self
-            .issuer
-            .issue_access(user.id, user.role)
-            .map_err(token_failure)?;
+        let access = self.issuer.issue_access(user.id, user.role).map_err(token_failure)?;
         let fresh = self.issuer.new_refresh_token();
-        self.tokens
-            .insert(&self.record(user, family, &fresh.hash))
-            .await?;
-        Ok(TokenPair {
-            access,
-            refresh_token: fresh.token,
-        })
+        self.tokens.insert(&self.record(user, family, &fresh.hash)).await?;
+        Ok(TokenPair { access, refresh_token: fresh.token })
     }
 
     fn record(&self, user: &User, family_id: Uuid, hash: &str) -> RefreshTokenRecord {

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::*;
 use crate::outbound::{
-    MockPasswordHasher, MockRefreshTokenRepository, MockTokenIssuer, MockUserRepository,
-    NewRefreshToken, PasswordHash, RefreshTokenRecord, RotateOutcome, UserCredentials,
+    MockPasswordHasher, MockRefreshTokenRepository, MockTokenIssuer, MockUserRepository, NewRefreshToken,
+    PasswordHash, RefreshTokenRecord, RotateOutcome, UserCredentials,
 };
 use crate::services::test_support::{self as ts, outage, NOW};
 
@@ -22,21 +22,13 @@ struct Mocks {
 impl Mocks {
     fn new() -> Self {
         let mut issuer = MockTokenIssuer::new();
-        issuer.expect_issue_access().returning(|_, _| {
-            Ok(AccessToken {
-                token: "access".into(),
-                expires_in_secs: 900,
-            })
-        });
+        issuer
+            .expect_issue_access()
+            .returning(|_, _| Ok(AccessToken { token: "access".into(), expires_in_secs: 900 }));
         issuer
             .expect_new_refresh_token()
-            .returning(|| NewRefreshToken {
-                token: "refresh-new".into(),
-                hash: "hash-new".into(),
-            });
-        issuer
-            .expect_hash_refresh_token()
-            .returning(|t| format!("hash-of-{t}"));
+            .returning(|| NewRefreshToken { token: "refresh-new".into(), hash: "hash-new".into() });
+        issuer.expect_hash_refresh_token().returning(|t| format!("hash-of-{t}"));
         issuer.expect_refresh_ttl().returning(|| Duration::days(30));
         Self {
             users: MockUserRepository::new(),
@@ -82,9 +74,7 @@ fn stored_token(rotated: bool, revoked: bool, expires_in: Duration) -> RefreshTo
 #[tokio::test]
 async fn register_creates_the_user_and_a_free_subscription_in_one_call_and_signs_in() {
     let mut m = Mocks::new();
-    m.hasher
-        .expect_hash()
-        .returning(|_| Ok(PasswordHash("$argon2id$x".into())));
+    m.hasher.expect_hash().returning(|_| Ok(PasswordHash("$argon2id$x".into())));
     m.users
         .expect_create()
         .withf(|user, hash, sub| {
@@ -103,11 +93,7 @@ async fn register_creates_the_user_and_a_free_subscription_in_one_call_and_signs
         .withf(|t| t.token_hash == "hash-new" && t.expires_at == NOW + Duration::days(30))
         .times(1)
         .returning(|_| Ok(()));
-    let signed_in = m
-        .service()
-        .register(registration())
-        .await
-        .expect("registered");
+    let signed_in = m.service().register(registration()).await.expect("registered");
     assert_eq!(signed_in.tokens.refresh_token, "refresh-new");
     assert_eq!(signed_in.tokens.access.token, "access");
 }
@@ -115,28 +101,17 @@ async fn register_creates_the_user_and_a_free_subscription_in_one_call_and_signs
 #[tokio::test]
 async fn register_with_a_taken_email_is_email_taken_and_issues_no_token() {
     let mut m = Mocks::new();
-    m.hasher
-        .expect_hash()
-        .returning(|_| Ok(PasswordHash("h".into())));
-    m.users
-        .expect_create()
-        .returning(|_, _, _| Err(CreateUserError::DuplicateEmail));
+    m.hasher.expect_hash().returning(|_| Ok(PasswordHash("h".into())));
+    m.users.expect_create().returning(|_, _, _| Err(CreateUserError::DuplicateEmail));
     m.tokens.expect_insert().times(0);
-    assert!(matches!(
-        m.service().register(registration()).await,
-        Err(RegisterError::EmailTaken)
-    ));
+    assert!(matches!(m.service().register(registration()).await, Err(RegisterError::EmailTaken)));
 }
 
 #[tokio::test]
 async fn register_during_a_store_outage_is_unavailable() {
     let mut m = Mocks::new();
-    m.hasher
-        .expect_hash()
-        .returning(|_| Ok(PasswordHash("h".into())));
-    m.users
-        .expect_create()
-        .returning(|_, _, _| Err(CreateUserError::Store(outage())));
+    m.hasher.expect_hash().returning(|_| Ok(PasswordHash("h".into())));
+    m.users.expect_create().returning(|_, _, _| Err(CreateUserError::Store(outage())));
     assert!(matches!(
         m.service().register(registration()).await,
         Err(RegisterError::Failure(Failure::Unavailable(_)))
@@ -145,12 +120,8 @@ async fn register_during_a_store_outage_is_unavailable() {
 
 fn with_credentials(m: &mut Mocks) {
     m.users.expect_find_credentials().returning(|email| {
-        Ok(
-            (email.as_str() == "ada@example.com").then(|| UserCredentials {
-                user: ts::user(),
-                password_hash: PasswordHash("stored".into()),
-            }),
-        )
+        Ok((email.as_str() == "ada@example.com")
+            .then(|| UserCredentials { user: ts::user(), password_hash: PasswordHash("stored".into()) }))
     });
 }
 
@@ -160,16 +131,10 @@ async fn login_with_the_right_password_signs_in() {
     with_credentials(&mut m);
     m.hasher
         .expect_verify()
-        .withf(|p, h| {
-            p.expose() == "correct horse" && h.as_ref().map(|h| h.0.as_str()) == Some("stored")
-        })
+        .withf(|p, h| p.expose() == "correct horse" && h.as_ref().map(|h| h.0.as_str()) == Some("stored"))
         .returning(|_, _| Ok(true));
     m.tokens.expect_insert().times(1).returning(|_| Ok(()));
-    let signed_in = m
-        .service()
-        .login("  ADA@example.com ", "correct horse")
-        .await
-        .expect("signed in");
+    let signed_in = m.service().login("  ADA@example.com ", "correct horse").await.expect("signed in");
     assert_eq!(signed_in.user.id, ts::user_id());
 }
 
@@ -190,11 +155,7 @@ async fn login_with_an_unknown_email_still_hashes_and_fails_the_same_way() {
     let mut m = Mocks::new();
     with_credentials(&mut m);
     // The dummy comparison runs (hash = None), so the time matches a wrong password.
-    m.hasher
-        .expect_verify()
-        .withf(|_, h| h.is_none())
-        .times(1)
-        .returning(|_, _| Ok(false));
+    m.hasher.expect_verify().withf(|_, h| h.is_none()).times(1).returning(|_, _| Ok(false));
     assert!(matches!(
         m.service().login("nobody@example.com", "whatever1").await,
         Err(LoginError::InvalidCredentials)
@@ -205,20 +166,10 @@ async fn login_with_an_unknown_email_still_hashes_and_fails_the_same_way() {
 async fn login_with_a_malformed_email_or_short_password_is_the_same_invalid_credentials() {
     let mut m = Mocks::new();
     with_credentials(&mut m);
-    m.hasher
-        .expect_verify()
-        .withf(|_, h| h.is_none())
-        .times(2)
-        .returning(|_, _| Ok(false));
+    m.hasher.expect_verify().withf(|_, h| h.is_none()).times(2).returning(|_, _| Ok(false));
     let service = m.service();
-    assert!(matches!(
-        service.login("not-an-email", "whatever1").await,
-        Err(LoginError::InvalidCredentials)
-    ));
-    assert!(matches!(
-        service.login("ada@example.com", "short").await,
-        Err(LoginError::InvalidCredentials)
-    ));
+    assert!(matches!(service.login("not-an-email", "whatever1").await, Err(LoginError::InvalidCredentials)));
+    assert!(matches!(service.login("ada@example.com", "short").await, Err(LoginError::InvalidCredentials)));
 }
 
 #[tokio::test]
@@ -228,9 +179,7 @@ async fn refresh_rotates_the_token_within_its_family() {
         .expect_find_by_hash()
         .with(eq("hash-of-refresh-old"))
         .returning(|_| Ok(Some(stored_token(false, false, Duration::days(1)))));
-    m.users
-        .expect_find_by_id()
-        .returning(|_| Ok(Some(ts::user())));
+    m.users.expect_find_by_id().returning(|_| Ok(Some(ts::user())));
     m.tokens
         .expect_rotate()
         .withf(|old, new, _| {
@@ -248,41 +197,20 @@ async fn refresh_rotates_the_token_within_its_family() {
 #[tokio::test]
 async fn reusing_a_rotated_refresh_token_revokes_its_whole_family() {
     let mut m = Mocks::new();
-    m.tokens
-        .expect_find_by_hash()
-        .returning(|_| Ok(Some(stored_token(true, false, Duration::days(1)))));
-    m.tokens
-        .expect_revoke_family()
-        .with(eq(Uuid::from_u128(99)), eq(NOW))
-        .times(1)
-        .returning(|_, _| Ok(()));
+    m.tokens.expect_find_by_hash().returning(|_| Ok(Some(stored_token(true, false, Duration::days(1)))));
+    m.tokens.expect_revoke_family().with(eq(Uuid::from_u128(99)), eq(NOW)).times(1).returning(|_, _| Ok(()));
     m.tokens.expect_rotate().times(0);
-    assert!(matches!(
-        m.service().refresh("refresh-old").await,
-        Err(RefreshError::InvalidToken)
-    ));
+    assert!(matches!(m.service().refresh("refresh-old").await, Err(RefreshError::InvalidToken)));
 }
 
 #[tokio::test]
 async fn losing_a_concurrent_rotation_counts_as_reuse_and_revokes_the_family() {
     let mut m = Mocks::new();
-    m.tokens
-        .expect_find_by_hash()
-        .returning(|_| Ok(Some(stored_token(false, false, Duration::days(1)))));
-    m.users
-        .expect_find_by_id()
-        .returning(|_| Ok(Some(ts::user())));
-    m.tokens
-        .expect_rotate()
-        .returning(|_, _, _| Ok(RotateOutcome::AlreadyUsed));
-    m.tokens
-        .expect_revoke_family()
-        .times(1)
-        .returning(|_, _| Ok(()));
-    assert!(matches!(
-        m.service().refresh("refresh-old").await,
-        Err(RefreshError::InvalidToken)
-    ));
+    m.tokens.expect_find_by_hash().returning(|_| Ok(Some(stored_token(false, false, Duration::days(1)))));
+    m.users.expect_find_by_id().returning(|_| Ok(Some(ts::user())));
+    m.tokens.expect_rotate().returning(|_, _, _| Ok(RotateOutcome::AlreadyUsed));
+    m.tokens.expect_revoke_family().times(1).returning(|_, _| Ok(()));
+    assert!(matches!(m.service().refresh("refresh-old").await, Err(RefreshError::InvalidToken)));
 }
 
 #[tokio::test]
@@ -293,58 +221,32 @@ async fn expired_revoked_and_unknown_refresh_tokens_are_refused() {
         None,
     ] {
         let mut m = Mocks::new();
-        m.tokens
-            .expect_find_by_hash()
-            .returning(move |_| Ok(record.clone()));
+        m.tokens.expect_find_by_hash().returning(move |_| Ok(record.clone()));
         m.tokens.expect_revoke_family().returning(|_, _| Ok(()));
         m.tokens.expect_rotate().times(0);
-        assert!(matches!(
-            m.service().refresh("refresh-old").await,
-            Err(RefreshError::InvalidToken)
-        ));
+        assert!(matches!(m.service().refresh("refresh-old").await, Err(RefreshError::InvalidToken)));
     }
 }
 
 #[tokio::test]
 async fn logout_revokes_the_family_of_the_callers_own_token_only() {
     let mut m = Mocks::new();
-    m.tokens
-        .expect_find_by_hash()
-        .returning(|_| Ok(Some(stored_token(false, false, Duration::days(1)))));
-    m.tokens
-        .expect_revoke_family()
-        .times(1)
-        .returning(|_, _| Ok(()));
+    m.tokens.expect_find_by_hash().returning(|_| Ok(Some(stored_token(false, false, Duration::days(1)))));
+    m.tokens.expect_revoke_family().times(1).returning(|_, _| Ok(()));
     let service = m.service();
-    service
-        .logout(ts::user_id(), Some("refresh-old"))
-        .await
-        .expect("logged out");
+    service.logout(ts::user_id(), Some("refresh-old")).await.expect("logged out");
     // Someone else's token: nothing is revoked (the mock allows one call only).
     let stranger = tollgate_domain::UserId::from_uuid(Uuid::from_u128(5));
-    service
-        .logout(stranger, Some("refresh-old"))
-        .await
-        .expect("no-op");
+    service.logout(stranger, Some("refresh-old")).await.expect("no-op");
     service.logout(ts::user_id(), None).await.expect("no-op");
 }
 
 #[tokio::test]
 async fn me_returns_the_user_or_not_found() {
     let mut m = Mocks::new();
-    m.users
-        .expect_find_by_id()
-        .returning(|id| Ok((id == ts::user_id()).then(ts::user)));
+    m.users.expect_find_by_id().returning(|id| Ok((id == ts::user_id()).then(ts::user)));
     let service = m.service();
-    assert_eq!(
-        service
-            .me(ts::user_id())
-            .await
-            .expect("found")
-            .email
-            .as_str(),
-        "ada@example.com"
-    );
+    assert_eq!(service.me(ts::user_id()).await.expect("found").email.as_str(), "ada@example.com");
     let other = tollgate_domain::UserId::from_uuid(Uuid::from_u128(5));
     assert!(matches!(service.me(other).await, Err(MeError::NotFound)));
 }

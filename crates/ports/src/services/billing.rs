@@ -100,15 +100,7 @@ impl BillingService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self {
-            subs,
-            users,
-            provider,
-            policy,
-            redirects,
-            clock,
-            ids,
-        }
+        Self { subs, users, provider, policy, redirects, clock, ids }
     }
 
     pub fn catalog(&self) -> &PlanCatalog {
@@ -123,11 +115,8 @@ impl BillingService {
     /// Starts the 14-day trial (once, from free, never after a paid subscription).
     pub async fn activate_trial(&self, user: UserId) -> Result<Subscription, ActivateTrialError> {
         let terms = self.policy.catalog.trial();
-        self.change(user, |sub, now| {
-            sub.start_trial(now, terms)
-                .map_err(ActivateTrialError::Unavailable)
-        })
-        .await
+        self.change(user, |sub, now| sub.start_trial(now, terms).map_err(ActivateTrialError::Unavailable))
+            .await
     }
 
     /// Opens a Checkout session for `plan`, creating the provider customer first if needed.
@@ -142,17 +131,13 @@ impl BillingService {
         let price_id = match self.policy.catalog.checkout_price(plan) {
             Ok(price) => price.to_owned(),
             Err(CheckoutPlanError::NotSelfServe(_)) => return Err(CheckoutError::InvalidPlan),
-            Err(CheckoutPlanError::PriceNotConfigured(_)) => {
-                return Err(CheckoutError::NotConfigured)
-            }
+            Err(CheckoutPlanError::PriceNotConfigured(_)) => return Err(CheckoutError::NotConfigured),
         };
         let provider = self.provider.as_ref().ok_or(CheckoutError::NotConfigured)?;
-        let success_url = self
-            .redirect(success_url, "/billing/success")
-            .ok_or(CheckoutError::InvalidRedirect)?;
-        let cancel_url = self
-            .redirect(cancel_url, "/billing/cancel")
-            .ok_or(CheckoutError::InvalidRedirect)?;
+        let success_url =
+            self.redirect(success_url, "/billing/success").ok_or(CheckoutError::InvalidRedirect)?;
+        let cancel_url =
+            self.redirect(cancel_url, "/billing/cancel").ok_or(CheckoutError::InvalidRedirect)?;
         let sub = self.subscription(user).await?;
         let paying = matches!(
             sub.status,
@@ -174,31 +159,16 @@ impl BillingService {
             cancel_url,
             idempotency_key: format!("checkout-{}", self.ids.new_id()),
         };
-        provider
-            .create_checkout_session(&request)
-            .await
-            .map_err(CheckoutError::Provider)
+        provider.create_checkout_session(&request).await.map_err(CheckoutError::Provider)
     }
 
     /// Opens the provider's customer portal.
-    pub async fn open_portal(
-        &self,
-        user: UserId,
-        return_url: Option<&str>,
-    ) -> Result<String, PortalError> {
+    pub async fn open_portal(&self, user: UserId, return_url: Option<&str>) -> Result<String, PortalError> {
         let provider = self.provider.as_ref().ok_or(PortalError::NotConfigured)?;
-        let return_url = self
-            .redirect(return_url, "/billing")
-            .ok_or(PortalError::InvalidRedirect)?;
+        let return_url = self.redirect(return_url, "/billing").ok_or(PortalError::InvalidRedirect)?;
         let sub = self.subscription(user).await?;
-        let customer = sub
-            .billing
-            .customer_id
-            .ok_or(PortalError::NoBillingAccount)?;
-        provider
-            .create_portal_session(&customer, &return_url)
-            .await
-            .map_err(PortalError::Provider)
+        let customer = sub.billing.customer_id.ok_or(PortalError::NoBillingAccount)?;
+        provider.create_portal_session(&customer, &return_url).await.map_err(PortalError::Provider)
     }
 
     fn redirect(&self, given: Option<&str>, default_path: &str) -> Option<String> {
@@ -215,27 +185,16 @@ impl BillingService {
         provider: &dyn PaymentProvider,
         user: UserId,
     ) -> Result<String, CheckoutError> {
-        let account = self
-            .users
-            .find_by_id(user)
-            .await
-            .map_err(Failure::from)
-            .map_err(SubscriptionError::from)?;
+        let account =
+            self.users.find_by_id(user).await.map_err(Failure::from).map_err(SubscriptionError::from)?;
         let account = account.ok_or(SubscriptionError::NotFound)?;
         let key = format!("customer-{user}");
         let id = provider
-            .create_customer(
-                user,
-                account.email.as_str(),
-                account.fullname.as_str(),
-                &key,
-            )
+            .create_customer(user, account.email.as_str(), account.fullname.as_str(), &key)
             .await
             .map_err(CheckoutError::Provider)?;
         let stored = self
-            .change(user, |sub, now| {
-                Ok::<_, CurrentError>(sub.link_customer(&id, now))
-            })
+            .change(user, |sub, now| Ok::<_, CurrentError>(sub.link_customer(&id, now)))
             .await
             .map_err(SubscriptionError::from)?;
         Ok(stored.billing.customer_id.unwrap_or(id))
@@ -244,10 +203,7 @@ impl BillingService {
     async fn change<E: From<CurrentError>>(
         &self,
         user: UserId,
-        f: impl Fn(
-            &mut Subscription,
-            tollgate_domain::Timestamp,
-        ) -> Result<tollgate_domain::UsageEffect, E>,
+        f: impl Fn(&mut Subscription, tollgate_domain::Timestamp) -> Result<tollgate_domain::UsageEffect, E>,
     ) -> Result<Subscription, E> {
         update_current(self.subs.as_ref(), self.clock.as_ref(), user, f).await
     }

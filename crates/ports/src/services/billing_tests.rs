@@ -32,8 +32,7 @@ fn service(
 
 fn subs_returning(sub: Subscription) -> MockSubscriptionRepository {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user()
-        .returning(move |_| Ok(Some(sub.clone())));
+    subs.expect_get_by_user().returning(move |_| Ok(Some(sub.clone())));
     subs
 }
 
@@ -46,10 +45,7 @@ fn with_customer(customer: &str) -> Subscription {
 fn checkout_ok() -> MockPaymentProvider {
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_checkout_session().returning(|r| {
-        Ok(CheckoutSession {
-            id: "cs_test_1".into(),
-            url: format!("https://checkout.test/{}", r.price_id),
-        })
+        Ok(CheckoutSession { id: "cs_test_1".into(), url: format!("https://checkout.test/{}", r.price_id) })
     });
     provider
 }
@@ -67,10 +63,8 @@ async fn the_trial_is_saved_with_its_own_period_and_a_fresh_counter() {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    let sub = service(subs, MockUserRepository::new(), None)
-        .activate_trial(ts::user_id())
-        .await
-        .expect("trial");
+    let sub =
+        service(subs, MockUserRepository::new(), None).activate_trial(ts::user_id()).await.expect("trial");
     assert!(sub.is_trial());
 }
 
@@ -80,13 +74,8 @@ async fn a_second_trial_is_unavailable() {
     sub.trial_used = true;
     let mut subs = subs_returning(sub);
     subs.expect_update().times(0);
-    let err = service(subs, MockUserRepository::new(), None)
-        .activate_trial(ts::user_id())
-        .await;
-    assert!(matches!(
-        err,
-        Err(ActivateTrialError::Unavailable(TrialError::AlreadyUsed))
-    ));
+    let err = service(subs, MockUserRepository::new(), None).activate_trial(ts::user_id()).await;
+    assert!(matches!(err, Err(ActivateTrialError::Unavailable(TrialError::AlreadyUsed))));
 }
 
 #[tokio::test]
@@ -97,14 +86,8 @@ async fn a_trial_racing_another_change_is_retried_on_the_new_state() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Err(UpdateSubscriptionError::Conflict));
-    subs.expect_update()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _, _| Ok(()));
-    assert!(service(subs, MockUserRepository::new(), None)
-        .activate_trial(ts::user_id())
-        .await
-        .is_ok());
+    subs.expect_update().times(1).in_sequence(&mut seq).returning(|_, _, _| Ok(()));
+    assert!(service(subs, MockUserRepository::new(), None).activate_trial(ts::user_id()).await.is_ok());
 }
 
 #[tokio::test]
@@ -123,13 +106,9 @@ async fn checkout_refuses_free_enterprise_and_unknown_plans() {
 
 #[tokio::test]
 async fn checkout_without_a_provider_is_not_configured() {
-    let err = service(
-        MockSubscriptionRepository::new(),
-        MockUserRepository::new(),
-        None,
-    )
-    .start_checkout(ts::user_id(), "basic", None, None)
-    .await;
+    let err = service(MockSubscriptionRepository::new(), MockUserRepository::new(), None)
+        .start_checkout(ts::user_id(), "basic", None, None)
+        .await;
     assert!(matches!(err, Err(CheckoutError::NotConfigured)));
 }
 
@@ -137,13 +116,9 @@ async fn checkout_without_a_provider_is_not_configured() {
 async fn checkout_to_a_foreign_origin_is_refused_before_calling_the_provider() {
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_checkout_session().times(0);
-    let err = service(
-        MockSubscriptionRepository::new(),
-        MockUserRepository::new(),
-        Some(provider),
-    )
-    .start_checkout(ts::user_id(), "pro", Some("https://evil.example/"), None)
-    .await;
+    let err = service(MockSubscriptionRepository::new(), MockUserRepository::new(), Some(provider))
+        .start_checkout(ts::user_id(), "pro", Some("https://evil.example/"), None)
+        .await;
     assert!(matches!(err, Err(CheckoutError::InvalidRedirect)));
 }
 
@@ -157,9 +132,7 @@ async fn the_first_checkout_creates_the_customer_once_and_stores_it() {
         .times(1)
         .returning(|_, _, _| Ok(()));
     let mut users = MockUserRepository::new();
-    users
-        .expect_find_by_id()
-        .returning(|_| Ok(Some(ts::user())));
+    users.expect_find_by_id().returning(|_| Ok(Some(ts::user())));
     let mut provider = checkout_ok();
     let key = format!("customer-{}", ts::user_id());
     provider
@@ -170,12 +143,7 @@ async fn the_first_checkout_creates_the_customer_once_and_stores_it() {
         .times(1)
         .returning(|_, _, _, _| Ok("cus_new".into()));
     let session = service(subs, users, Some(provider))
-        .start_checkout(
-            ts::user_id(),
-            "Pro",
-            Some("http://localhost:3000/done"),
-            None,
-        )
+        .start_checkout(ts::user_id(), "Pro", Some("http://localhost:3000/done"), None)
         .await
         .expect("checkout");
     assert_eq!(session.url, "https://checkout.test/price_pro");
@@ -196,25 +164,11 @@ async fn checkout_sends_the_plan_price_customer_user_and_allowed_urls() {
                 && r.cancel_url == "http://localhost:3000/back"
                 && r.idempotency_key.starts_with("checkout-")
         })
-        .returning(|_| {
-            Ok(CheckoutSession {
-                id: "cs_1".into(),
-                url: "https://checkout.test/cs_1".into(),
-            })
-        });
-    let session = service(
-        subs_returning(with_customer("cus_1")),
-        MockUserRepository::new(),
-        Some(provider),
-    )
-    .start_checkout(
-        ts::user_id(),
-        "basic",
-        None,
-        Some("http://localhost:3000/back"),
-    )
-    .await
-    .expect("checkout");
+        .returning(|_| Ok(CheckoutSession { id: "cs_1".into(), url: "https://checkout.test/cs_1".into() }));
+    let session = service(subs_returning(with_customer("cus_1")), MockUserRepository::new(), Some(provider))
+        .start_checkout(ts::user_id(), "basic", None, Some("http://localhost:3000/back"))
+        .await
+        .expect("checkout");
     assert_eq!(session.id, "cs_1");
 }
 
@@ -226,13 +180,9 @@ async fn checkout_with_an_active_paid_subscription_is_already_subscribed() {
     sub.billing.subscription_id = Some("sub_1".into());
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_checkout_session().times(0);
-    let err = service(
-        subs_returning(sub),
-        MockUserRepository::new(),
-        Some(provider),
-    )
-    .start_checkout(ts::user_id(), "pro", None, None)
-    .await;
+    let err = service(subs_returning(sub), MockUserRepository::new(), Some(provider))
+        .start_checkout(ts::user_id(), "pro", None, None)
+        .await;
     assert!(matches!(err, Err(CheckoutError::AlreadySubscribed)));
 }
 
@@ -242,30 +192,19 @@ async fn a_provider_failure_during_checkout_is_reported_as_such() {
     provider
         .expect_create_checkout_session()
         .returning(|_| Err(ProviderError::Rejected("No such price".into())));
-    let err = service(
-        subs_returning(with_customer("cus_1")),
-        MockUserRepository::new(),
-        Some(provider),
-    )
-    .start_checkout(ts::user_id(), "pro", None, None)
-    .await;
-    assert!(matches!(
-        err,
-        Err(CheckoutError::Provider(ProviderError::Rejected(_)))
-    ));
+    let err = service(subs_returning(with_customer("cus_1")), MockUserRepository::new(), Some(provider))
+        .start_checkout(ts::user_id(), "pro", None, None)
+        .await;
+    assert!(matches!(err, Err(CheckoutError::Provider(ProviderError::Rejected(_)))));
 }
 
 #[tokio::test]
 async fn the_portal_needs_a_billing_account() {
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_portal_session().times(0);
-    let err = service(
-        subs_returning(free_sub(0)),
-        MockUserRepository::new(),
-        Some(provider),
-    )
-    .open_portal(ts::user_id(), None)
-    .await;
+    let err = service(subs_returning(free_sub(0)), MockUserRepository::new(), Some(provider))
+        .open_portal(ts::user_id(), None)
+        .await;
     assert!(matches!(err, Err(PortalError::NoBillingAccount)));
 }
 
@@ -276,32 +215,20 @@ async fn the_portal_opens_for_the_stored_customer_with_an_allowed_return_url() {
         .expect_create_portal_session()
         .with(eq("cus_1"), eq("http://localhost:3000/account"))
         .returning(|_, _| Ok("https://portal.test/s".into()));
-    let service = service(
-        subs_returning(with_customer("cus_1")),
-        MockUserRepository::new(),
-        Some(provider),
-    );
-    let url = service
-        .open_portal(ts::user_id(), Some("http://localhost:3000/account"))
-        .await
-        .expect("portal");
+    let service = service(subs_returning(with_customer("cus_1")), MockUserRepository::new(), Some(provider));
+    let url =
+        service.open_portal(ts::user_id(), Some("http://localhost:3000/account")).await.expect("portal");
     assert_eq!(url, "https://portal.test/s");
     assert!(matches!(
-        service
-            .open_portal(ts::user_id(), Some("https://elsewhere.test/"))
-            .await,
+        service.open_portal(ts::user_id(), Some("https://elsewhere.test/")).await,
         Err(PortalError::InvalidRedirect)
     ));
 }
 
 #[tokio::test]
 async fn the_portal_without_a_provider_is_not_configured() {
-    let err = service(
-        MockSubscriptionRepository::new(),
-        MockUserRepository::new(),
-        None,
-    )
-    .open_portal(ts::user_id(), None)
-    .await;
+    let err = service(MockSubscriptionRepository::new(), MockUserRepository::new(), None)
+        .open_portal(ts::user_id(), None)
+        .await;
     assert!(matches!(err, Err(PortalError::NotConfigured)));
 }

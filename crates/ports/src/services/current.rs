@@ -23,11 +23,7 @@ pub(crate) async fn load_current(
     now: Timestamp,
 ) -> Result<Subscription, CurrentError> {
     for _ in 0..MAX_ATTEMPTS {
-        let mut sub = subs
-            .get_by_user(user)
-            .await
-            .map_err(Failure::from)?
-            .ok_or(CurrentError::NotFound)?;
+        let mut sub = subs.get_by_user(user).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
         let expected = sub.version;
         let effect = sub.refresh(now);
         if !effect.changed() {
@@ -61,9 +57,7 @@ pub(crate) async fn update_current<E: From<CurrentError>>(
         match subs.update(&sub, expected, effect).await {
             Ok(()) => return Ok(sub),
             Err(UpdateSubscriptionError::Conflict) => continue,
-            Err(UpdateSubscriptionError::Store(e)) => {
-                return Err(CurrentError::Failure(e.into()).into())
-            }
+            Err(UpdateSubscriptionError::Store(e)) => return Err(CurrentError::Failure(e.into()).into()),
         }
     }
     Err(CurrentError::Failure(Failure::internal("subscription kept changing")).into())

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::current::{load_current, CurrentError};
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
-    Clock, ConsumeOutcome, Consumption, IdGenerator, IdempotencyKey, StoreError,
-    SubscriptionRepository, UsageRepository,
+    Clock, ConsumeOutcome, Consumption, IdGenerator, IdempotencyKey, StoreError, SubscriptionRepository,
+    UsageRepository,
 };
 
 /// Quota rules that come from configuration.
@@ -39,10 +39,7 @@ pub struct Metered<T> {
 pub enum MeterError {
     /// Refused before any work: `LimitReached` or `Inactive`, with the quota to show.
     #[error("metered use refused")]
-    Refused {
-        reason: Refusal,
-        quota: QuotaSnapshot,
-    },
+    Refused { reason: Refusal, quota: QuotaSnapshot },
     #[error("units must be at least 1")]
     NoUnits,
     #[error(transparent)]
@@ -75,13 +72,7 @@ impl MeteringService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self {
-            subs,
-            usage,
-            policy,
-            clock,
-            ids,
-        }
+        Self { subs, usage, policy, clock, ids }
     }
 
     pub fn policy(&self) -> &QuotaPolicy {
@@ -137,10 +128,7 @@ impl MeteringService {
                 ConsumeDecision::Allowed { limit, snapshot } => (limit, None, snapshot),
                 ConsumeDecision::Refused { reason, snapshot } => {
                     if key.is_none() {
-                        return Err(MeterError::Refused {
-                            reason,
-                            quota: snapshot,
-                        });
+                        return Err(MeterError::Refused { reason, quota: snapshot });
                     }
                     (RunLimit::limited(0), Some(reason), snapshot)
                 }
@@ -158,19 +146,9 @@ impl MeteringService {
             match store(consumption).await.map_err(Failure::from)? {
                 ConsumeOutcome::Consumed { value, runs_used } => {
                     let quota = QuotaSnapshot { runs_used, ..quota };
-                    return Ok(Metered {
-                        value: Some(value),
-                        quota,
-                        replayed: false,
-                    });
+                    return Ok(Metered { value: Some(value), quota, replayed: false });
                 }
-                ConsumeOutcome::Replayed { value } => {
-                    return Ok(Metered {
-                        value,
-                        quota,
-                        replayed: true,
-                    })
-                }
+                ConsumeOutcome::Replayed { value } => return Ok(Metered { value, quota, replayed: true }),
                 ConsumeOutcome::LimitReached { runs_used } => {
                     let quota = QuotaSnapshot { runs_used, ..quota };
                     return Err(MeterError::Refused {

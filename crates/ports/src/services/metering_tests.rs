@@ -11,19 +11,12 @@ use crate::outbound::{MockSubscriptionRepository, MockUsageRepository, UpdateSub
 use crate::services::test_support::{self as ts, free_sub, outage};
 
 fn service(subs: MockSubscriptionRepository, usage: MockUsageRepository) -> MeteringService {
-    MeteringService::new(
-        Arc::new(subs),
-        Arc::new(usage),
-        ts::policy(),
-        ts::clock(),
-        ts::ids(),
-    )
+    MeteringService::new(Arc::new(subs), Arc::new(usage), ts::policy(), ts::clock(), ts::ids())
 }
 
 fn subs_returning(sub: tollgate_domain::Subscription) -> MockSubscriptionRepository {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user()
-        .returning(move |_| Ok(Some(sub.clone())));
+    subs.expect_get_by_user().returning(move |_| Ok(Some(sub.clone())));
     subs
 }
 
@@ -44,12 +37,7 @@ async fn a_run_within_the_limit_is_enforced_by_the_store_and_reports_the_new_usa
                 && c.user_id == ts::user_id()
         })
         .times(1)
-        .returning(|c| {
-            Ok(ConsumeOutcome::Consumed {
-                value: c.record_id,
-                runs_used: RunCount::new(5),
-            })
-        });
+        .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(5) }));
     let metered = service(subs_returning(free_sub(4)), usage)
         .consume(ts::user_id(), RunCount::new(1), None, "test")
         .await
@@ -83,29 +71,16 @@ async fn an_unpaid_subscription_is_refused_as_inactive() {
     sub.status = SubscriptionStatus::Unpaid;
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(0);
-    let err = service(subs_returning(sub), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, "t")
-        .await;
-    assert!(matches!(
-        err,
-        Err(MeterError::Refused {
-            reason: Refusal::Inactive,
-            ..
-        })
-    ));
+    let err = service(subs_returning(sub), usage).consume(ts::user_id(), RunCount::new(1), None, "t").await;
+    assert!(matches!(err, Err(MeterError::Refused { reason: Refusal::Inactive, .. })));
 }
 
 #[tokio::test]
 async fn the_store_refusing_a_concurrent_overspend_becomes_limit_reached() {
     let mut usage = MockUsageRepository::new();
-    usage.expect_consume().returning(|_| {
-        Ok(ConsumeOutcome::LimitReached {
-            runs_used: RunCount::new(10),
-        })
-    });
-    let err = service(subs_returning(free_sub(9)), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, "t")
-        .await;
+    usage.expect_consume().returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(10) }));
+    let err =
+        service(subs_returning(free_sub(9)), usage).consume(ts::user_id(), RunCount::new(1), None, "t").await;
     assert!(
         matches!(err, Err(MeterError::Refused { reason: Refusal::LimitReached, quota }) if quota.runs_used == RunCount::new(10))
     );
@@ -115,18 +90,12 @@ async fn the_store_refusing_a_concurrent_overspend_becomes_limit_reached() {
 async fn a_decision_made_on_stale_state_is_retried_on_the_new_state() {
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
-    subs.expect_get_by_user()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_| Ok(Some(free_sub(2))));
-    subs.expect_get_by_user()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_| {
-            let mut sub = free_sub(2);
-            sub.version = 4;
-            Ok(Some(sub))
-        });
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(2))));
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| {
+        let mut sub = free_sub(2);
+        sub.version = 4;
+        Ok(Some(sub))
+    });
     let mut usage = MockUsageRepository::new();
     let mut useq = mockall::Sequence::new();
     usage
@@ -140,16 +109,9 @@ async fn a_decision_made_on_stale_state_is_retried_on_the_new_state() {
         .withf(|c| c.expected_version == 4)
         .times(1)
         .in_sequence(&mut useq)
-        .returning(|c| {
-            Ok(ConsumeOutcome::Consumed {
-                value: c.record_id,
-                runs_used: RunCount::new(3),
-            })
-        });
-    let metered = service(subs, usage)
-        .consume(ts::user_id(), RunCount::new(1), None, "t")
-        .await
-        .expect("consumed");
+        .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(3) }));
+    let metered =
+        service(subs, usage).consume(ts::user_id(), RunCount::new(1), None, "t").await.expect("consumed");
     assert_eq!(metered.quota.runs_used, RunCount::new(3));
 }
 
@@ -159,11 +121,7 @@ async fn a_replayed_idempotency_key_returns_the_original_and_consumes_nothing() 
     usage
         .expect_consume()
         .withf(|c| c.idempotency_key.as_ref().map(IdempotencyKey::as_str) == Some("k-1"))
-        .returning(|_| {
-            Ok(ConsumeOutcome::Replayed {
-                value: Some(Uuid::from_u128(42)),
-            })
-        });
+        .returning(|_| Ok(ConsumeOutcome::Replayed { value: Some(Uuid::from_u128(42)) }));
     let metered = service(subs_returning(free_sub(4)), usage)
         .consume(ts::user_id(), RunCount::new(1), key("k-1"), "t")
         .await
@@ -180,11 +138,7 @@ async fn a_retry_after_the_quota_is_spent_still_gets_its_original_result() {
         .expect_consume()
         .withf(|c| c.limit == RunLimit::limited(0))
         .times(1)
-        .returning(|_| {
-            Ok(ConsumeOutcome::Replayed {
-                value: Some(Uuid::from_u128(42)),
-            })
-        });
+        .returning(|_| Ok(ConsumeOutcome::Replayed { value: Some(Uuid::from_u128(42)) }));
     let metered = service(subs_returning(free_sub(10)), usage)
         .consume(ts::user_id(), RunCount::new(1), key("k-1"), "t")
         .await
@@ -197,21 +151,10 @@ async fn a_new_key_on_a_spent_quota_is_refused_with_the_decisions_reason() {
     let mut sub = free_sub(0);
     sub.status = SubscriptionStatus::Paused;
     let mut usage = MockUsageRepository::new();
-    usage.expect_consume().returning(|_| {
-        Ok(ConsumeOutcome::LimitReached {
-            runs_used: RunCount::new(0),
-        })
-    });
-    let err = service(subs_returning(sub), usage)
-        .consume(ts::user_id(), RunCount::new(1), key("new"), "t")
-        .await;
-    assert!(matches!(
-        err,
-        Err(MeterError::Refused {
-            reason: Refusal::Inactive,
-            ..
-        })
-    ));
+    usage.expect_consume().returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(0) }));
+    let err =
+        service(subs_returning(sub), usage).consume(ts::user_id(), RunCount::new(1), key("new"), "t").await;
+    assert!(matches!(err, Err(MeterError::Refused { reason: Refusal::Inactive, .. })));
 }
 
 #[tokio::test]
@@ -224,10 +167,7 @@ async fn an_ended_period_is_rolled_over_once_before_deciding() {
     let mut subs = subs_returning(sub);
     subs.expect_update()
         .withf(|s, expected, usage| {
-            *expected == 3
-                && s.version == 4
-                && *usage == UsageEffect::Reset
-                && s.period.contains(ts::NOW)
+            *expected == 3 && s.version == 4 && *usage == UsageEffect::Reset && s.period.contains(ts::NOW)
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -235,12 +175,7 @@ async fn an_ended_period_is_rolled_over_once_before_deciding() {
     usage
         .expect_consume()
         .withf(|c| c.expected_version == 4)
-        .returning(|c| {
-            Ok(ConsumeOutcome::Consumed {
-                value: c.record_id,
-                runs_used: RunCount::new(1),
-            })
-        });
+        .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(1) }));
     service(subs, usage)
         .consume(ts::user_id(), RunCount::new(1), None, "t")
         .await
@@ -258,40 +193,26 @@ async fn a_rollover_lost_to_another_process_reloads_instead_of_resetting_twice()
     rolled.runs_used = RunCount::new(2);
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
-    subs.expect_get_by_user()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(move |_| Ok(Some(ended.clone())));
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(ended.clone())));
     subs.expect_update()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Err(UpdateSubscriptionError::Conflict));
-    subs.expect_get_by_user()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(move |_| Ok(Some(rolled.clone())));
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(rolled.clone())));
     let mut usage = MockUsageRepository::new();
-    usage.expect_consume().returning(|c| {
-        Ok(ConsumeOutcome::Consumed {
-            value: c.record_id,
-            runs_used: RunCount::new(3),
-        })
-    });
-    let metered = service(subs, usage)
-        .consume(ts::user_id(), RunCount::new(1), None, "t")
-        .await
-        .expect("consumed");
+    usage
+        .expect_consume()
+        .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(3) }));
+    let metered =
+        service(subs, usage).consume(ts::user_id(), RunCount::new(1), None, "t").await.expect("consumed");
     assert_eq!(metered.quota.runs_used, RunCount::new(3));
 }
 
 #[tokio::test]
 async fn zero_units_are_refused() {
-    let err = service(
-        MockSubscriptionRepository::new(),
-        MockUsageRepository::new(),
-    )
-    .consume(ts::user_id(), RunCount::ZERO, None, "t")
-    .await;
+    let err = service(MockSubscriptionRepository::new(), MockUsageRepository::new())
+        .consume(ts::user_id(), RunCount::ZERO, None, "t")
+        .await;
     assert!(matches!(err, Err(MeterError::NoUnits)));
 }
 
@@ -299,22 +220,15 @@ async fn zero_units_are_refused() {
 async fn a_store_outage_is_reported_as_unavailable() {
     let mut subs = MockSubscriptionRepository::new();
     subs.expect_get_by_user().returning(|_| Err(outage()));
-    let err = service(subs, MockUsageRepository::new())
-        .consume(ts::user_id(), RunCount::new(1), None, "t")
-        .await;
-    assert!(matches!(
-        err,
-        Err(MeterError::Failure(Failure::Unavailable(_)))
-    ));
+    let err =
+        service(subs, MockUsageRepository::new()).consume(ts::user_id(), RunCount::new(1), None, "t").await;
+    assert!(matches!(err, Err(MeterError::Failure(Failure::Unavailable(_)))));
 }
 
 #[tokio::test]
 async fn a_failed_operation_is_refunded_through_the_store() {
     let mut usage = MockUsageRepository::new();
-    usage
-        .expect_refund()
-        .with(mockall::predicate::eq(Uuid::from_u128(7)))
-        .returning(|_| Ok(true));
+    usage.expect_refund().with(mockall::predicate::eq(Uuid::from_u128(7))).returning(|_| Ok(true));
     assert!(service(MockSubscriptionRepository::new(), usage)
         .refund(Uuid::from_u128(7))
         .await

@@ -45,12 +45,7 @@ impl SessionService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self {
-            sessions,
-            metering,
-            clock,
-            ids,
-        }
+        Self { sessions, metering, clock, ids }
     }
 
     /// Creates a session, consuming one run in the same transaction. A retry with the same
@@ -69,16 +64,10 @@ impl SessionService {
         };
         let repo = Arc::clone(&self.sessions);
         self.metering
-            .meter(
-                user,
-                RunCount::new(1),
-                key,
-                SESSION_CREATE,
-                move |consumption| {
-                    let (repo, session) = (Arc::clone(&repo), session.clone());
-                    async move { repo.create_metered(&session, &consumption).await }
-                },
-            )
+            .meter(user, RunCount::new(1), key, SESSION_CREATE, move |consumption| {
+                let (repo, session) = (Arc::clone(&repo), session.clone());
+                async move { repo.create_metered(&session, &consumption).await }
+            })
             .await
     }
 

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use time::macros::datetime;
 use time::Duration;
 use tollgate_domain::{
-    Email, FixedClock, FullName, PlanCatalog, Role, Subscription, SubscriptionId, Timestamp, User,
-    UserId,
+    Email, FixedClock, FullName, PlanCatalog, Role, Subscription, SubscriptionId, Timestamp, User, UserId,
 };
 use uuid::Uuid;
 
@@ -36,17 +35,11 @@ pub fn ids() -> Arc<SeqIds> {
 }
 
 pub fn catalog() -> Arc<PlanCatalog> {
-    Arc::new(PlanCatalog::with_defaults(
-        Some("price_basic".into()),
-        Some("price_pro".into()),
-    ))
+    Arc::new(PlanCatalog::with_defaults(Some("price_basic".into()), Some("price_pro".into())))
 }
 
 pub fn policy() -> QuotaPolicy {
-    QuotaPolicy {
-        catalog: catalog(),
-        past_due_grace: Duration::hours(72),
-    }
+    QuotaPolicy { catalog: catalog(), past_due_grace: Duration::hours(72) }
 }
 
 pub fn user_id() -> UserId {
@@ -65,19 +58,12 @@ pub fn user() -> User {
 
 /// A free subscription signed up at `SIGNUP` with `used` runs, at version 3.
 pub fn free_sub(used: u32) -> Subscription {
-    let mut sub = Subscription::new_free(
-        SubscriptionId::from_uuid(Uuid::from_u128(0x5B)),
-        user_id(),
-        SIGNUP,
-    );
+    let mut sub = Subscription::new_free(SubscriptionId::from_uuid(Uuid::from_u128(0x5B)), user_id(), SIGNUP);
     sub.runs_used = tollgate_domain::RunCount::new(used);
     sub.version = 3;
     sub
 }
 
 pub fn outage() -> StoreError {
-    StoreError::unavailable(std::io::Error::new(
-        std::io::ErrorKind::ConnectionRefused,
-        "connection refused",
-    ))
+    StoreError::unavailable(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"))
 }

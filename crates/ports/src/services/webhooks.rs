@@ -6,8 +6,8 @@ use tollgate_domain::{EventVerdict, Subscription};
 
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
-    Clock, InboxEntry, RecordOutcome, SubscriptionChange, SubscriptionRepository,
-    UpdateSubscriptionError, VerifiedEvent, WebhookError, WebhookInbox, WebhookVerifier,
+    Clock, InboxEntry, RecordOutcome, SubscriptionChange, SubscriptionRepository, UpdateSubscriptionError,
+    VerifiedEvent, WebhookError, WebhookInbox, WebhookVerifier,
 };
 use crate::services::metering::QuotaPolicy;
 
@@ -68,13 +68,7 @@ impl WebhookService {
         policy: QuotaPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self {
-            verifier,
-            inbox,
-            subs,
-            policy,
-            clock,
-        }
+        Self { verifier, inbox, subs, policy, clock }
     }
 
     /// Verifies the signature on the raw payload, then applies the event exactly once.
@@ -83,17 +77,10 @@ impl WebhookService {
         payload: &[u8],
         signature: &str,
     ) -> Result<WebhookReceipt, HandleWebhookError> {
-        let verifier = self
-            .verifier
-            .as_ref()
-            .ok_or(HandleWebhookError::NotConfigured)?;
+        let verifier = self.verifier.as_ref().ok_or(HandleWebhookError::NotConfigured)?;
         let event = verifier.verify(payload, signature, self.clock.now())?;
         let status = self.apply(&event).await?;
-        Ok(WebhookReceipt {
-            status,
-            event_id: event.id,
-            event_type: event.event_type,
-        })
+        Ok(WebhookReceipt { status, event_id: event.id, event_type: event.event_type })
     }
 
     /// Applies a verified event: records its id and its effect in one transaction.
@@ -119,7 +106,7 @@ impl WebhookService {
                         EventVerdict::Stale => WebhookStatus::Stale,
                         EventVerdict::Ignored => WebhookStatus::Ignored,
                     };
-                    let change = effect.changed().then(|| SubscriptionChange {
+                    let change = effect.changed().then_some(SubscriptionChange {
                         subscription: sub,
                         expected_version: expected,
                         usage: effect,
@@ -142,9 +129,7 @@ impl WebhookService {
                 Err(UpdateSubscriptionError::Store(e)) => return Err(e.into()),
             }
         }
-        Err(Failure::internal(
-            "subscription kept changing while an event was applied",
-        ))
+        Err(Failure::internal("subscription kept changing while an event was applied"))
     }
 
     /// The subscription an event is about: by provider subscription id, else by customer id.

@@ -1,8 +1,6 @@
 use std::sync::Arc;
 
-use tollgate_domain::{
-    BillingEvent, PlanId, ProviderSubscription, SubscriptionStatus, UsageEffect,
-};
+use tollgate_domain::{BillingEvent, PlanId, ProviderSubscription, SubscriptionStatus, UsageEffect};
 
 use super::*;
 use crate::outbound::{MockSubscriptionRepository, MockWebhookInbox, MockWebhookVerifier};
@@ -30,15 +28,13 @@ fn verified(event: Option<BillingEvent>) -> VerifiedEvent {
 
 fn verifier(event: Option<BillingEvent>) -> MockWebhookVerifier {
     let mut v = MockWebhookVerifier::new();
-    v.expect_verify()
-        .returning(move |_, _, _| Ok(verified(event.clone())));
+    v.expect_verify().returning(move |_, _, _| Ok(verified(event.clone())));
     v
 }
 
 fn known_customer() -> MockSubscriptionRepository {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_find_by_provider_subscription()
-        .returning(|_| Ok(None));
+    subs.expect_find_by_provider_subscription().returning(|_| Ok(None));
     subs.expect_find_by_customer().returning(|c| {
         let mut sub = free_sub(6);
         sub.billing.customer_id = Some("cus_1".into());
@@ -53,13 +49,7 @@ fn service(
     subs: MockSubscriptionRepository,
 ) -> WebhookService {
     let verifier = verifier.map(|v| Arc::new(v) as Arc<dyn WebhookVerifier>);
-    WebhookService::new(
-        verifier,
-        Arc::new(inbox),
-        Arc::new(subs),
-        ts::policy(),
-        ts::clock(),
-    )
+    WebhookService::new(verifier, Arc::new(inbox), Arc::new(subs), ts::policy(), ts::clock())
 }
 
 fn fresh_inbox() -> MockWebhookInbox {
@@ -70,30 +60,20 @@ fn fresh_inbox() -> MockWebhookInbox {
 
 #[tokio::test]
 async fn without_a_webhook_secret_the_webhook_is_not_configured() {
-    let err = service(
-        None,
-        MockWebhookInbox::new(),
-        MockSubscriptionRepository::new(),
-    )
-    .handle(b"{}", "t=1,v1=x")
-    .await;
+    let err = service(None, MockWebhookInbox::new(), MockSubscriptionRepository::new())
+        .handle(b"{}", "t=1,v1=x")
+        .await;
     assert!(matches!(err, Err(HandleWebhookError::NotConfigured)));
 }
 
 #[tokio::test]
 async fn a_bad_signature_is_rejected_before_anything_is_read() {
     let mut v = MockWebhookVerifier::new();
-    v.expect_verify()
-        .returning(|_, _, _| Err(WebhookError::InvalidSignature));
+    v.expect_verify().returning(|_, _, _| Err(WebhookError::InvalidSignature));
     let mut inbox = MockWebhookInbox::new();
     inbox.expect_contains().times(0);
-    let err = service(Some(v), inbox, MockSubscriptionRepository::new())
-        .handle(b"{}", "t=1,v1=x")
-        .await;
-    assert!(matches!(
-        err,
-        Err(HandleWebhookError::Rejected(WebhookError::InvalidSignature))
-    ));
+    let err = service(Some(v), inbox, MockSubscriptionRepository::new()).handle(b"{}", "t=1,v1=x").await;
+    assert!(matches!(err, Err(HandleWebhookError::Rejected(WebhookError::InvalidSignature))));
 }
 
 #[tokio::test]
@@ -112,14 +92,10 @@ async fn a_subscription_update_is_applied_and_recorded_in_one_store_call() {
         })
         .times(1)
         .returning(|_, _| Ok(RecordOutcome::Recorded));
-    let receipt = service(
-        Some(verifier(Some(active_basic()))),
-        inbox,
-        known_customer(),
-    )
-    .handle(b"{}", "sig")
-    .await
-    .expect("handled");
+    let receipt = service(Some(verifier(Some(active_basic()))), inbox, known_customer())
+        .handle(b"{}", "sig")
+        .await
+        .expect("handled");
     assert_eq!(receipt.status, WebhookStatus::Processed);
     assert_eq!(receipt.event_id, "evt_1");
 }
@@ -129,30 +105,19 @@ async fn a_duplicate_delivery_is_acknowledged_and_changes_nothing() {
     let mut inbox = MockWebhookInbox::new();
     inbox.expect_contains().returning(|_| Ok(true));
     inbox.expect_record().times(0);
-    let receipt = service(
-        Some(verifier(Some(active_basic()))),
-        inbox,
-        MockSubscriptionRepository::new(),
-    )
-    .handle(b"{}", "sig")
-    .await
-    .expect("handled");
+    let receipt = service(Some(verifier(Some(active_basic()))), inbox, MockSubscriptionRepository::new())
+        .handle(b"{}", "sig")
+        .await
+        .expect("handled");
     assert_eq!(receipt.status, WebhookStatus::Duplicate);
 }
 
 #[tokio::test]
 async fn a_duplicate_racing_its_twin_is_caught_when_recording() {
     let mut inbox = fresh_inbox();
-    inbox
-        .expect_record()
-        .returning(|_, _| Ok(RecordOutcome::Duplicate));
-    let receipt = service(
-        Some(verifier(Some(active_basic()))),
-        inbox,
-        known_customer(),
-    )
-    .handle(b"{}", "s")
-    .await;
+    inbox.expect_record().returning(|_, _| Ok(RecordOutcome::Duplicate));
+    let receipt =
+        service(Some(verifier(Some(active_basic()))), inbox, known_customer()).handle(b"{}", "s").await;
     assert_eq!(receipt.expect("handled").status, WebhookStatus::Duplicate);
 }
 
@@ -168,26 +133,16 @@ async fn an_event_about_an_unknown_customer_is_recorded_and_ignored() {
         .withf(|e, change| e.outcome == "ignored" && change.is_none())
         .times(1)
         .returning(|_, _| Ok(RecordOutcome::Recorded));
-    let receipt = service(Some(verifier(Some(event))), inbox, known_customer())
-        .handle(b"{}", "s")
-        .await;
+    let receipt = service(Some(verifier(Some(event))), inbox, known_customer()).handle(b"{}", "s").await;
     assert_eq!(receipt.expect("handled").status, WebhookStatus::Ignored);
 }
 
 #[tokio::test]
 async fn an_event_type_tollgate_does_not_act_on_is_ignored() {
     let mut inbox = fresh_inbox();
-    inbox
-        .expect_record()
-        .withf(|_, change| change.is_none())
-        .returning(|_, _| Ok(RecordOutcome::Recorded));
-    let receipt = service(
-        Some(verifier(None)),
-        inbox,
-        MockSubscriptionRepository::new(),
-    )
-    .handle(b"{}", "s")
-    .await;
+    inbox.expect_record().withf(|_, change| change.is_none()).returning(|_, _| Ok(RecordOutcome::Recorded));
+    let receipt =
+        service(Some(verifier(None)), inbox, MockSubscriptionRepository::new()).handle(b"{}", "s").await;
     assert_eq!(receipt.expect("handled").status, WebhookStatus::Ignored);
 }
 
@@ -200,18 +155,9 @@ async fn a_conflicting_concurrent_change_is_reapplied_on_the_fresh_state() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| Err(UpdateSubscriptionError::Conflict));
-    inbox
-        .expect_record()
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| Ok(RecordOutcome::Recorded));
-    let receipt = service(
-        Some(verifier(Some(active_basic()))),
-        inbox,
-        known_customer(),
-    )
-    .handle(b"{}", "s")
-    .await;
+    inbox.expect_record().times(1).in_sequence(&mut seq).returning(|_, _| Ok(RecordOutcome::Recorded));
+    let receipt =
+        service(Some(verifier(Some(active_basic()))), inbox, known_customer()).handle(b"{}", "s").await;
     assert_eq!(receipt.expect("handled").status, WebhookStatus::Processed);
 }
 
@@ -230,9 +176,7 @@ async fn a_stale_event_is_acknowledged_as_stale() {
         .expect_record()
         .withf(|e, change| e.outcome == "stale" && change.is_none())
         .returning(|_, _| Ok(RecordOutcome::Recorded));
-    let receipt = service(Some(verifier(Some(active_basic()))), inbox, subs)
-        .handle(b"{}", "s")
-        .await;
+    let receipt = service(Some(verifier(Some(active_basic()))), inbox, subs).handle(b"{}", "s").await;
     assert_eq!(receipt.expect("handled").status, WebhookStatus::Stale);
 }
 
@@ -240,15 +184,8 @@ async fn a_stale_event_is_acknowledged_as_stale() {
 async fn a_store_outage_fails_the_delivery_so_the_provider_retries() {
     let mut inbox = MockWebhookInbox::new();
     inbox.expect_contains().returning(|_| Err(outage()));
-    let err = service(
-        Some(verifier(Some(active_basic()))),
-        inbox,
-        MockSubscriptionRepository::new(),
-    )
-    .handle(b"{}", "s")
-    .await;
-    assert!(matches!(
-        err,
-        Err(HandleWebhookError::Failure(Failure::Unavailable(_)))
-    ));
+    let err = service(Some(verifier(Some(active_basic()))), inbox, MockSubscriptionRepository::new())
+        .handle(b"{}", "s")
+        .await;
+    assert!(matches!(err, Err(HandleWebhookError::Failure(Failure::Unavailable(_)))));
 }
