@@ -8,7 +8,8 @@ use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use tollgate_domain::PlanCatalog;
+use tollgate_domain::plan::{CatalogError, RunCount, RunLimit, TrialTerms};
+use tollgate_domain::{Currency, Money, PlanCatalog, PlanId};
 use tollgate_ports::redirect::RedirectPolicy;
 
 /// `dev` or `production`.
@@ -62,6 +63,15 @@ struct Raw {
     tollgate_allowed_redirect_origins: Option<String>,
     tollgate_past_due_grace_hours: Option<String>,
     tollgate_auth_rate_per_minute: Option<String>,
+    tollgate_plan_currency: Option<String>,
+    tollgate_plan_free_runs: Option<String>,
+    tollgate_plan_basic_runs: Option<String>,
+    tollgate_plan_pro_runs: Option<String>,
+    tollgate_plan_enterprise_runs: Option<String>,
+    tollgate_plan_basic_price_cents: Option<String>,
+    tollgate_plan_pro_price_cents: Option<String>,
+    tollgate_trial_days: Option<String>,
+    tollgate_trial_runs: Option<String>,
 }
 
 /// Secrets that only a placeholder would contain.
@@ -95,6 +105,12 @@ impl Settings {
     }
 
     fn validate(raw: Raw) -> Result<Self, SettingsError> {
+        let non_empty_text = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let catalog = catalog(
+            &raw,
+            non_empty_text(raw.stripe_price_id_basic.clone()),
+            non_empty_text(raw.stripe_price_id_pro.clone()),
+        )?;
         let mode = match raw.tollgate_env.as_deref().map(str::trim).unwrap_or("dev") {
             m if m.eq_ignore_ascii_case("dev") || m.eq_ignore_ascii_case("development") => RunMode::Dev,
             m if m.eq_ignore_ascii_case("production") || m.eq_ignore_ascii_case("prod") => {
@@ -126,7 +142,6 @@ impl Settings {
         let redirects = RedirectPolicy::new(origins.split(',')).map_err(|bad| {
             invalid("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", format!("`{bad}` is not an http(s) origin"))
         })?;
-        let non_empty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         let non_empty_secret = |v: Option<SecretString>| v.filter(|s| !s.expose_secret().trim().is_empty());
         Ok(Self {
             listen,
@@ -136,10 +151,7 @@ impl Settings {
             stripe_secret_key: non_empty_secret(raw.stripe_secret_key),
             stripe_webhook_secret: non_empty_secret(raw.stripe_webhook_secret),
             stripe_api_base,
-            catalog: PlanCatalog::with_defaults(
-                non_empty(raw.stripe_price_id_basic),
-                non_empty(raw.stripe_price_id_pro),
-            ),
+            catalog,
             redirects,
             past_due_grace_hours: number(
                 raw.tollgate_past_due_grace_hours,
@@ -153,6 +165,86 @@ impl Settings {
             )?,
         })
     }
+}
+
+/// The plan catalog: SPEC defaults, each limit, price and trial term overridable.
+fn catalog(
+    raw: &Raw,
+    basic_price: Option<String>,
+    pro_price: Option<String>,
+) -> Result<PlanCatalog, SettingsError> {
+    let defaults = PlanCatalog::with_defaults(basic_price, pro_price);
+    let currency = match raw.tollgate_plan_currency.as_deref() {
+        None => Currency::USD,
+        Some(code) => {
+            code.parse().map_err(|_| invalid("TOLLGATE_PLAN_CURRENCY", "must be a 3-letter ISO 4217 code"))?
+        }
+    };
+    let runs = |value: &Option<String>, key: &'static str, default: RunLimit| match value
+        .as_deref()
+        .map(str::trim)
+    {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("unlimited") => Ok(RunLimit::Unlimited),
+        Some(v) => v
+            .parse()
+            .map(RunLimit::limited)
+            .map_err(|_| invalid(key, "must be a whole number or `unlimited`")),
+    };
+    let cents = |value: &Option<String>, key: &'static str, default: Option<Money>| match value {
+        None => Ok(default.map(|m| Money::new(m.amount_minor(), currency))),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(|c| Some(Money::new(c, currency)))
+            .map_err(|_| invalid(key, "must be whole cents ≥ 0")),
+    };
+    let mut plans = defaults.plans().to_vec();
+    for plan in &mut plans {
+        let (runs_value, runs_key, price_value, price_key) = match plan.id {
+            PlanId::Free => (&raw.tollgate_plan_free_runs, "TOLLGATE_PLAN_FREE_RUNS", &None, ""),
+            PlanId::Basic => (
+                &raw.tollgate_plan_basic_runs,
+                "TOLLGATE_PLAN_BASIC_RUNS",
+                &raw.tollgate_plan_basic_price_cents,
+                "TOLLGATE_PLAN_BASIC_PRICE_CENTS",
+            ),
+            PlanId::Pro => (
+                &raw.tollgate_plan_pro_runs,
+                "TOLLGATE_PLAN_PRO_RUNS",
+                &raw.tollgate_plan_pro_price_cents,
+                "TOLLGATE_PLAN_PRO_PRICE_CENTS",
+            ),
+            PlanId::Enterprise => {
+                (&raw.tollgate_plan_enterprise_runs, "TOLLGATE_PLAN_ENTERPRISE_RUNS", &None, "")
+            }
+        };
+        plan.runs = runs(runs_value, runs_key, plan.runs)?;
+        plan.price = cents(price_value, price_key, plan.price)?;
+    }
+    let trial = TrialTerms {
+        days: match &raw.tollgate_trial_days {
+            None => defaults.trial().days,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| invalid("TOLLGATE_TRIAL_DAYS", "must be a whole number of days"))?,
+        },
+        runs: RunCount::new(number(
+            raw.tollgate_trial_runs.clone(),
+            "TOLLGATE_TRIAL_RUNS",
+            defaults.trial().runs.get(),
+        )?),
+    };
+    PlanCatalog::new(plans, trial).map_err(|e| {
+        let key = match e {
+            CatalogError::FreeMustBeLimited => "TOLLGATE_PLAN_FREE_RUNS",
+            CatalogError::EmptyTrial => "TOLLGATE_TRIAL_DAYS",
+            CatalogError::SharedStripePrice(_) => "STRIPE_PRICE_ID_PRO",
+            _ => "TOLLGATE_PLAN_*",
+        };
+        invalid(key, e.to_string())
+    })
 }
 
 fn number(raw: Option<String>, key: &'static str, default: u32) -> Result<u32, SettingsError> {

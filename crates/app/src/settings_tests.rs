@@ -1,5 +1,8 @@
 use std::collections::HashMap;
 
+use tollgate_domain::plan::{RunCount, RunLimit, TrialTerms};
+use tollgate_domain::{Currency, Money, PlanId};
+
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Option<HashMap<String, String>> {
@@ -104,4 +107,36 @@ fn secrets_are_not_printed_by_debug() {
     .expect("loads");
     let printed = format!("{s:?}");
     assert!(!printed.contains(SECRET) && !printed.contains("sk_test_supersecret"), "{printed}");
+}
+
+#[test]
+fn the_plan_catalog_can_be_overridden_and_is_validated() {
+    let dir = dir_with(&[("default.toml", "tollgate_plan_pro_runs = \"8000\"\n")]);
+    let s = Settings::load_from(
+        dir.path(),
+        env(&[
+            ("TOLLGATE_PLAN_FREE_RUNS", "25"),
+            ("TOLLGATE_PLAN_BASIC_PRICE_CENTS", "2900"),
+            ("TOLLGATE_PLAN_ENTERPRISE_RUNS", "100000"),
+            ("TOLLGATE_TRIAL_DAYS", "7"),
+            ("TOLLGATE_TRIAL_RUNS", "20"),
+        ]),
+    )
+    .expect("loads");
+    let c = &s.catalog;
+    assert_eq!(c.get(PlanId::Free).runs, RunLimit::limited(25));
+    assert_eq!(c.get(PlanId::Pro).runs, RunLimit::limited(8000));
+    assert_eq!(c.get(PlanId::Basic).price, Some(Money::new(2900, Currency::USD)));
+    assert_eq!(c.get(PlanId::Enterprise).runs, RunLimit::limited(100_000));
+    assert_eq!(c.trial(), TrialTerms { days: 7, runs: RunCount::new(20) });
+    for (key, value) in [
+        ("TOLLGATE_PLAN_FREE_RUNS", "unlimited"),
+        ("TOLLGATE_PLAN_PRO_RUNS", "lots"),
+        ("TOLLGATE_PLAN_PRO_PRICE_CENTS", "49.00"),
+        ("TOLLGATE_TRIAL_DAYS", "0"),
+        ("TOLLGATE_PLAN_CURRENCY", "dollars"),
+    ] {
+        let err = Settings::load_from(dir.path(), env(&[(key, value)])).expect_err(key);
+        assert!(err.to_string().contains(key), "{err}");
+    }
 }
