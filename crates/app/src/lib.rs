@@ -2,4 +2,5 @@
 
 pub mod settings;
 pub mod startup;
+pub mod store;
 pub mod telemetry;

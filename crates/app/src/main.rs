@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tollgate::settings::Settings;
 use tollgate::startup::Application;
+use tollgate::store::{redact, Store};
 use tollgate::telemetry;
 
 #[derive(Debug, Parser)]
@@ -39,9 +40,7 @@ async fn main() -> ExitCode {
     telemetry::init(settings.mode);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings).await,
-        Command::Migrate => Err(anyhow::anyhow!(
-            "the stores are not implemented yet (SQLite and Postgres arrive with issue #3); nothing to migrate"
-        )),
+        Command::Migrate => migrate(&settings).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -53,9 +52,24 @@ async fn main() -> ExitCode {
     }
 }
 
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = Store::open(settings).await?;
+    store.migrate().await?;
+    let database = redact(&settings.database_url);
+    tracing::info!(store = store.kind(), %database, "migrations applied");
+    println!("migrations applied to {database}");
+    Ok(())
+}
+
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings)?;
-    tracing::info!(listen = %settings.listen, port = app.port(), mode = ?settings.mode, "tollgate is listening");
+    let app = Application::build(settings).await?;
+    tracing::info!(
+        listen = %settings.listen,
+        port = app.port(),
+        mode = ?settings.mode,
+        store = app.store().kind(),
+        "tollgate is listening"
+    );
     app.run_until_stopped().await?;
     tracing::info!("tollgate stopped");
     Ok(())

@@ -46,6 +46,10 @@ pub struct Settings {
     pub redirects: RedirectPolicy,
     pub past_due_grace_hours: u32,
     pub auth_rate_per_minute: u32,
+    /// Connection-pool size of the store.
+    pub db_max_connections: u32,
+    /// How long a request waits for a pooled connection before failing as unavailable.
+    pub db_acquire_timeout_secs: u32,
 }
 
 /// The raw layer, every value as text so errors can name their key.
@@ -72,6 +76,8 @@ struct Raw {
     tollgate_plan_pro_price_cents: Option<String>,
     tollgate_trial_days: Option<String>,
     tollgate_trial_runs: Option<String>,
+    tollgate_db_max_connections: Option<String>,
+    tollgate_db_acquire_timeout_secs: Option<String>,
 }
 
 /// Secrets that only a placeholder would contain.
@@ -163,6 +169,12 @@ impl Settings {
                 "TOLLGATE_AUTH_RATE_PER_MINUTE",
                 30,
             )?,
+            db_max_connections: positive(raw.tollgate_db_max_connections, "TOLLGATE_DB_MAX_CONNECTIONS", 16)?,
+            db_acquire_timeout_secs: positive(
+                raw.tollgate_db_acquire_timeout_secs,
+                "TOLLGATE_DB_ACQUIRE_TIMEOUT_SECS",
+                5,
+            )?,
         })
     }
 }
@@ -245,6 +257,13 @@ fn catalog(
         };
         invalid(key, e.to_string())
     })
+}
+
+fn positive(raw: Option<String>, key: &'static str, default: u32) -> Result<u32, SettingsError> {
+    match number(raw, key, default)? {
+        0 => Err(invalid(key, "must be at least 1")),
+        n => Ok(n),
+    }
 }
 
 fn number(raw: Option<String>, key: &'static str, default: u32) -> Result<u32, SettingsError> {

@@ -1,4 +1,4 @@
-//! The binary's server answers over a real socket.
+//! The server answers over a real socket, on a real store.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -16,17 +16,23 @@ fn get(port: u16, path: &str) -> String {
 }
 
 #[actix_web::test]
-async fn the_server_answers_health_on_the_port_it_bound() {
+async fn the_server_answers_health_and_ready_on_the_port_it_bound() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let env = HashMap::from([("TOLLGATE_LISTEN".to_owned(), "127.0.0.1:0".to_owned())]);
+    let env = HashMap::from([
+        ("TOLLGATE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("DATABASE_URL".to_owned(), format!("sqlite://{}/db/tollgate.db", dir.path().display())),
+    ]);
     let settings = Settings::load_from(dir.path(), Some(env)).expect("settings");
-    let app = Application::build(&settings).expect("built");
+    let app = Application::build(&settings).await.expect("built");
     let port = app.port();
     assert_ne!(port, 0);
+    assert!(dir.path().join("db/tollgate.db").exists(), "the SQLite file and its folder are created");
     actix_web::rt::spawn(app.run_until_stopped());
     let response = actix_web::rt::task::spawn_blocking(move || get(port, "/health")).await.expect("joined");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("{\"status\":\"ok\"}"), "{response}");
+    let ready = actix_web::rt::task::spawn_blocking(move || get(port, "/ready")).await.expect("joined");
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     let missing = actix_web::rt::task::spawn_blocking(move || get(port, "/nope")).await.expect("joined");
     assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }

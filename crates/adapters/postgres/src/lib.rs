@@ -1,4 +1,51 @@
-//! The production store on PostgreSQL.
-//!
-//! Not implemented yet: the repository ports of `tollgate-ports` get their Postgres
-//! implementation, migrations and contract tests in the stores work (issue #3).
+//! The production store on PostgreSQL: every repository port of `tollgate-ports` on one pool,
+//! with its own embedded migrations.
+
+mod inbox;
+mod metering;
+mod subscriptions;
+mod tokens;
+mod users;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use tollgate_ports::outbound::{HealthCheck, StoreError};
+use tollgate_store_sql::store_error;
+pub use tollgate_store_sql::PoolOptions;
+
+/// The Postgres store.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects lazily-verified: fails if the first connection cannot be made.
+    pub async fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
+        let connect: PgConnectOptions = url.parse().map_err(store_error)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(store_error)?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the embedded migrations; a no-op when they are all applied.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations").run(&self.pool).await.map_err(StoreError::failed)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl HealthCheck for PgStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
+    }
+}

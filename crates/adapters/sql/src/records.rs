@@ -1,0 +1,223 @@
+//! Records: one per table, with plain column types, converted to domain values here once.
+
+use time::OffsetDateTime;
+use tollgate_domain::plan::RunLimit;
+use tollgate_domain::subscription::{BillingLink, Trial};
+use tollgate_domain::{
+    Email, FullName, Period, PlanId, Role, RunCount, SessionId, Subscription, SubscriptionId,
+    SubscriptionStatus, User, UserId,
+};
+use tollgate_ports::outbound::{
+    PasswordHash, RefreshTokenRecord, Session, StoreError, UsageRecord, UserCredentials,
+};
+use uuid::Uuid;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::failed(format!("stored {what} is invalid"))
+}
+
+/// `limit_override` column: NULL = none, -1 = unlimited, n ≥ 0 = that many runs.
+pub const UNLIMITED: i64 = -1;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub fullname: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_at: OffsetDateTime,
+}
+
+impl UserRecord {
+    pub fn from_domain(user: &User, hash: &PasswordHash) -> Self {
+        Self {
+            id: *user.id.as_uuid(),
+            email: user.email.as_str().to_owned(),
+            fullname: user.fullname.as_str().to_owned(),
+            role: user.role.as_str().to_owned(),
+            password_hash: hash.0.clone(),
+            created_at: user.created_at,
+        }
+    }
+
+    pub fn into_credentials(self) -> Result<UserCredentials, StoreError> {
+        let password_hash = PasswordHash(self.password_hash.clone());
+        Ok(UserCredentials { user: self.into_user()?, password_hash })
+    }
+
+    pub fn into_user(self) -> Result<User, StoreError> {
+        Ok(User {
+            id: UserId::from_uuid(self.id),
+            fullname: FullName::parse(&self.fullname).map_err(|_| corrupt("full name"))?,
+            email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
+            role: self.role.parse::<Role>().map_err(|_| corrupt("role"))?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SubscriptionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub plan: String,
+    pub status: String,
+    pub runs_used: i64,
+    pub period_start: OffsetDateTime,
+    pub period_end: OffsetDateTime,
+    pub period_anchor: OffsetDateTime,
+    pub limit_override: Option<i64>,
+    pub cancel_at_period_end: bool,
+    pub trial_started_at: Option<OffsetDateTime>,
+    pub trial_ends_at: Option<OffsetDateTime>,
+    pub trial_used: bool,
+    pub has_paid: bool,
+    pub past_due_since: Option<OffsetDateTime>,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub stripe_granted: bool,
+    pub stripe_last_event_at: Option<OffsetDateTime>,
+    pub version: i64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+impl SubscriptionRecord {
+    pub fn from_domain(s: &Subscription) -> Self {
+        Self {
+            id: *s.id.as_uuid(),
+            user_id: *s.user_id.as_uuid(),
+            plan: s.plan.as_str().to_owned(),
+            status: s.status.as_str().to_owned(),
+            runs_used: i64::from(s.runs_used.get()),
+            period_start: s.period.start(),
+            period_end: s.period.end(),
+            period_anchor: s.period_anchor,
+            limit_override: s.runs_limit_override.map(|l| l.as_option().map_or(UNLIMITED, i64::from)),
+            cancel_at_period_end: s.cancel_at_period_end,
+            trial_started_at: s.trial.map(|t| t.started_at),
+            trial_ends_at: s.trial.map(|t| t.ends_at),
+            trial_used: s.trial_used,
+            has_paid: s.has_paid,
+            past_due_since: s.past_due_since,
+            stripe_customer_id: s.billing.customer_id.clone(),
+            stripe_subscription_id: s.billing.subscription_id.clone(),
+            stripe_granted: s.billing.granted,
+            stripe_last_event_at: s.billing.last_event_at,
+            version: s.version,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+
+    pub fn into_domain(self) -> Result<Subscription, StoreError> {
+        let runs_limit_override = match self.limit_override {
+            None => None,
+            Some(UNLIMITED) => Some(RunLimit::Unlimited),
+            Some(n) => Some(RunLimit::limited(u32::try_from(n).map_err(|_| corrupt("limit"))?)),
+        };
+        let trial = match (self.trial_started_at, self.trial_ends_at) {
+            (Some(started_at), Some(ends_at)) => Some(Trial { started_at, ends_at }),
+            (None, None) => None,
+            _ => return Err(corrupt("trial")),
+        };
+        Ok(Subscription {
+            id: SubscriptionId::from_uuid(self.id),
+            user_id: UserId::from_uuid(self.user_id),
+            plan: self.plan.parse::<PlanId>().map_err(|_| corrupt("plan"))?,
+            status: self.status.parse::<SubscriptionStatus>().map_err(|_| corrupt("status"))?,
+            runs_used: RunCount::new(u32::try_from(self.runs_used).map_err(|_| corrupt("usage"))?),
+            period: Period::new(self.period_start, self.period_end).map_err(|_| corrupt("period"))?,
+            period_anchor: self.period_anchor,
+            runs_limit_override,
+            cancel_at_period_end: self.cancel_at_period_end,
+            trial,
+            trial_used: self.trial_used,
+            has_paid: self.has_paid,
+            past_due_since: self.past_due_since,
+            billing: BillingLink {
+                customer_id: self.stripe_customer_id,
+                subscription_id: self.stripe_subscription_id,
+                granted: self.stripe_granted,
+                last_event_at: self.stripe_last_event_at,
+            },
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub title: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+impl SessionRecord {
+    pub fn into_domain(self) -> Session {
+        Session {
+            id: SessionId::from_uuid(self.id),
+            user_id: UserId::from_uuid(self.user_id),
+            title: self.title,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    pub id: Uuid,
+    pub family_id: Uuid,
+    pub user_id: Uuid,
+    pub token_hash: String,
+    pub expires_at: OffsetDateTime,
+    pub rotated_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+}
+
+impl RefreshTokenRow {
+    pub fn into_domain(self) -> RefreshTokenRecord {
+        RefreshTokenRecord {
+            id: self.id,
+            family_id: self.family_id,
+            user_id: UserId::from_uuid(self.user_id),
+            token_hash: self.token_hash,
+            expires_at: self.expires_at,
+            rotated_at: self.rotated_at,
+            revoked_at: self.revoked_at,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct UsageRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub units: i64,
+    pub reason: String,
+    pub idempotency_key: Option<String>,
+    pub resource_id: Option<Uuid>,
+    pub refunded: bool,
+    pub created_at: OffsetDateTime,
+}
+
+impl UsageRow {
+    pub fn into_domain(self) -> Result<UsageRecord, StoreError> {
+        Ok(UsageRecord {
+            id: self.id,
+            user_id: UserId::from_uuid(self.user_id),
+            units: u32::try_from(self.units).map_err(|_| corrupt("units"))?,
+            reason: self.reason,
+            idempotency_key: self.idempotency_key,
+            resource_id: self.resource_id,
+            refunded: self.refunded,
+            at: self.created_at,
+        })
+    }
+}

@@ -1,0 +1,127 @@
+//! Picks the store from `DATABASE_URL` at run time and hands its ports out.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tollgate_ports::outbound::{
+    HealthCheck, RefreshTokenRepository, SessionRepository, SubscriptionRepository, UsageRepository,
+    UserRepository, WebhookInbox,
+};
+use tollgate_store_postgres::PgStore;
+use tollgate_store_sqlite::{PoolOptions, SqliteStore};
+
+use crate::settings::Settings;
+
+/// The configured store.
+#[derive(Debug, Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+/// Every repository port of the chosen store.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserRepository>,
+    pub subs: Arc<dyn SubscriptionRepository>,
+    pub usage: Arc<dyn UsageRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
+    pub tokens: Arc<dyn RefreshTokenRepository>,
+    pub inbox: Arc<dyn WebhookInbox>,
+    pub health: Arc<dyn HealthCheck>,
+}
+
+impl Store {
+    /// Connects to `DATABASE_URL` (`sqlite://…` creates the file and its folder).
+    pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.as_str();
+        let options = PoolOptions {
+            max_connections: settings.db_max_connections,
+            acquire_timeout: Duration::from_secs(u64::from(settings.db_acquire_timeout_secs)),
+        };
+        let shown = redact(url);
+        if url.starts_with("sqlite:") {
+            let store = SqliteStore::connect(url, options)
+                .await
+                .with_context(|| format!("Failed to open {shown}"))?;
+            Ok(Self::Sqlite(store))
+        } else {
+            let store = PgStore::connect(url, options)
+                .await
+                .with_context(|| format!("Failed to connect to {shown}"))?;
+            Ok(Self::Postgres(store))
+        }
+    }
+
+    /// Applies the store's migrations (idempotent).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(s) => s.migrate().await,
+            Self::Postgres(s) => s.migrate().await,
+        }
+        .context("Failed to apply migrations")
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn ports(&self) -> Ports {
+        match self {
+            Self::Sqlite(s) => ports_of(Arc::new(s.clone())),
+            Self::Postgres(s) => ports_of(Arc::new(s.clone())),
+        }
+    }
+}
+
+fn ports_of<S>(store: Arc<S>) -> Ports
+where
+    S: UserRepository
+        + SubscriptionRepository
+        + UsageRepository
+        + SessionRepository
+        + RefreshTokenRepository
+        + WebhookInbox
+        + HealthCheck
+        + 'static,
+{
+    Ports {
+        users: store.clone(),
+        subs: store.clone(),
+        usage: store.clone(),
+        sessions: store.clone(),
+        tokens: store.clone(),
+        inbox: store.clone(),
+        health: store,
+    }
+}
+
+/// The URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn a_database_password_is_never_shown() {
+        assert_eq!(redact("postgres://app:s3cret@db:5432/tollgate"), "postgres://app:***@db:5432/tollgate");
+        assert_eq!(redact("postgres://app@db/tollgate"), "postgres://app@db/tollgate");
+        assert_eq!(redact("sqlite://data/tollgate.db"), "sqlite://data/tollgate.db");
+    }
+}
