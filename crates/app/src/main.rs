@@ -25,6 +25,23 @@ enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Operator actions on one user (same rules as the API).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Print the user and their current subscription as JSON.
+    Show { email: String },
+    /// Set the plan (free, basic, pro, enterprise), optionally with a per-customer run limit.
+    SetPlan {
+        email: String,
+        plan: String,
+        /// Runs per period for this customer: a number or `unlimited` (default: the plan's).
+        #[arg(long)]
+        runs: Option<String>,
+    },
 }
 
 #[actix_web::main]
@@ -41,6 +58,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings).await,
         Command::Migrate => migrate(&settings).await,
+        Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,6 +66,15 @@ async fn main() -> ExitCode {
             tracing::error!(error = %format!("{e:#}"), "tollgate stopped with an error");
             eprintln!("tollgate: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+impl From<UserCommand> for tollgate::admin::UserCommand {
+    fn from(c: UserCommand) -> Self {
+        match c {
+            UserCommand::Show { email } => Self::Show { email },
+            UserCommand::SetPlan { email, plan, runs } => Self::SetPlan { email, plan, runs },
         }
     }
 }

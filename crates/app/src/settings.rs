@@ -50,6 +50,16 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// How long a request waits for a pooled connection before failing as unavailable.
     pub db_acquire_timeout_secs: u32,
+    /// `METHOD /path-prefix` entries whose requests consume a run.
+    pub metered_routes: Vec<tollgate_http::MeteredRoute>,
+    /// Origins allowed by CORS.
+    pub cors_origins: Vec<String>,
+    /// Body limit of the JSON API, in bytes.
+    pub max_body_bytes: usize,
+    /// Access-token lifetime.
+    pub access_ttl_secs: u32,
+    /// Refresh-token lifetime.
+    pub refresh_ttl_days: u32,
 }
 
 /// The raw layer, every value as text so errors can name their key.
@@ -78,6 +88,11 @@ struct Raw {
     tollgate_trial_runs: Option<String>,
     tollgate_db_max_connections: Option<String>,
     tollgate_db_acquire_timeout_secs: Option<String>,
+    tollgate_metered_routes: Option<String>,
+    tollgate_cors_origins: Option<String>,
+    tollgate_max_body_bytes: Option<String>,
+    tollgate_access_token_ttl_secs: Option<String>,
+    tollgate_refresh_token_ttl_days: Option<String>,
 }
 
 /// Secrets that only a placeholder would contain.
@@ -148,6 +163,29 @@ impl Settings {
         let redirects = RedirectPolicy::new(origins.split(',')).map_err(|bad| {
             invalid("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", format!("`{bad}` is not an http(s) origin"))
         })?;
+        let metered_routes = raw
+            .tollgate_metered_routes
+            .as_deref()
+            .unwrap_or("POST /api/v1/sessions")
+            .split(',')
+            .filter(|r| !r.trim().is_empty())
+            .map(|r| {
+                tollgate_http::MeteredRoute::parse(r).ok_or_else(|| {
+                    invalid("TOLLGATE_METERED_ROUTES", format!("`{}` is not `METHOD /path`", r.trim()))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let cors_origins = match raw.tollgate_cors_origins.as_deref() {
+            None => origins.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
+            Some(list) => {
+                let parsed: Vec<String> =
+                    list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
+                RedirectPolicy::new(parsed.iter().map(String::as_str)).map_err(|bad| {
+                    invalid("TOLLGATE_CORS_ORIGINS", format!("`{bad}` is not an http(s) origin"))
+                })?;
+                parsed
+            }
+        };
         let non_empty_secret = |v: Option<SecretString>| v.filter(|s| !s.expose_secret().trim().is_empty());
         Ok(Self {
             listen,
@@ -174,6 +212,20 @@ impl Settings {
                 raw.tollgate_db_acquire_timeout_secs,
                 "TOLLGATE_DB_ACQUIRE_TIMEOUT_SECS",
                 5,
+            )?,
+            metered_routes,
+            cors_origins,
+            max_body_bytes: positive(raw.tollgate_max_body_bytes, "TOLLGATE_MAX_BODY_BYTES", 65_536)?
+                as usize,
+            access_ttl_secs: positive(
+                raw.tollgate_access_token_ttl_secs,
+                "TOLLGATE_ACCESS_TOKEN_TTL_SECS",
+                900,
+            )?,
+            refresh_ttl_days: positive(
+                raw.tollgate_refresh_token_ttl_days,
+                "TOLLGATE_REFRESH_TOKEN_TTL_DAYS",
+                30,
             )?,
         })
     }

@@ -1,13 +1,103 @@
-//! Builds the running application from settings.
+//! Builds the running application from settings: store, adapters, use cases, server.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use anyhow::Context;
-use tollgate_http::AppState;
+use secrecy::ExposeSecret;
+use tollgate_http::{AppState, HttpConfig, Services};
+use tollgate_ports::outbound::{Clock, IdGenerator, RandomIds, SystemClock};
+use tollgate_ports::services::admin::AdminService;
+use tollgate_ports::services::auth::AuthService;
+use tollgate_ports::services::billing::BillingService;
+use tollgate_ports::services::metering::{MeteringService, QuotaPolicy};
+use tollgate_ports::services::sessions::SessionService;
+use tollgate_ports::services::webhooks::WebhookService;
+use tollgate_security::{Argon2Hasher, JwtConfig, JwtIssuer};
 
 use crate::settings::Settings;
 use crate::store::Store;
+
+/// JWT `iss` and `aud`.
+pub const ISSUER: &str = "tollgate";
+pub const AUDIENCE: &str = "tollgate-api";
+
+/// The use cases over a store, as configured.
+pub fn services(settings: &Settings, store: &Store) -> anyhow::Result<Services> {
+    services_with(settings, store, Arc::new(SystemClock))
+}
+
+/// [`services`] with another clock (tests move time).
+pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
+    let ports = store.ports();
+    let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
+    let hasher = Arc::new(Argon2Hasher::new().context("Failed to prepare the password hasher")?);
+    let issuer = Arc::new(JwtIssuer::new(JwtConfig {
+        secret: settings.jwt_secret.expose_secret().as_bytes().to_vec(),
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        access_ttl: time::Duration::seconds(i64::from(settings.access_ttl_secs)),
+        refresh_ttl: time::Duration::days(i64::from(settings.refresh_ttl_days)),
+    }));
+    let policy = QuotaPolicy {
+        catalog: Arc::new(settings.catalog.clone()),
+        past_due_grace: time::Duration::hours(i64::from(settings.past_due_grace_hours)),
+    };
+    if settings.stripe_secret_key.is_some() || settings.stripe_webhook_secret.is_some() {
+        tracing::warn!(
+            "STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET are set, but this build has no Stripe adapter yet (issue #5): \
+             checkout, portal and webhook answer 503 STRIPE_NOT_CONFIGURED"
+        );
+    }
+    let auth = AuthService::new(
+        ports.users.clone(),
+        ports.tokens.clone(),
+        hasher,
+        issuer,
+        clock.clone(),
+        ids.clone(),
+    );
+    let metering = Arc::new(MeteringService::new(
+        ports.subs.clone(),
+        ports.usage.clone(),
+        policy.clone(),
+        clock.clone(),
+        ids.clone(),
+    ));
+    let billing = BillingService::new(
+        ports.subs.clone(),
+        ports.users.clone(),
+        None,
+        policy.clone(),
+        settings.redirects.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
+    let sessions = SessionService::new(ports.sessions.clone(), metering.clone(), clock.clone(), ids);
+    let webhooks = WebhookService::new(None, ports.inbox.clone(), ports.subs.clone(), policy, clock.clone());
+    let admin = AdminService::new(ports.users.clone(), ports.subs.clone(), clock);
+    Ok(Services {
+        auth: Arc::new(auth),
+        billing: Arc::new(billing),
+        metering,
+        sessions: Arc::new(sessions),
+        webhooks: Arc::new(webhooks),
+        admin: Arc::new(admin),
+        health: ports.health,
+    })
+}
+
+/// The HTTP settings.
+pub fn http_config(settings: &Settings) -> HttpConfig {
+    HttpConfig {
+        metered_routes: settings.metered_routes.clone(),
+        cors_origins: settings.cors_origins.clone(),
+        auth_rate_per_minute: settings.auth_rate_per_minute,
+        max_body_bytes: settings.max_body_bytes,
+        ..HttpConfig::default()
+    }
+}
 
 /// A server bound to its listener, with its store open and migrated, ready to run.
 pub struct Application {
@@ -20,12 +110,17 @@ impl Application {
     /// Opens the store from `DATABASE_URL`, applies its migrations, binds `TOLLGATE_LISTEN`
     /// (port 0 picks a free port) and builds the server.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, Arc::new(SystemClock)).await
+    }
+
+    /// [`Self::build`] with another clock.
+    pub async fn build_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = Store::open(settings).await?;
         store.migrate().await?;
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("Failed to bind TOLLGATE_LISTEN={}", settings.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
-        let state = AppState { store: store.ports().health };
+        let state = AppState::new(services_with(settings, &store, clock)?, http_config(settings));
         let server = tollgate_http::serve(listener, state).context("Failed to start the HTTP server")?;
         Ok(Self { port, server, store })
     }

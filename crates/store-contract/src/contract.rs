@@ -253,6 +253,15 @@ pub async fn sessions_are_listed_newest_first_in_pages_and_only_to_their_owner(s
     assert_eq!(s.sessions.get(ada.id, SessionId::from_uuid(id())).await.unwrap(), None);
 }
 
+pub async fn an_unmetered_session_is_created_without_counting(s: Subject) {
+    let (user, _) = registered(&s, "ada@example.com").await;
+    let new = session(user.id, "free of charge", T0);
+    s.sessions.create(&new).await.unwrap();
+    assert_eq!(s.sessions.get(user.id, new.id).await.unwrap(), Some(new));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::ZERO);
+    assert!(s.usage.list(user.id, 10).await.unwrap().is_empty());
+}
+
 fn token(user: tollgate_domain::UserId, family: uuid::Uuid, hash: &str) -> RefreshTokenRecord {
     RefreshTokenRecord {
         id: id(),

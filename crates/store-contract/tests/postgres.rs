@@ -18,6 +18,7 @@ tollgate_store_contract::contract_tests!(tollgate_store_contract::harness::postg
         a_refused_metered_session_is_not_created,
         a_replayed_metered_session_returns_the_original,
         sessions_are_listed_newest_first_in_pages_and_only_to_their_owner,
+        an_unmetered_session_is_created_without_counting,
         refresh_tokens_rotate_once_and_revoke_by_family,
         an_event_and_its_change_are_recorded_together_once,
         an_event_whose_change_conflicts_is_not_recorded,

@@ -1,53 +1,77 @@
-//! Tollgate's HTTP adapter on actix-web.
-//!
-//! For now it serves the operational endpoints `GET /health` (live) and `GET /ready` (the store
-//! answers); the API of SPEC §3 lands with the HTTP work (routes, DTOs, extractors, quota
-//! middleware, problem+json, OpenAPI).
+//! Tollgate's HTTP adapter on actix-web: SPEC §3 over real HTTP, the quota gate in front of the
+//! metered routes, problem+json errors, request ids, CORS, rate-limited sign-in, OpenAPI.
+
+pub mod dto;
+mod errors;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+pub mod state;
 
 use std::net::TcpListener;
-use std::sync::Arc;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::{web, App, HttpResponse, HttpServer};
-use tollgate_ports::outbound::HealthCheck;
+use actix_web::{http, middleware::from_fn, web, App, HttpServer};
+
+pub use state::{AppState, HttpConfig, MeteredRoute, Services};
 
 /// How long in-flight requests get to finish after SIGTERM / Ctrl-C.
 pub const SHUTDOWN_GRACE_SECS: u64 = 30;
 
-/// What the handlers need.
-#[derive(Clone)]
-pub struct AppState {
-    pub store: Arc<dyn HealthCheck>,
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "DELETE"])
+        .allowed_headers([
+            http::header::AUTHORIZATION,
+            http::header::CONTENT_TYPE,
+            middleware::IDEMPOTENCY_KEY,
+            middleware::REQUEST_ID,
+        ])
+        .expose_headers([
+            "x-request-id",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+            "idempotent-replayed",
+        ])
+        .max_age(600);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
 }
 
 /// Builds the server on an already bound listener (port 0 in tests). Await the returned
 /// [`Server`] to run it; it stops gracefully on SIGTERM and Ctrl-C.
 pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let state = web::Data::new(state);
+    let data = web::Data::new(state);
     let server = HttpServer::new(move || {
+        let limits = data.config.clone();
+        let json_limit = limits.max_body_bytes;
         App::new()
-            .app_data(state.clone())
-            .route("/health", web::get().to(health))
-            .route("/ready", web::get().to(ready))
+            .app_data(data.clone())
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(move |err, req| extract::json_error(err, req, json_limit)),
+            )
+            .app_data(web::PayloadConfig::new(limits.max_webhook_bytes))
+            .app_data(web::QueryConfig::default().error_handler(extract::query_error))
+            .app_data(web::PathConfig::default().error_handler(extract::path_error))
+            .wrap(from_fn(middleware::meter))
+            .wrap(cors(&limits.cors_origins))
+            .wrap(from_fn(middleware::request_id))
+            .configure(routes::configure)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(problem::ApiError::not_found())
+            }))
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .listen(listener)?
     .run();
     Ok(server)
-}
-
-/// Liveness: the process answers HTTP.
-async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
-}
-
-/// Readiness: the store answers. The cause of a failure is logged, never returned.
-async fn ready(state: web::Data<AppState>) -> HttpResponse {
-    match state.store.ping().await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({ "status": "ready" })),
-        Err(e) => {
-            tracing::warn!(error = ?e, "readiness check failed: the store does not answer");
-            HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "unavailable" }))
-        }
-    }
 }

@@ -237,6 +237,19 @@ impl SessionRepository for PgStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn create(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO sessions (id, user_id, title, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(session.id.as_uuid())
+            .bind(session.user_id.as_uuid())
+            .bind(&session.title)
+            .bind(session.created_at)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn list(&self, user: UserId, page: Page) -> Result<(Vec<Session>, u64), StoreError> {
         let rows: Vec<SessionRecord> = sqlx::query_as(
             "SELECT id, user_id, title, created_at FROM sessions WHERE user_id = $1 \

@@ -201,6 +201,9 @@ pub trait SessionRepository: Send + Sync {
         consumption: &Consumption,
     ) -> Result<ConsumeOutcome<Session>, StoreError>;
 
+    /// Creates a session without consuming anything.
+    async fn create(&self, session: &Session) -> Result<(), StoreError>;
+
     /// The user's sessions, newest first, and the total count.
     async fn list(&self, user: UserId, page: Page) -> Result<(Vec<Session>, u64), StoreError>;
 

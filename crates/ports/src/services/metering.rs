@@ -96,6 +96,20 @@ impl MeteringService {
         .await
     }
 
+    /// The quota as of now, refusing as `decide` would for `units` — without writing anything
+    /// but a due period rollover. Lets a caller answer 402 before doing any work; the store
+    /// still enforces the limit when the work consumes.
+    pub async fn check(&self, user: UserId, units: RunCount) -> Result<QuotaSnapshot, MeterError> {
+        let now = self.clock.now();
+        let sub = load_current(self.subs.as_ref(), user, now).await?;
+        match sub.decide(units, now, &self.policy.catalog, self.policy.past_due_grace) {
+            ConsumeDecision::Allowed { snapshot, .. } => Ok(snapshot),
+            ConsumeDecision::Refused { reason, snapshot } => {
+                Err(MeterError::Refused { reason, quota: snapshot })
+            }
+        }
+    }
+
     /// Gives back a consumption whose work failed.
     pub async fn refund(&self, record_id: Uuid) -> Result<bool, Failure> {
         Ok(self.usage.refund(record_id).await?)

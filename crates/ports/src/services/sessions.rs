@@ -71,6 +71,18 @@ impl SessionService {
             .await
     }
 
+    /// Creates a session without consuming (when its route is not configured as metered).
+    pub async fn create_unmetered(&self, user: UserId, title: Option<String>) -> Result<Session, Failure> {
+        let session = Session {
+            id: SessionId::from_uuid(self.ids.new_id()),
+            user_id: user,
+            title,
+            created_at: self.clock.now(),
+        };
+        self.sessions.create(&session).await?;
+        Ok(session)
+    }
+
     pub async fn list(&self, user: UserId, page: Page) -> Result<(Vec<Session>, u64), Failure> {
         Ok(self.sessions.list(user, page).await?)
     }

@@ -1,0 +1,281 @@
+//! Wire shapes (SPEC §3), kept apart from domain types. Timestamps are RFC 3339 UTC.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tollgate_domain::quota::QuotaSnapshot;
+use tollgate_domain::{Plan, PlanCatalog, Subscription, User};
+use tollgate_ports::outbound::Session;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+// ---- auth ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    pub fullname: Option<String>,
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LogoutRequest {
+    pub refresh_token: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: Uuid,
+    pub fullname: String,
+    pub email: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: *u.id.as_uuid(),
+            fullname: u.fullname.as_str().to_owned(),
+            email: u.email.as_str().to_owned(),
+            role: u.role.as_str().to_owned(),
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuthResponse {
+    pub user: UserView,
+    #[serde(flatten)]
+    pub tokens: TokenResponse,
+}
+
+// ---- billing ------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PriceView {
+    pub amount_minor: u64,
+    pub currency: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanView {
+    pub id: String,
+    pub name: String,
+    /// `null` when unlimited.
+    pub monthly_agent_runs_limit: Option<u32>,
+    /// `null` for a custom price.
+    pub price: Option<PriceView>,
+    pub self_serve_checkout: bool,
+}
+
+impl From<&Plan> for PlanView {
+    fn from(p: &Plan) -> Self {
+        Self {
+            id: p.id.as_str().to_owned(),
+            name: p.name.clone(),
+            monthly_agent_runs_limit: p.runs.as_option(),
+            price: p
+                .price
+                .map(|m| PriceView { amount_minor: m.amount_minor(), currency: m.currency().to_string() }),
+            self_serve_checkout: p.self_serve,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrialTermsView {
+    pub days: u16,
+    pub runs: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlansResponse {
+    pub plans: Vec<PlanView>,
+    pub trial: TrialTermsView,
+}
+
+impl From<&PlanCatalog> for PlansResponse {
+    fn from(c: &PlanCatalog) -> Self {
+        Self {
+            plans: c.plans().iter().map(PlanView::from).collect(),
+            trial: TrialTermsView { days: c.trial().days, runs: c.trial().runs.get() },
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub plan: String,
+    pub status: String,
+    pub monthly_agent_runs: u32,
+    /// `null` when unlimited.
+    pub monthly_agent_runs_limit: Option<u32>,
+    /// `null` when unlimited.
+    pub remaining_runs: Option<u32>,
+    pub current_period_start: String,
+    pub current_period_end: String,
+    pub cancel_at_period_end: bool,
+    pub is_trial: bool,
+    pub trial_end: Option<String>,
+    pub stripe_customer_id: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl SubscriptionView {
+    pub fn new(s: &Subscription, catalog: &PlanCatalog) -> Self {
+        let limit = s.runs_limit(catalog);
+        Self {
+            id: *s.id.as_uuid(),
+            user_id: *s.user_id.as_uuid(),
+            plan: s.plan.as_str().to_owned(),
+            status: s.status.as_str().to_owned(),
+            monthly_agent_runs: s.runs_used.get(),
+            monthly_agent_runs_limit: limit.as_option(),
+            remaining_runs: limit.remaining(s.runs_used),
+            current_period_start: rfc3339(s.period.start()),
+            current_period_end: rfc3339(s.period.end()),
+            cancel_at_period_end: s.cancel_at_period_end,
+            is_trial: s.is_trial(),
+            trial_end: s.trial.map(|t| rfc3339(t.ends_at)),
+            stripe_customer_id: s.billing.customer_id.clone(),
+            created_at: rfc3339(s.created_at),
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
+}
+
+/// The quota in a 402 answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaView {
+    pub plan: String,
+    pub status: String,
+    pub monthly_agent_runs: u32,
+    pub monthly_agent_runs_limit: Option<u32>,
+    pub resets_at: String,
+}
+
+impl QuotaView {
+    pub fn resets_at_text(&self) -> &str {
+        &self.resets_at
+    }
+}
+
+impl From<&QuotaSnapshot> for QuotaView {
+    fn from(q: &QuotaSnapshot) -> Self {
+        Self {
+            plan: q.plan.as_str().to_owned(),
+            status: q.status.as_str().to_owned(),
+            monthly_agent_runs: q.runs_used.get(),
+            monthly_agent_runs_limit: q.runs_limit.as_option(),
+            resets_at: rfc3339(q.resets_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrialResponse {
+    pub message: String,
+    pub trial_end: String,
+    pub runs_limit: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckoutRequest {
+    pub plan: Option<String>,
+    pub success_url: Option<String>,
+    pub cancel_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutResponse {
+    pub checkout_session_id: String,
+    pub checkout_url: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+pub struct PortalRequest {
+    pub return_url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PortalResponse {
+    pub portal_url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookResponse {
+    /// `processed`, `duplicate`, `stale` or `ignored`.
+    pub status: &'static str,
+    pub event_id: String,
+    pub event_type: String,
+}
+
+// ---- sessions -----------------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CreateSessionRequest {
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub title: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&Session> for SessionView {
+    fn from(s: &Session) -> Self {
+        Self { id: *s.id.as_uuid(), title: s.title.clone(), created_at: rfc3339(s.created_at) }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// 1–100, default 20.
+    pub limit: Option<u32>,
+    /// Default 0.
+    pub offset: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionPage {
+    pub items: Vec<SessionView>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusResponse {
+    pub status: &'static str,
+}

@@ -1,0 +1,211 @@
+//! The one place where use-case errors become HTTP answers.
+
+use actix_web::http::StatusCode;
+use tollgate_domain::quota::{QuotaSnapshot, Refusal};
+use tollgate_domain::subscription::TrialError;
+use tollgate_ports::outbound::{ProviderError, WebhookError};
+use tollgate_ports::services::auth::{LoginError, MeError, RefreshError, RegisterError};
+use tollgate_ports::services::billing::{ActivateTrialError, CheckoutError, PortalError, SubscriptionError};
+use tollgate_ports::services::metering::MeterError;
+use tollgate_ports::services::webhooks::HandleWebhookError;
+use tollgate_ports::services::Failure;
+
+use crate::dto::QuotaView;
+use crate::problem::ApiError;
+
+impl From<Failure> for ApiError {
+    fn from(f: Failure) -> Self {
+        match f {
+            Failure::Unavailable(source) => ApiError::unavailable(source),
+            Failure::Internal(source) => ApiError::internal(source),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(e: RegisterError) -> Self {
+        match e {
+            RegisterError::EmailTaken => ApiError::new(
+                StatusCode::CONFLICT,
+                "EMAIL_TAKEN",
+                "An account with this email already exists.",
+            ),
+            RegisterError::Failure(f) => f.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_CREDENTIALS",
+                "The email or password is incorrect.",
+            ),
+            LoginError::Failure(f) => f.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(e: RefreshError) -> Self {
+        match e {
+            RefreshError::InvalidToken => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_REFRESH_TOKEN",
+                "The refresh token is unknown, expired or already used; sign in again.",
+            ),
+            RefreshError::Failure(f) => f.into(),
+        }
+    }
+}
+
+impl From<MeError> for ApiError {
+    fn from(e: MeError) -> Self {
+        match e {
+            MeError::NotFound => ApiError::unauthenticated(),
+            MeError::Failure(f) => f.into(),
+        }
+    }
+}
+
+impl From<SubscriptionError> for ApiError {
+    fn from(e: SubscriptionError) -> Self {
+        match e {
+            SubscriptionError::NotFound => ApiError::not_found(),
+            SubscriptionError::Failure(f) => f.into(),
+        }
+    }
+}
+
+impl From<ActivateTrialError> for ApiError {
+    fn from(e: ActivateTrialError) -> Self {
+        match e {
+            ActivateTrialError::Unavailable(reason) => {
+                let detail = match reason {
+                    TrialError::AlreadyUsed => "The trial has already been used on this account.",
+                    TrialError::NotOnFreePlan => "A trial can only start from the free plan.",
+                    TrialError::AfterPaidSubscription => {
+                        "A trial is not available after a paid subscription."
+                    }
+                };
+                ApiError::new(StatusCode::CONFLICT, "TRIAL_UNAVAILABLE", detail)
+            }
+            ActivateTrialError::Subscription(e) => e.into(),
+        }
+    }
+}
+
+fn not_configured() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "STRIPE_NOT_CONFIGURED",
+        "Payments are not configured on this server.",
+    )
+}
+
+fn provider(e: ProviderError) -> ApiError {
+    tracing::warn!(error = %e, "payment provider call failed");
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "PAYMENT_PROVIDER_ERROR",
+        "The payment provider could not complete the request.",
+    )
+}
+
+fn invalid_redirect() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REDIRECT_URL",
+        "The redirect URL's origin is not allowed.",
+    )
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(e: CheckoutError) -> Self {
+        match e {
+            CheckoutError::InvalidPlan => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_PLAN",
+                "Only `basic` and `pro` can be bought through checkout.",
+            ),
+            CheckoutError::InvalidRedirect => invalid_redirect(),
+            CheckoutError::AlreadySubscribed => ApiError::new(
+                StatusCode::CONFLICT,
+                "ALREADY_SUBSCRIBED",
+                "A paid subscription is already active; change plans in the customer portal.",
+            ),
+            CheckoutError::NotConfigured => not_configured(),
+            CheckoutError::Provider(e) => provider(e),
+            CheckoutError::Subscription(e) => e.into(),
+        }
+    }
+}
+
+impl From<PortalError> for ApiError {
+    fn from(e: PortalError) -> Self {
+        match e {
+            PortalError::NoBillingAccount => ApiError::new(
+                StatusCode::CONFLICT,
+                "NO_BILLING_ACCOUNT",
+                "There is no billing account yet; subscribe through checkout first.",
+            ),
+            PortalError::InvalidRedirect => invalid_redirect(),
+            PortalError::NotConfigured => not_configured(),
+            PortalError::Provider(e) => provider(e),
+            PortalError::Subscription(e) => e.into(),
+        }
+    }
+}
+
+impl From<HandleWebhookError> for ApiError {
+    fn from(e: HandleWebhookError) -> Self {
+        match e {
+            HandleWebhookError::NotConfigured => not_configured(),
+            HandleWebhookError::Rejected(WebhookError::InvalidSignature) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "INVALID_SIGNATURE",
+                "The Stripe-Signature header is missing, malformed, too old or does not match.",
+            ),
+            HandleWebhookError::Rejected(WebhookError::Malformed(_)) => {
+                ApiError::malformed("The event payload is not a valid event.")
+            }
+            HandleWebhookError::Failure(f) => f.into(),
+        }
+    }
+}
+
+/// A refused metered request: 402 with what the user can do about it.
+pub fn refused(reason: Refusal, quota: &QuotaSnapshot) -> ApiError {
+    let view = QuotaView::from(quota);
+    let (code, detail) = match reason {
+        Refusal::LimitReached => (
+            "SUBSCRIPTION_LIMIT_REACHED",
+            format!(
+                "All {} runs of this period are used. They reset at {}; upgrade your plan to continue now.",
+                view.monthly_agent_runs_limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string()),
+                view.resets_at_text(),
+            ),
+        ),
+        Refusal::Inactive => (
+            "SUBSCRIPTION_INACTIVE",
+            format!(
+                "The subscription is `{}`; update your payment method in the customer portal to continue.",
+                quota.status
+            ),
+        ),
+    };
+    ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail)
+        .with_subscription(serde_json::to_value(&view).unwrap_or_default())
+}
+
+impl From<MeterError> for ApiError {
+    fn from(e: MeterError) -> Self {
+        match e {
+            MeterError::Refused { reason, quota } => refused(reason, &quota),
+            MeterError::NoUnits => ApiError::malformed("A metered request must consume at least one run."),
+            MeterError::Failure(f) => f.into(),
+        }
+    }
+}

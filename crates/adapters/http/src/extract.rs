@@ -1,0 +1,74 @@
+//! Extractors: the authenticated caller, JSON bodies with problem+json errors.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+use tollgate_ports::outbound::AccessClaims;
+
+use crate::problem::{ApiError, FieldError};
+use crate::state::AppState;
+
+/// The caller, from `Authorization: Bearer <access token>`.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller(pub AccessClaims);
+
+/// Checks the bearer token of a request.
+pub fn authenticate(req: &HttpRequest) -> Result<AccessClaims, ApiError> {
+    let state = req.app_data::<web::Data<AppState>>().ok_or_else(ApiError::unauthenticated)?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthenticated)?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(ApiError::unauthenticated)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthenticated());
+    }
+    state.services.auth.authenticate(token.trim()).map_err(|_| ApiError::unauthenticated())
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).map(Caller))
+    }
+}
+
+/// JSON body errors as problem+json: too large → 413, not JSON → 415, broken syntax → 400,
+/// wrong types or shapes → 422 naming the field where serde says which.
+pub fn json_error(err: JsonPayloadError, _: &HttpRequest, limit: usize) -> actix_web::Error {
+    let problem = match &err {
+        JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+            ApiError::payload_too_large(limit)
+        }
+        JsonPayloadError::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "The body must be JSON (Content-Type: application/json).",
+        ),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::validation(vec![FieldError::new(field_of(&e.to_string()), e)])
+        }
+        JsonPayloadError::Deserialize(e) => ApiError::malformed(format!("The body is not valid JSON: {e}")),
+        _ => ApiError::malformed("The body could not be read."),
+    };
+    problem.into()
+}
+
+/// serde names the field in "missing field `x`" / "unknown field `x`" messages; else `body`.
+fn field_of(message: &str) -> String {
+    message.split('`').nth(1).filter(|f| !f.is_empty()).unwrap_or("body").to_owned()
+}
+
+pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::validation(vec![FieldError::new("query", err)]).into()
+}
+
+pub fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::not_found().into()
+}

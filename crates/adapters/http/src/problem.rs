@@ -1,0 +1,198 @@
+//! Every error answer is RFC 9457 `application/problem+json` with a stable `code`. 5xx bodies are
+//! opaque; their cause chain goes to the log inside the request's span (with its request id).
+
+use std::fmt;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid input field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        Self { field: field.into(), message: message.to_string() }
+    }
+}
+
+/// The problem document as it goes on the wire.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable, machine-readable.
+    pub code: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// The quota, on 402 answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<serde_json::Value>,
+}
+
+/// An error answer (boxed: it travels in `Result`s).
+pub struct ApiError(Box<Inner>);
+
+struct Inner {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    subscription: Option<serde_json::Value>,
+    retry_after_secs: Option<u64>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("status", &self.0.status)
+            .field("code", &self.0.code)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.0.status.as_u16(), self.0.code, self.0.detail)
+    }
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self(Box::new(Inner {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            subscription: None,
+            retry_after_secs: None,
+            source: None,
+        }))
+    }
+
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut e =
+            Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", "Some fields are invalid.");
+        e.0.errors = errors;
+        e
+    }
+
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", detail)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "A valid bearer access token is required.")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such resource.")
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("The request body exceeds {limit} bytes."),
+        )
+    }
+
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("Too many attempts; retry in {retry_after_secs} s."),
+        );
+        e.0.retry_after_secs = Some(retry_after_secs);
+        e
+    }
+
+    /// 503: a dependency is down; the cause is logged.
+    pub fn unavailable(source: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SERVICE_UNAVAILABLE",
+            "The service is temporarily unavailable; retry shortly.",
+        );
+        e.0.source = Some(source);
+        e
+    }
+
+    /// 500: opaque; the cause is logged.
+    pub fn internal(source: Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let mut e =
+            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "An internal error occurred.");
+        e.0.source = Some(source);
+        e
+    }
+
+    pub fn with_subscription(mut self, snapshot: serde_json::Value) -> Self {
+        self.0.subscription = Some(snapshot);
+        self
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.0.code
+    }
+
+    fn title(&self) -> &'static str {
+        self.0.status.canonical_reason().unwrap_or("Error")
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.0.status.is_server_error() {
+            let chain =
+                cause_chain(self.0.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static)));
+            tracing::error!(code = self.0.code, status = self.0.status.as_u16(), cause = %chain, "request failed");
+        }
+        let body = Problem {
+            kind: format!("urn:tollgate:problem:{}", self.0.code.to_ascii_lowercase().replace('_', "-")),
+            title: self.title().to_owned(),
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.clone(),
+            code: self.0.code.to_owned(),
+            errors: self.0.errors.clone(),
+            subscription: self.0.subscription.clone(),
+        };
+        let mut response = HttpResponse::build(self.0.status);
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
+        if let Some(secs) = self.0.retry_after_secs {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        if self.0.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        response.body(serde_json::to_string(&body).unwrap_or_default())
+    }
+}
+
+/// `outer: middle: inner`.
+fn cause_chain(mut error: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut parts = Vec::new();
+    while let Some(e) = error {
+        parts.push(e.to_string());
+        error = e.source();
+    }
+    if parts.is_empty() {
+        "unknown".to_owned()
+    } else {
+        parts.join(": ")
+    }
+}

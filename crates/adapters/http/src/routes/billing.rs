@@ -1,0 +1,93 @@
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::dto::{
+    CheckoutRequest, CheckoutResponse, PlansResponse, PortalRequest, PortalResponse, SubscriptionView,
+    TrialResponse, WebhookResponse,
+};
+use crate::extract::Caller;
+use crate::problem::{ApiError, FieldError, Problem};
+use crate::state::AppState;
+
+/// The plan catalog (public).
+#[utoipa::path(get, path = "/api/v1/billing/plans", tag = "billing", responses((status = 200, body = PlansResponse)))]
+pub async fn plans(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(PlansResponse::from(state.services.billing.catalog()))
+}
+
+/// The caller's subscription and quota (never blocked by an exhausted quota).
+#[utoipa::path(get, path = "/api/v1/billing/subscription", tag = "billing", security(("bearer" = [])),
+    responses((status = 200, body = SubscriptionView), (status = 401, body = Problem)))]
+pub async fn subscription(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let sub = state.services.billing.subscription(caller.0.user_id).await?;
+    Ok(HttpResponse::Ok().json(SubscriptionView::new(&sub, state.services.billing.catalog())))
+}
+
+/// Start the one-time trial.
+#[utoipa::path(post, path = "/api/v1/billing/activate-trial", tag = "billing", security(("bearer" = [])),
+    responses((status = 200, body = TrialResponse), (status = 409, body = Problem)))]
+pub async fn activate_trial(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let sub = state.services.billing.activate_trial(caller.0.user_id).await?;
+    let catalog = state.services.billing.catalog();
+    let trial_end = sub.trial.map(|t| t.ends_at).unwrap_or(sub.period.end());
+    Ok(HttpResponse::Ok().json(TrialResponse {
+        message: format!("Your {}-day trial has started.", catalog.trial().days),
+        trial_end: trial_end.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        runs_limit: catalog.trial().runs.get(),
+    }))
+}
+
+/// Open a Stripe Checkout session for `basic` or `pro`.
+#[utoipa::path(post, path = "/api/v1/billing/create-checkout-session", tag = "billing", security(("bearer" = [])),
+    request_body = CheckoutRequest,
+    responses((status = 200, body = CheckoutResponse), (status = 400, body = Problem), (status = 409, body = Problem),
+        (status = 502, body = Problem), (status = 503, body = Problem)))]
+pub async fn create_checkout_session(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CheckoutRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(plan) = body.plan.as_deref() else {
+        return Err(ApiError::validation(vec![FieldError::new("plan", "is required")]));
+    };
+    let session = state
+        .services
+        .billing
+        .start_checkout(caller.0.user_id, plan, body.success_url.as_deref(), body.cancel_url.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok()
+        .json(CheckoutResponse { checkout_session_id: session.id, checkout_url: session.url }))
+}
+
+/// Open the Stripe customer portal; `return_url` in the body or the query.
+#[utoipa::path(post, path = "/api/v1/billing/create-portal-session", tag = "billing", security(("bearer" = [])),
+    params(PortalRequest), request_body(content = PortalRequest, description = "optional"),
+    responses((status = 200, body = PortalResponse), (status = 409, body = Problem), (status = 502, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn create_portal_session(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<PortalRequest>,
+    body: Option<web::Json<PortalRequest>>,
+) -> Result<HttpResponse, ApiError> {
+    let from_body = body.as_ref().and_then(|b| b.return_url.as_deref());
+    let return_url = from_body.or(query.return_url.as_deref());
+    let url = state.services.billing.open_portal(caller.0.user_id, return_url).await?;
+    Ok(HttpResponse::Ok().json(PortalResponse { portal_url: url }))
+}
+
+/// Stripe webhook: the raw body is verified against `Stripe-Signature` before it is read.
+#[utoipa::path(post, path = "/api/v1/billing/webhook", tag = "billing",
+    responses((status = 200, body = WebhookResponse), (status = 400, body = Problem), (status = 503, body = Problem)))]
+pub async fn webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let receipt = state.services.webhooks.handle(&body, signature).await?;
+    Ok(HttpResponse::Ok().json(WebhookResponse {
+        status: receipt.status.as_str(),
+        event_id: receipt.event_id,
+        event_type: receipt.event_type,
+    }))
+}

@@ -1,0 +1,76 @@
+//! `tollgate user …`: operator actions through the same use cases as the API.
+
+use anyhow::{anyhow, Context};
+use tollgate_domain::plan::RunLimit;
+use tollgate_domain::{Email, PlanId, Subscription, User};
+use tollgate_ports::services::admin::AdminError;
+
+use crate::settings::Settings;
+use crate::startup::services;
+use crate::store::Store;
+
+/// What the operator asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserCommand {
+    Show { email: String },
+    SetPlan { email: String, plan: String, runs: Option<String> },
+}
+
+/// Runs the command and prints the result as JSON on stdout.
+pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let store = Store::open(settings).await?;
+    store.migrate().await?;
+    let admin = services(settings, &store)?.admin;
+    let (user, sub) = match command {
+        UserCommand::Show { email } => admin.show(&parse_email(&email)?).await,
+        UserCommand::SetPlan { email, plan, runs } => {
+            let plan: PlanId =
+                plan.parse().map_err(|_| anyhow!("unknown plan `{plan}` (free, basic, pro, enterprise)"))?;
+            let runs = runs.as_deref().map(parse_runs).transpose()?;
+            admin.set_plan(&parse_email(&email)?, plan, runs).await
+        }
+    }
+    .map_err(describe)?;
+    println!("{}", serde_json::to_string_pretty(&view(&user, &sub, settings)).context("Failed to print")?);
+    Ok(())
+}
+
+fn parse_email(raw: &str) -> anyhow::Result<Email> {
+    Email::parse(raw).map_err(|_| anyhow!("`{raw}` is not a valid email address"))
+}
+
+fn parse_runs(raw: &str) -> anyhow::Result<RunLimit> {
+    if raw.trim().eq_ignore_ascii_case("unlimited") {
+        return Ok(RunLimit::Unlimited);
+    }
+    raw.trim()
+        .parse()
+        .map(RunLimit::limited)
+        .map_err(|_| anyhow!("--runs must be a whole number or `unlimited`"))
+}
+
+fn describe(e: AdminError) -> anyhow::Error {
+    match e {
+        AdminError::UnknownUser => anyhow!("no user with this email"),
+        AdminError::NoSubscription => anyhow!("the user has no subscription"),
+        AdminError::Refused(reason) => anyhow!("refused: {reason}"),
+        AdminError::Failure(f) => anyhow::Error::new(f).context("the store failed"),
+    }
+}
+
+fn view(user: &User, sub: &Subscription, settings: &Settings) -> serde_json::Value {
+    let limit = sub.runs_limit(&settings.catalog);
+    serde_json::json!({
+        "user": { "id": user.id, "email": user.email.as_str(), "fullname": user.fullname.as_str(), "role": user.role.as_str() },
+        "subscription": {
+            "plan": sub.plan.as_str(),
+            "status": sub.status.as_str(),
+            "monthly_agent_runs": sub.runs_used.get(),
+            "monthly_agent_runs_limit": limit.as_option(),
+            "current_period_start": sub.period.start().to_string(),
+            "current_period_end": sub.period.end().to_string(),
+            "is_trial": sub.is_trial(),
+            "stripe_customer_id": sub.billing.customer_id,
+        }
+    })
+}
