@@ -8,5 +8,13 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-# Unit, property, service and HTTP tests of every crate.
+# Unit, property, service, store-contract (SQLite and Postgres) and HTTP tests of every crate.
 cargo nextest run --workspace --all-targets --no-fail-fast "$@"
+
+# The HTTP API suite once more, on Postgres instead of SQLite. Required in CI; elsewhere it is
+# skipped with a message when Postgres is not reachable.
+if [ "${CI:-}" = "true" ] || pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  TOLLGATE_TEST_STORE=postgres cargo nextest run -p tollgate --test api --no-fail-fast "$@"
+else
+  echo "SKIPPED: the API suite on Postgres (no Postgres on 127.0.0.1:5432; CI=true requires it)" >&2
+fi

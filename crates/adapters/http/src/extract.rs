@@ -62,7 +62,11 @@ pub fn json_error(err: JsonPayloadError, _: &HttpRequest, limit: usize) -> actix
 
 /// serde names the field in "missing field `x`" / "unknown field `x`" messages; else `body`.
 fn field_of(message: &str) -> String {
-    message.split('`').nth(1).filter(|f| !f.is_empty()).unwrap_or("body").to_owned()
+    let names_field = message.starts_with("missing field") || message.starts_with("unknown field");
+    match message.split('`').nth(1) {
+        Some(field) if names_field && !field.is_empty() => field.to_owned(),
+        _ => "body".to_owned(),
+    }
 }
 
 pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
@@ -71,4 +75,16 @@ pub fn query_error(err: QueryPayloadError, _: &HttpRequest) -> actix_web::Error 
 
 pub fn path_error(_: PathError, _: &HttpRequest) -> actix_web::Error {
     ApiError::not_found().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_of;
+
+    #[test]
+    fn only_missing_and_unknown_field_messages_name_a_field() {
+        assert_eq!(field_of("missing field `email` at line 1 column 2"), "email");
+        assert_eq!(field_of("unknown field `x`, expected one of"), "x");
+        assert_eq!(field_of("invalid type: integer `5`, expected a string"), "body");
+    }
 }

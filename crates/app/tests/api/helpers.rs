@@ -1,0 +1,157 @@
+//! `spawn_app()`: the real application on port 0 over a fresh store, and a client for it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use tollgate::settings::Settings;
+use tollgate::startup::Application;
+use tollgate::store::Store;
+use tollgate_domain::FixedClock;
+use tollgate_store_contract::harness::TestDatabase;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret-32";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<FixedClock>,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+    database: Option<TestDatabase>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(db) = self.database.take() {
+            // Dropping needs async I/O; do it on a thread of its own so any runtime state is fine.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    rt.block_on(db.drop_now());
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// The application with the default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// The application with extra settings (environment names). Uses Postgres when
+/// `TOLLGATE_TEST_STORE=postgres`, else a fresh SQLite file.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = match std::env::var("TOLLGATE_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            Some(TestDatabase::create().await.expect("TOLLGATE_TEST_STORE=postgres needs Postgres"))
+        }
+        _ => None,
+    };
+    let url = match &database {
+        Some(db) => db.url().to_owned(),
+        None => format!("sqlite://{}/tollgate.db", dir.path().display()),
+    };
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("TOLLGATE_LISTEN".into(), "127.0.0.1:0".into()),
+        ("DATABASE_URL".into(), url),
+        ("JWT_SECRET_KEY".into(), SECRET.into()),
+        ("TOLLGATE_AUTH_RATE_PER_MINUTE".into(), "10000".into()),
+    ]);
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    let settings = Settings::load_from(dir.path(), Some(env)).expect("settings");
+    let clock = Arc::new(FixedClock::new(now_to_micros()));
+    let app = Application::build_with(&settings, clock.clone()).await.expect("application");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let store = app.store().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), clock, store, _dir: dir, database }
+}
+
+fn now_to_micros() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
+}
+
+/// A registered user and their tokens.
+pub struct Account {
+    pub access: String,
+    pub refresh: String,
+    pub id: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn register(&self, email: &str) -> Account {
+        let res = self
+            .post(
+                "/api/v1/auth/register",
+                None,
+                json!({"fullname": "Ada Lovelace", "email": email, "password": "correct horse"}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.expect("json");
+        Account {
+            access: body["access_token"].as_str().expect("access").to_owned(),
+            refresh: body["refresh_token"].as_str().expect("refresh").to_owned(),
+            id: body["user"]["id"].as_str().expect("id").to_owned(),
+        }
+    }
+
+    pub async fn create_session(&self, token: &str) -> Response {
+        self.post("/api/v1/sessions", Some(token), json!({"title": "agent run"})).await
+    }
+
+    pub async fn subscription(&self, token: &str) -> Value {
+        let res = self.get("/api/v1/billing/subscription", Some(token)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.expect("json")
+    }
+}
+
+/// The body of a problem answer, after checking its status, media type and code.
+pub async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "unexpected status");
+    let media =
+        res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(media, "application/problem+json");
+    let body: Value = res.json().await.expect("problem json");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
+    body
+}

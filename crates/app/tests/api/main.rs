@@ -1,0 +1,9 @@
+//! The HTTP API over real sockets, on a fresh store per test (SQLite by default; Postgres with
+//! `TOLLGATE_TEST_STORE=postgres`, as CI also runs them).
+
+mod auth;
+mod bad_input;
+mod billing;
+mod helpers;
+mod ops;
+mod sessions;

@@ -1,0 +1,128 @@
+//! `tollgate migrate`, the real binary, twice on each store.
+
+use std::process::Command;
+
+use tollgate_store_contract::harness::TestDatabase;
+
+fn migrate(database_url: &str, config_dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["migrate", "--config-dir"])
+        .arg(config_dir)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tollgate migrate")
+}
+
+fn assert_ok(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "tollgate migrate failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("migrations applied"));
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_can_run_twice() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("fresh/folder/tollgate.db");
+    let url = format!("sqlite://{}", file.display());
+    assert_ok(&migrate(&url, dir.path()));
+    assert!(file.exists(), "the database file and its folders are created");
+    assert_ok(&migrate(&url, dir.path()));
+}
+
+#[tokio::test]
+async fn migrate_can_run_twice_on_postgres() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = db.url().to_owned();
+    let (first, second) = tokio::task::spawn_blocking(move || {
+        let first = migrate(&url, dir.path());
+        let second = migrate(&url, dir.path());
+        (first, second)
+    })
+    .await
+    .expect("joined");
+    db.drop_now().await;
+    assert_ok(&first);
+    assert_ok(&second);
+}
+
+#[test]
+fn an_unreachable_database_fails_with_a_message_and_no_password() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = migrate("postgres://app:hunter2hunter2@127.0.0.1:1/tollgate", dir.path());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("Failed to connect"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+}
+
+fn tollgate(args: &[&str], database_url: &str, config_dir: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(args)
+        .arg("--config-dir")
+        .arg(config_dir)
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tollgate")
+}
+
+#[tokio::test]
+async fn operators_show_and_set_plans_through_the_cli() {
+    use std::collections::HashMap;
+
+    use tollgate_domain::{Email, FullName, Role, Subscription, SubscriptionId, User, UserId};
+    use tollgate_ports::outbound::PasswordHash;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tollgate.db", dir.path().display());
+    let env = HashMap::from([("DATABASE_URL".to_owned(), url.clone())]);
+    let settings = tollgate::settings::Settings::load_from(dir.path(), Some(env)).expect("settings");
+    let store = tollgate::store::Store::open(&settings).await.expect("store");
+    store.migrate().await.expect("migrated");
+    let now = time::OffsetDateTime::now_utc();
+    let user = User {
+        id: UserId::from_uuid(uuid::Uuid::new_v4()),
+        fullname: FullName::parse("Ada Lovelace").expect("valid"),
+        email: Email::parse("ada@example.com").expect("valid"),
+        role: Role::User,
+        created_at: now,
+    };
+    let sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
+    store.ports().users.create(&user, &PasswordHash("$argon2id$x".into()), &sub).await.expect("created");
+
+    let (set, show, unknown, bad_plan, unlimited_free) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || {
+            (
+                tollgate(
+                    &["user", "set-plan", "ADA@example.com", "enterprise", "--runs", "25000"],
+                    &url,
+                    &dir,
+                ),
+                tollgate(&["user", "show", "ada@example.com"], &url, &dir),
+                tollgate(&["user", "show", "nobody@example.com"], &url, &dir),
+                tollgate(&["user", "set-plan", "ada@example.com", "platinum"], &url, &dir),
+                tollgate(&["user", "set-plan", "ada@example.com", "free", "--runs", "unlimited"], &url, &dir),
+            )
+        }
+    })
+    .await
+    .expect("joined");
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
+    assert_eq!(shown["subscription"]["plan"], "enterprise");
+    assert_eq!(shown["subscription"]["monthly_agent_runs_limit"], 25000);
+    assert_eq!(shown["user"]["email"], "ada@example.com");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user with this email"));
+    assert!(!bad_plan.status.success());
+    assert!(String::from_utf8_lossy(&bad_plan.stderr).contains("unknown plan"));
+    assert!(!unlimited_free.status.success());
+    assert!(String::from_utf8_lossy(&unlimited_free.stderr).contains("refused"));
+}
