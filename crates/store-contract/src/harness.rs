@@ -149,6 +149,10 @@ impl TestDatabase {
         &self.url
     }
 
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub async fn drop_now(self) {
         drop_database(&self.admin_url, &self.name).await;
     }

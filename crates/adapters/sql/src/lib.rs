@@ -25,11 +25,14 @@ impl Default for PoolOptions {
 }
 
 /// Translates a driver error into the port's error: connection-level failures are
-/// `Unavailable` (transient), everything else `Failed`.
+/// `Unavailable` (transient), everything else `Failed`. A protocol error means the conversation
+/// with the server broke down (a connection closed mid-handshake by a proxy or a restarting
+/// server), so it counts as transient too.
 pub fn store_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => StoreError::unavailable(e),

@@ -44,6 +44,10 @@ pub async fn spawn_app() -> TestApp {
 /// The application with extra settings (environment names). Uses Postgres when
 /// `TOLLGATE_TEST_STORE=postgres`, else a fresh SQLite file.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    // `TEST_LOG=1` shows the application's logs (zero2prod's switch).
+    if std::env::var("TEST_LOG").is_ok() {
+        tollgate::telemetry::init(tollgate::settings::RunMode::Dev);
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     let database = match std::env::var("TOLLGATE_TEST_STORE").as_deref() {
         Ok("postgres") => {
@@ -86,6 +90,11 @@ pub struct Account {
 }
 
 impl TestApp {
+    /// The Postgres database's name (Postgres runs only).
+    pub fn database_name(&self) -> &str {
+        self.database.as_ref().map(|db| db.name()).expect("a Postgres test app")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

@@ -6,4 +6,5 @@ mod bad_input;
 mod billing;
 mod helpers;
 mod ops;
+mod outage;
 mod sessions;

@@ -219,3 +219,24 @@ async fn an_unmetered_configuration_creates_sessions_without_counting() {
     }
     assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 0);
 }
+
+#[tokio::test]
+async fn a_generic_metered_route_that_fails_with_a_5xx_is_refunded() {
+    // Checkout answers 503 without Stripe: metered, it must not cost a run.
+    let routes = "POST /api/v1/sessions, POST /api/v1/billing/create-checkout-session, POST /api/v1/billing/activate-trial";
+    let app = spawn_app_with(&[("TOLLGATE_METERED_ROUTES", routes)]).await;
+    let ada = app.register("ada@example.com").await;
+    let res =
+        app.post("/api/v1/billing/create-checkout-session", Some(&ada.access), json!({"plan": "pro"})).await;
+    assert_eq!(res.headers().get("ratelimit-limit").unwrap(), "10");
+    problem(res, StatusCode::SERVICE_UNAVAILABLE, "STRIPE_NOT_CONFIGURED").await;
+    assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 0);
+    // A metered route that succeeds, or fails with a 4xx, stays counted.
+    assert_eq!(
+        app.post("/api/v1/billing/activate-trial", Some(&ada.access), json!({})).await.status(),
+        StatusCode::OK
+    );
+    let again = app.post("/api/v1/billing/activate-trial", Some(&ada.access), json!({})).await;
+    problem(again, StatusCode::CONFLICT, "TRIAL_UNAVAILABLE").await;
+    assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 1);
+}
