@@ -7,7 +7,9 @@ use actix_web::dev::Server;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use tollgate_http::{AppState, HttpConfig, Services};
-use tollgate_ports::outbound::{Clock, IdGenerator, RandomIds, SystemClock};
+use tollgate_ports::outbound::{
+    Clock, IdGenerator, PaymentProvider, RandomIds, SystemClock, WebhookVerifier,
+};
 use tollgate_ports::services::admin::AdminService;
 use tollgate_ports::services::auth::AuthService;
 use tollgate_ports::services::billing::BillingService;
@@ -15,6 +17,7 @@ use tollgate_ports::services::metering::{MeteringService, QuotaPolicy};
 use tollgate_ports::services::sessions::SessionService;
 use tollgate_ports::services::webhooks::WebhookService;
 use tollgate_security::{Argon2Hasher, JwtConfig, JwtIssuer};
+use tollgate_stripe::{StripeProvider, StripeWebhooks};
 
 use crate::settings::Settings;
 use crate::store::Store;
@@ -44,12 +47,26 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         catalog: Arc::new(settings.catalog.clone()),
         past_due_grace: time::Duration::hours(i64::from(settings.past_due_grace_hours)),
     };
-    if settings.stripe_secret_key.is_some() || settings.stripe_webhook_secret.is_some() {
-        tracing::warn!(
-            "STRIPE_SECRET_KEY / STRIPE_WEBHOOK_SECRET are set, but this build has no Stripe adapter yet (issue #5): \
-             checkout, portal and webhook answer 503 STRIPE_NOT_CONFIGURED"
-        );
-    }
+    let provider: Option<Arc<dyn PaymentProvider>> = match &settings.stripe_secret_key {
+        Some(key) => Some(Arc::new(
+            StripeProvider::new(key.expose_secret(), &settings.stripe_api_base)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("Invalid STRIPE_SECRET_KEY or STRIPE_API_BASE")?,
+        )),
+        None => {
+            tracing::info!(
+                "STRIPE_SECRET_KEY is not set: checkout and portal answer 503 STRIPE_NOT_CONFIGURED"
+            );
+            None
+        }
+    };
+    let verifier: Option<Arc<dyn WebhookVerifier>> = match &settings.stripe_webhook_secret {
+        Some(secret) => Some(Arc::new(StripeWebhooks::new(secret.expose_secret()))),
+        None => {
+            tracing::info!("STRIPE_WEBHOOK_SECRET is not set: the webhook answers 503 STRIPE_NOT_CONFIGURED");
+            None
+        }
+    };
     let auth = AuthService::new(
         ports.users.clone(),
         ports.tokens.clone(),
@@ -68,14 +85,15 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
     let billing = BillingService::new(
         ports.subs.clone(),
         ports.users.clone(),
-        None,
+        provider,
         policy.clone(),
         settings.redirects.clone(),
         clock.clone(),
         ids.clone(),
     );
     let sessions = SessionService::new(ports.sessions.clone(), metering.clone(), clock.clone(), ids);
-    let webhooks = WebhookService::new(None, ports.inbox.clone(), ports.subs.clone(), policy, clock.clone());
+    let webhooks =
+        WebhookService::new(verifier, ports.inbox.clone(), ports.subs.clone(), policy, clock.clone());
     let admin = AdminService::new(ports.users.clone(), ports.subs.clone(), clock);
     Ok(Services {
         auth: Arc::new(auth),

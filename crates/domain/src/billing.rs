@@ -81,8 +81,12 @@ pub enum EventVerdict {
     /// Older than the last applied event; only ids were linked.
     Stale,
     /// Nothing to do (not about the linked subscription, a status that grants nothing, an
-    /// unknown price, a payment for a plan not granted yet…).
+    /// unknown price…).
     Ignored,
+    /// A payment for the linked subscription before the event that grants it: it cannot apply
+    /// yet, and must not be lost either. The caller records nothing and asks the provider to
+    /// deliver it again later.
+    NotYet,
 }
 
 impl Subscription {
@@ -113,6 +117,12 @@ impl Subscription {
                     self.billing.subscription_id = None;
                     UsageEffect::Reset
                 })
+            }
+            BillingEvent::PaymentSucceeded { subscription_id, .. }
+            | BillingEvent::PaymentFailed { subscription_id }
+                if self.is_linked(subscription_id) && !self.billing.granted =>
+            {
+                return (EventVerdict::NotYet, UsageEffect::Unchanged);
             }
             BillingEvent::PaymentSucceeded { subscription_id, period } => {
                 self.is_granted_by(subscription_id).then(|| {
@@ -275,8 +285,13 @@ impl Subscription {
             self.billing.customer_id = Some(customer.to_owned());
             effect = UsageEffect::Keep;
         }
-        let links_subscription = !matches!(event, BillingEvent::SubscriptionDeleted { .. })
-            && !matches!(event, BillingEvent::SubscriptionChanged(s) if s.status == SubscriptionStatus::Canceled);
+        // Checkout and live subscription snapshots link a subscription; payments and deletions
+        // (which carry no plan) do not.
+        let links_subscription = match event {
+            BillingEvent::CheckoutCompleted { .. } => true,
+            BillingEvent::SubscriptionChanged(s) => s.status != SubscriptionStatus::Canceled,
+            _ => false,
+        };
         if let (None, Some(sub), true) =
             (&self.billing.subscription_id, event.subscription_id(), links_subscription)
         {

@@ -290,6 +290,20 @@ fn a_payment_seen_before_the_grant_does_not_make_the_grant_stale() {
 }
 
 #[test]
+fn a_payment_for_the_linked_subscription_before_its_grant_must_come_again_later() {
+    let mut sub = fresh();
+    let _ = apply(&mut sub, &snapshot(SubscriptionStatus::Incomplete, "price_basic", T0), T0);
+    assert_eq!(sub.billing.subscription_id.as_deref(), Some("sub_1"));
+    let renewal = paid(period(T0).end());
+    assert_eq!(apply(&mut sub, &renewal, period(T0).end()), (EventVerdict::NotYet, UsageEffect::Unchanged));
+    let failed = BillingEvent::PaymentFailed { subscription_id: "sub_1".into() };
+    assert_eq!(apply(&mut sub, &failed, T0).0, EventVerdict::NotYet);
+    // Once granted, the same payment applies.
+    let _ = apply(&mut sub, &active("price_basic"), T0 + Duration::SECOND);
+    assert_eq!(apply(&mut sub, &renewal, period(T0).end()).1, UsageEffect::Reset);
+}
+
+#[test]
 fn an_unknown_price_grants_nothing() {
     let mut sub = fresh();
     assert_eq!(apply(&mut sub, &active("price_unknown"), T0).0, EventVerdict::Ignored);

@@ -21,6 +21,9 @@ pub enum WebhookStatus {
     Stale,
     /// A type Tollgate does not act on, or about a customer/subscription it does not know.
     Ignored,
+    /// Arrived before the event it depends on; not recorded, so the provider's redelivery
+    /// applies it (the HTTP answer is non-2xx).
+    Deferred,
 }
 
 impl WebhookStatus {
@@ -30,6 +33,7 @@ impl WebhookStatus {
             Self::Duplicate => "duplicate",
             Self::Stale => "stale",
             Self::Ignored => "ignored",
+            Self::Deferred => "deferred",
         }
     }
 }
@@ -104,7 +108,7 @@ impl WebhookService {
                     let status = match verdict {
                         EventVerdict::Applied => WebhookStatus::Processed,
                         EventVerdict::Stale => WebhookStatus::Stale,
-                        EventVerdict::Ignored => WebhookStatus::Ignored,
+                        EventVerdict::Ignored | EventVerdict::NotYet => WebhookStatus::Ignored,
                     };
                     let change = effect.changed().then_some(SubscriptionChange {
                         subscription: sub,

@@ -1,5 +1,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use tollgate_ports::services::webhooks::WebhookStatus;
+
 use crate::dto::{
     CheckoutRequest, CheckoutResponse, PlansResponse, PortalRequest, PortalResponse, SubscriptionView,
     TrialResponse, WebhookResponse,
@@ -77,7 +79,8 @@ pub async fn create_portal_session(
 
 /// Stripe webhook: the raw body is verified against `Stripe-Signature` before it is read.
 #[utoipa::path(post, path = "/api/v1/billing/webhook", tag = "billing",
-    responses((status = 200, body = WebhookResponse), (status = 400, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = WebhookResponse), (status = 400, body = Problem), (status = 409, body = Problem),
+        (status = 503, body = Problem)))]
 pub async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -85,6 +88,14 @@ pub async fn webhook(
 ) -> Result<HttpResponse, ApiError> {
     let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let receipt = state.services.webhooks.handle(&body, signature).await?;
+    if receipt.status == WebhookStatus::Deferred {
+        // Non-2xx, so Stripe delivers it again once the event it depends on has been applied.
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::CONFLICT,
+            "EVENT_OUT_OF_ORDER",
+            "This event depends on one not received yet; deliver it again later.",
+        ));
+    }
     Ok(HttpResponse::Ok().json(WebhookResponse {
         status: receipt.status.as_str(),
         event_id: receipt.event_id,

@@ -1,0 +1,118 @@
+//! `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]`: HMAC-SHA256 with the endpoint secret over
+//! `"<t>.<raw body>"`. Any one `v1` may match (secrets roll); the comparison is constant-time;
+//! a timestamp further than the tolerance from now is refused (replays).
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tollgate_domain::Timestamp;
+use tollgate_ports::outbound::WebhookError;
+
+/// Stripe's default tolerance.
+pub const TOLERANCE: time::Duration = time::Duration::seconds(300);
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Checks `header` against `payload`. Every failure is the same `InvalidSignature`.
+pub fn verify(
+    payload: &[u8],
+    header: &str,
+    secret: &[u8],
+    now: Timestamp,
+    tolerance: time::Duration,
+) -> Result<(), WebhookError> {
+    let mut timestamp: Option<i64> = None;
+    let mut candidates: Vec<Vec<u8>> = Vec::new();
+    for part in header.split(',') {
+        let Some((key, value)) = part.trim().split_once('=') else { continue };
+        match key {
+            "t" => timestamp = value.parse().ok(),
+            "v1" => {
+                if let Ok(bytes) = hex::decode(value) {
+                    candidates.push(bytes);
+                }
+            }
+            _ => {}
+        }
+    }
+    let t = timestamp.ok_or(WebhookError::InvalidSignature)?;
+    if candidates.is_empty() || (now.unix_timestamp() - t).abs() > tolerance.whole_seconds() {
+        return Err(WebhookError::InvalidSignature);
+    }
+    let mut signed = Vec::with_capacity(payload.len() + 24);
+    signed.extend_from_slice(t.to_string().as_bytes());
+    signed.push(b'.');
+    signed.extend_from_slice(payload);
+    let matches = candidates.iter().any(|candidate| {
+        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+        mac.update(&signed);
+        mac.verify_slice(candidate).is_ok()
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(WebhookError::InvalidSignature)
+    }
+}
+
+/// The header Stripe would send for `payload` at `t` (for tests and the benchmark's load generator).
+pub fn sign(payload: &[u8], secret: &[u8], t: i64) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(payload);
+    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"whsec_test_secret";
+    const BODY: &[u8] = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+
+    fn at(t: i64) -> Timestamp {
+        Timestamp::from_unix_timestamp(t).expect("valid")
+    }
+
+    #[test]
+    fn a_correct_signature_within_tolerance_passes() {
+        let header = sign(BODY, SECRET, 1_700_000_000);
+        assert!(verify(BODY, &header, SECRET, at(1_700_000_000 + 299), TOLERANCE).is_ok());
+        assert!(verify(BODY, &header, SECRET, at(1_700_000_000 - 299), TOLERANCE).is_ok());
+    }
+
+    #[test]
+    fn any_one_of_several_v1_signatures_may_match() {
+        let good = sign(BODY, SECRET, 1_700_000_000);
+        let v1 = good.split_once("v1=").expect("v1").1;
+        let header = format!("t=1700000000,v1={},v0=abc,v1={v1}", "00".repeat(32));
+        assert!(verify(BODY, &header, SECRET, at(1_700_000_000), TOLERANCE).is_ok());
+    }
+
+    #[test]
+    fn forged_tampered_stale_and_malformed_signatures_are_refused() {
+        let now = at(1_700_000_000);
+        let good = sign(BODY, SECRET, 1_700_000_000);
+        let cases: Vec<(Vec<u8>, String)> = vec![
+            (BODY.to_vec(), sign(BODY, b"another secret", 1_700_000_000)),
+            (br#"{"id":"evt_1","type":"invoice.paid "}"#.to_vec(), good.clone()),
+            (BODY.to_vec(), sign(BODY, SECRET, 1_700_000_000 - 301)),
+            (BODY.to_vec(), sign(BODY, SECRET, 1_700_000_000 + 301)),
+            (BODY.to_vec(), good.replace("t=", "x=")),
+            (BODY.to_vec(), "t=1700000000".into()),
+            (BODY.to_vec(), "t=1700000000,v1=not-hex".into()),
+            (BODY.to_vec(), "v1=abcd".into()),
+            (BODY.to_vec(), String::new()),
+            (BODY.to_vec(), good.replace("v1=", "v0=")),
+        ];
+        for (payload, header) in cases {
+            assert!(
+                matches!(
+                    verify(&payload, &header, SECRET, now, TOLERANCE),
+                    Err(WebhookError::InvalidSignature)
+                ),
+                "{header}"
+            );
+        }
+    }
+}
