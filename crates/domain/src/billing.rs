@@ -46,9 +46,9 @@ pub enum BillingEvent {
     /// `customer.subscription.deleted`.
     SubscriptionDeleted { subscription_id: String },
     /// `invoice.payment_succeeded` / `invoice.paid`.
-    PaymentSucceeded { subscription_id: String, period: Option<Period> },
+    PaymentSucceeded { subscription_id: String, customer_id: Option<String>, period: Option<Period> },
     /// `invoice.payment_failed`.
-    PaymentFailed { subscription_id: String },
+    PaymentFailed { subscription_id: String, customer_id: Option<String> },
 }
 
 impl BillingEvent {
@@ -59,7 +59,7 @@ impl BillingEvent {
             Self::SubscriptionChanged(s) => Some(&s.subscription_id),
             Self::SubscriptionDeleted { subscription_id }
             | Self::PaymentSucceeded { subscription_id, .. }
-            | Self::PaymentFailed { subscription_id } => Some(subscription_id),
+            | Self::PaymentFailed { subscription_id, .. } => Some(subscription_id),
         }
     }
 
@@ -68,7 +68,10 @@ impl BillingEvent {
         match self {
             Self::CheckoutCompleted { customer_id, .. } => customer_id.as_deref(),
             Self::SubscriptionChanged(s) => s.customer_id.as_deref(),
-            _ => None,
+            Self::PaymentSucceeded { customer_id, .. } | Self::PaymentFailed { customer_id, .. } => {
+                customer_id.as_deref()
+            }
+            Self::SubscriptionDeleted { .. } => None,
         }
     }
 }
@@ -83,8 +86,9 @@ pub enum EventVerdict {
     /// Nothing to do (not about the linked subscription, a status that grants nothing, an
     /// unknown price…).
     Ignored,
-    /// A payment for the linked subscription before the event that grants it: it cannot apply
-    /// yet, and must not be lost either. The caller records nothing and asks the provider to
+    /// A payment while no plan is granted, for the linked subscription or when none is linked
+    /// yet: it arrived before the event that grants the plan. It cannot apply yet, and must not
+    /// be lost either. The caller records nothing and asks the provider to
     /// deliver it again later.
     NotYet,
 }
@@ -119,12 +123,13 @@ impl Subscription {
                 })
             }
             BillingEvent::PaymentSucceeded { subscription_id, .. }
-            | BillingEvent::PaymentFailed { subscription_id }
-                if self.is_linked(subscription_id) && !self.billing.granted =>
+            | BillingEvent::PaymentFailed { subscription_id, .. }
+                if !self.billing.granted
+                    && (self.billing.subscription_id.is_none() || self.is_linked(subscription_id)) =>
             {
                 return (EventVerdict::NotYet, UsageEffect::Unchanged);
             }
-            BillingEvent::PaymentSucceeded { subscription_id, period } => {
+            BillingEvent::PaymentSucceeded { subscription_id, period, .. } => {
                 self.is_granted_by(subscription_id).then(|| {
                     let effect = self.set_status(SubscriptionStatus::Active);
                     match period {
@@ -133,7 +138,7 @@ impl Subscription {
                     }
                 })
             }
-            BillingEvent::PaymentFailed { subscription_id } => {
+            BillingEvent::PaymentFailed { subscription_id, .. } => {
                 self.is_granted_by(subscription_id).then(|| {
                     let effect = self.set_status(SubscriptionStatus::PastDue);
                     effect.then(self.start_grace(created))

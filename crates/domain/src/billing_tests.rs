@@ -44,7 +44,11 @@ fn active(price: &str) -> BillingEvent {
 }
 
 fn paid(start: Timestamp) -> BillingEvent {
-    BillingEvent::PaymentSucceeded { subscription_id: "sub_1".into(), period: Some(period(start)) }
+    BillingEvent::PaymentSucceeded {
+        subscription_id: "sub_1".into(),
+        customer_id: None,
+        period: Some(period(start)),
+    }
 }
 
 fn apply(sub: &mut Subscription, event: &BillingEvent, at: Timestamp) -> (EventVerdict, UsageEffect) {
@@ -182,7 +186,7 @@ fn a_lazily_opened_period_is_not_reset_again_by_the_providers_event_for_it() {
 fn a_failed_payment_starts_the_grace_window_and_a_success_ends_it() {
     let mut sub = on_basic();
     let failed_at = T0 + Duration::days(30);
-    let failed = BillingEvent::PaymentFailed { subscription_id: "sub_1".into() };
+    let failed = BillingEvent::PaymentFailed { subscription_id: "sub_1".into(), customer_id: None };
     assert_eq!(apply(&mut sub, &failed, failed_at).0, EventVerdict::Applied);
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
     assert_eq!(sub.past_due_since, Some(failed_at));
@@ -283,10 +287,19 @@ fn events_of_the_same_second_both_apply() {
 #[test]
 fn a_payment_seen_before_the_grant_does_not_make_the_grant_stale() {
     let mut sub = fresh();
-    // invoice.paid arrives first, one second after the subscription became active.
-    assert_eq!(apply(&mut sub, &paid(T0), T0 + Duration::SECOND).0, EventVerdict::Ignored);
+    // invoice.paid arrives first, one second after the subscription became active: deferred.
+    assert_eq!(apply(&mut sub, &paid(T0), T0 + Duration::SECOND).0, EventVerdict::NotYet);
     assert_eq!(apply(&mut sub, &active("price_basic"), T0).0, EventVerdict::Applied);
     assert_eq!(sub.plan, PlanId::Basic);
+}
+
+#[test]
+fn a_payment_for_another_subscription_while_one_is_granted_is_ignored_not_deferred() {
+    let mut sub = on_basic();
+    let stray =
+        BillingEvent::PaymentFailed { subscription_id: "sub_old".into(), customer_id: Some("cus_1".into()) };
+    assert_eq!(apply(&mut sub, &stray, T0 + Duration::days(1)).0, EventVerdict::Ignored);
+    assert_eq!(sub.status, SubscriptionStatus::Active);
 }
 
 #[test]
@@ -296,7 +309,7 @@ fn a_payment_for_the_linked_subscription_before_its_grant_must_come_again_later(
     assert_eq!(sub.billing.subscription_id.as_deref(), Some("sub_1"));
     let renewal = paid(period(T0).end());
     assert_eq!(apply(&mut sub, &renewal, period(T0).end()), (EventVerdict::NotYet, UsageEffect::Unchanged));
-    let failed = BillingEvent::PaymentFailed { subscription_id: "sub_1".into() };
+    let failed = BillingEvent::PaymentFailed { subscription_id: "sub_1".into(), customer_id: None };
     assert_eq!(apply(&mut sub, &failed, T0).0, EventVerdict::NotYet);
     // Once granted, the same payment applies.
     let _ = apply(&mut sub, &active("price_basic"), T0 + Duration::SECOND);

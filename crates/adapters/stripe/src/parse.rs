@@ -43,11 +43,16 @@ pub fn event(payload: &[u8]) -> Result<VerifiedEvent, WebhookError> {
         "customer.subscription.deleted" => {
             id_of(&object["id"]).map(|subscription_id| BillingEvent::SubscriptionDeleted { subscription_id })
         }
-        "invoice.payment_succeeded" | "invoice.paid" => invoice_subscription(object).map(|subscription_id| {
-            BillingEvent::PaymentSucceeded { subscription_id, period: invoice_period(object) }
+        "invoice.payment_succeeded" | "invoice.paid" => {
+            invoice_subscription(object).map(|subscription_id| BillingEvent::PaymentSucceeded {
+                subscription_id,
+                customer_id: id_of(&object["customer"]),
+                period: invoice_period(object),
+            })
+        }
+        "invoice.payment_failed" => invoice_subscription(object).map(|subscription_id| {
+            BillingEvent::PaymentFailed { subscription_id, customer_id: id_of(&object["customer"]) }
         }),
-        "invoice.payment_failed" => invoice_subscription(object)
-            .map(|subscription_id| BillingEvent::PaymentFailed { subscription_id }),
         _ => None,
     };
     Ok(VerifiedEvent { id: id.to_owned(), event_type: event_type.to_owned(), created, event: billing })

@@ -76,21 +76,32 @@ fn an_invoice_finds_its_subscription_in_either_place() {
     let parsed = event(&wrap("invoice.paid", current)).expect("parsed");
     assert_eq!(
         parsed.event,
-        Some(BillingEvent::PaymentSucceeded { subscription_id: "sub_1".into(), period: expected_period() })
+        Some(BillingEvent::PaymentSucceeded {
+            subscription_id: "sub_1".into(),
+            customer_id: fixture("invoice")["customer"].as_str().map(str::to_owned),
+            period: expected_period()
+        })
     );
-    let older = json!({"id": "in_1", "subscription": "sub_1", "lines": {"data": [
+    let older = json!({"id": "in_1", "subscription": "sub_1", "customer": {"id": "cus_1"}, "lines": {"data": [
         {"type": "invoiceitem", "period": {"start": 1, "end": 1}},
         {"type": "subscription", "period": {"start": 1_750_000_000, "end": 1_752_592_000}}
     ]}});
     let parsed = event(&wrap("invoice.payment_succeeded", older)).expect("parsed");
     assert_eq!(
         parsed.event,
-        Some(BillingEvent::PaymentSucceeded { subscription_id: "sub_1".into(), period: expected_period() })
+        Some(BillingEvent::PaymentSucceeded {
+            subscription_id: "sub_1".into(),
+            customer_id: Some("cus_1".into()),
+            period: expected_period()
+        })
     );
     let failed =
         event(&wrap("invoice.payment_failed", json!({"id": "in_2", "subscription": {"id": "sub_1"}})))
             .expect("parsed");
-    assert_eq!(failed.event, Some(BillingEvent::PaymentFailed { subscription_id: "sub_1".into() }));
+    assert_eq!(
+        failed.event,
+        Some(BillingEvent::PaymentFailed { subscription_id: "sub_1".into(), customer_id: None })
+    );
 }
 
 #[test]

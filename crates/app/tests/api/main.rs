@@ -8,3 +8,5 @@ mod helpers;
 mod ops;
 mod outage;
 mod sessions;
+mod stripe_events;
+mod webhooks;

@@ -104,6 +104,10 @@ impl WebhookService {
                     let rolled = sub.refresh(now);
                     let (verdict, effect) =
                         sub.apply_billing_event(billing, event.created, &self.policy.catalog);
+                    if verdict == EventVerdict::NotYet {
+                        tracing::info!(event_id = %event.id, "event arrived before the one it depends on; deferred");
+                        return Ok(WebhookStatus::Deferred);
+                    }
                     let effect = rolled.then(effect);
                     let status = match verdict {
                         EventVerdict::Applied => WebhookStatus::Processed,

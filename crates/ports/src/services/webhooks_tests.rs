@@ -189,3 +189,20 @@ async fn a_store_outage_fails_the_delivery_so_the_provider_retries() {
         .await;
     assert!(matches!(err, Err(HandleWebhookError::Failure(Failure::Unavailable(_)))));
 }
+
+#[tokio::test]
+async fn a_payment_before_its_grant_is_deferred_and_not_recorded() {
+    let mut subs = MockSubscriptionRepository::new();
+    subs.expect_find_by_provider_subscription().returning(|_| {
+        let mut sub = free_sub(0);
+        sub.billing.customer_id = Some("cus_1".into());
+        sub.billing.subscription_id = Some("sub_1".into());
+        Ok(Some(sub))
+    });
+    let mut inbox = fresh_inbox();
+    inbox.expect_record().times(0);
+    let paid =
+        BillingEvent::PaymentSucceeded { subscription_id: "sub_1".into(), customer_id: None, period: None };
+    let receipt = service(Some(verifier(Some(paid))), inbox, subs).handle(b"{}", "s").await;
+    assert_eq!(receipt.expect("handled").status, WebhookStatus::Deferred);
+}
