@@ -8,7 +8,11 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
-# Unit, property, service, store-contract (SQLite and Postgres) and HTTP tests of every crate.
+# The Stripe emulator for the Stripe adapter tests (a virtualenv under the repository).
+TOLLGATE_LOCALSTRIPE="$(bash scripts/localstripe.sh)"
+export TOLLGATE_LOCALSTRIPE
+
+# Unit, property, service, store-contract (SQLite and Postgres), HTTP and emulator tests.
 cargo nextest run --workspace --all-targets --no-fail-fast "$@"
 
 # The HTTP API suite once more, on Postgres instead of SQLite. Required in CI; elsewhere it is

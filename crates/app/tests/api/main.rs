@@ -4,7 +4,9 @@
 mod auth;
 mod bad_input;
 mod billing;
+mod checkout;
 mod helpers;
+mod localstripe;
 mod ops;
 mod outage;
 mod sessions;
