@@ -21,3 +21,7 @@ lint:
 # Everything CI does.
 ci:
     bash .ci/run
+
+# The benchmark harness; writes docs/benchmarks.md.
+bench:
+    bash scripts/bench.sh

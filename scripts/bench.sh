@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# The benchmark harness: builds the release binary, runs each workload against tollgate on
+# SQLite and then on Postgres (fresh databases), with pgbench running the metered path's SQL as
+# the database ceiling and GET /health as the HTTP ceiling, and writes docs/benchmarks.md.
+#
+#   BENCH_DURATION=10s BENCH_CONCURRENCIES="1 16 64 256" BENCH_USERS=1000 bash scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DURATION=${BENCH_DURATION:-10s}
+CONCURRENCIES=${BENCH_CONCURRENCIES:-"1 16 64 256"}
+USERS=${BENCH_USERS:-1000}
+STORES=${BENCH_STORES:-"sqlite postgres"}
+WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook"}
+PG_ADMIN=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+OUT=${BENCH_OUT:-docs/benchmarks.md}
+PORT=${BENCH_PORT:-18080}
+# pgbench clients are database connections; the server allows only so many.
+PGBENCH_MAX_CLIENTS=${BENCH_PGBENCH_MAX_CLIENTS:-90}
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need pgbench || ! need psql; then
+  echo "installing wrk and the PostgreSQL client…" >&2
+  apt-get update -qq && apt-get install -y -qq wrk postgresql-client >/dev/null
+fi
+
+echo "== building the release binary" >&2
+cargo build --release -p tollgate -q
+BIN=$ROOT/target/release/tollgate
+
+WORK=$(mktemp -d)
+RESULTS=$WORK/results.jsonl
+: > "$RESULTS"
+SERVER_PID=""
+DB_NAME=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -n "$DB_NAME" ] && psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+export JWT_SECRET_KEY="bench-secret-bench-secret-bench-secret-0001"
+export STRIPE_WEBHOOK_SECRET="whsec_bench"
+export STRIPE_PRICE_ID_BASIC="price_bench_basic"
+export STRIPE_PRICE_ID_PRO="price_bench_pro"
+export TOLLGATE_AUTH_RATE_PER_MINUTE=0
+export TOLLGATE_LISTEN="127.0.0.1:$PORT"
+export RUST_LOG=${BENCH_RUST_LOG:-warn}
+export BENCH_LUA_DIR=$ROOT/scripts/bench
+export BENCH_TOKENS=$WORK/tokens
+CONFIG="--config-dir $WORK"
+
+record() { # store workload concurrency json
+  python3 - "$1" "$2" "$3" "$4" "$5" >> "$RESULTS" <<'PY'
+import json, sys
+store, workload, c, result, rss = sys.argv[1:6]
+r = json.loads(result)
+r.update(store=store, workload=workload, concurrency=int(c), peak_rss_kb=int(rss) if rss else None)
+print(json.dumps(r))
+PY
+}
+
+peak_rss_reset() { echo 5 > "/proc/$SERVER_PID/clear_refs" 2>/dev/null || true; }
+peak_rss() { awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status"; }
+
+run_wrk() { # store workload concurrency
+  local store=$1 workload=$2 c=$3 threads=$(( $3 < 2 ? $3 : 2 ))
+  export BENCH_THREADS=$threads
+  if [ "$workload" = webhook ]; then
+    export BENCH_EVENTS=$WORK/events
+    "$BIN" bench events $CONFIG --customers "$WORK/customers" --start "$EVENT_START" --count 120000 --out "$BENCH_EVENTS" >/dev/null
+    EVENT_START=$(( EVENT_START + 120000 ))
+  fi
+  peak_rss_reset
+  local line
+  line=$(wrk -t"$threads" -c"$c" -d"$DURATION" --timeout 10s -s "scripts/bench/$workload.lua" "http://127.0.0.1:$PORT" | grep '^RESULT ' | sed 's/^RESULT //')
+  record "$store" "$workload" "$c" "$line" "$(peak_rss)"
+  echo "   $store $workload c=$c: $line" >&2
+}
+
+for store in $STORES; do
+  echo "== $store" >&2
+  if [ "$store" = sqlite ]; then
+    export DATABASE_URL="sqlite://$WORK/bench.db"
+  else
+    DB_NAME="tollgate_bench_$$"
+    psql "$PG_ADMIN" -qc "CREATE DATABASE $DB_NAME" >/dev/null
+    export DATABASE_URL="${PG_ADMIN%/*}/$DB_NAME"
+  fi
+  "$BIN" bench seed $CONFIG --users "$USERS" --tokens "$WORK/tokens" --customers "$WORK/customers" >&2
+  "$BIN" serve $CONFIG > "$WORK/server-$store.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done
+  EVENT_START=$(( $(date +%s) % 1000 * 1000000 ))
+  for workload in $WORKLOADS; do
+    for c in $CONCURRENCIES; do run_wrk "$store" "$workload" "$c"; done
+  done
+  kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+  # Correctness under load: every 201 was counted once, with its usage record and session.
+  python3 - "$store" "$RESULTS" "$DATABASE_URL" "$WORK" >> "$WORK/checks.jsonl" <<'PY'
+import json, subprocess, sys
+store, results, url, work = sys.argv[1:5]
+created = sum(r["created"] for r in map(json.loads, open(results)) if r["store"] == store and r["workload"] == "metered")
+q = "SELECT (SELECT COALESCE(SUM(runs_used),0) FROM subscriptions), (SELECT COUNT(*) FROM usage_records), (SELECT COUNT(*) FROM sessions)"
+if store == "sqlite":
+    import sqlite3
+    used, records, sessions = sqlite3.connect(url.removeprefix("sqlite://")).execute(q).fetchone()
+else:
+    out = subprocess.run(["psql", url, "-Atc", q.replace(",", " ,")], capture_output=True, text=True, check=True).stdout
+    used, records, sessions = (int(x) for x in out.strip().split("|"))
+print(json.dumps(dict(store=store, responses_201=created, runs_used=used, usage_records=records, sessions=sessions,
+                      consistent=created == used == records == sessions)))
+PY
+  if [ "$store" = postgres ]; then
+    echo "== pgbench: the metered path's SQL" >&2
+    psql "$DATABASE_URL" -qc "CREATE TABLE bench_users AS SELECT (row_number() OVER (ORDER BY id)) - 1 AS n, id AS user_id FROM users; CREATE UNIQUE INDEX ON bench_users (n);" >/dev/null
+    for c in $CONCURRENCIES; do
+      clients=$(( c < PGBENCH_MAX_CLIENTS ? c : PGBENCH_MAX_CLIENTS )); jobs=$(( clients < 2 ? clients : 2 ))
+      out=$(pgbench -n -M prepared -c "$clients" -j "$jobs" -T "${DURATION%s}" -D users="$USERS" -f scripts/bench/metered.pgbench "$DATABASE_URL" 2>&1)
+      tps=$(echo "$out" | awk '/^tps/ {print $3; exit}')
+      lat=$(echo "$out" | awk '/latency average/ {print $4; exit}')
+      record postgres pgbench "$c" "{\"tps\": $tps, \"latency_avg_ms\": $lat, \"clients\": $clients}" ""
+      echo "   pgbench c=$clients: $tps tps" >&2
+    done
+    psql "$PG_ADMIN" -qc "DROP DATABASE $DB_NAME WITH (FORCE)" >/dev/null; DB_NAME=""
+  fi
+done
+
+python3 scripts/bench/report.py "$RESULTS" "$WORK/checks.jsonl" "$OUT" \
+  "BENCH_DURATION=$DURATION BENCH_CONCURRENCIES=\"$CONCURRENCIES\" BENCH_USERS=$USERS bash scripts/bench.sh"
+echo "== wrote $OUT" >&2
