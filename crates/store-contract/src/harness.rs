@@ -27,6 +27,22 @@ pub struct Subject {
 }
 
 impl Subject {
+    /// Every port of `store`, its migrations included.
+    pub fn of_store<S>(store: S) -> Self
+    where
+        S: UserRepository
+            + SubscriptionRepository
+            + UsageRepository
+            + SessionRepository
+            + RefreshTokenRepository
+            + WebhookInbox
+            + HealthCheck
+            + Clone
+            + 'static,
+    {
+        Self::of(store, |_| Box::pin(async { Ok(()) }))
+    }
+
     fn of<S>(
         store: S,
         migrate: impl Fn(S) -> futures_util::future::BoxFuture<'static, Result<(), String>>

@@ -244,7 +244,7 @@ impl SessionRepository for SqliteStore {
             .bind(session.user_id.as_uuid())
             .bind(&session.title)
             .bind(to_micros(session.created_at))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(store_error)
@@ -281,7 +281,7 @@ impl SessionRepository for SqliteStore {
         sqlx::query("DELETE FROM sessions WHERE id = ?1 AND user_id = ?2")
             .bind(id.as_uuid())
             .bind(user.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|done| done.rows_affected() == 1)
             .map_err(store_error)

@@ -153,7 +153,7 @@ impl SubscriptionRepository for SqliteStore {
         expected_version: i64,
         usage: UsageEffect,
     ) -> Result<(), UpdateSubscriptionError> {
-        let mut conn = self.pool.acquire().await.map_err(update_error)?;
+        let mut conn = self.writer.acquire().await.map_err(update_error)?;
         match update_subscription(&mut conn, sub, expected_version, usage).await.map_err(update_error)? {
             true => Ok(()),
             false => Err(UpdateSubscriptionError::Conflict),

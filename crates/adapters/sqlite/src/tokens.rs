@@ -28,7 +28,7 @@ async fn insert(conn: &mut sqlx::SqliteConnection, t: &RefreshTokenRecord) -> Re
 impl RefreshTokenRepository for SqliteStore {
     #[tracing::instrument(skip_all)]
     async fn insert(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(store_error)?;
+        let mut conn = self.writer.acquire().await.map_err(store_error)?;
         insert(&mut conn, token).await.map_err(store_error)
     }
 
@@ -75,7 +75,7 @@ impl RefreshTokenRepository for SqliteStore {
         sqlx::query("UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL")
             .bind(family_id)
             .bind(to_micros(at))
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map(|_| ())
             .map_err(store_error)
