@@ -60,6 +60,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // A ping before every acquire doubles the round trips of a one-query request; a broken
+            // connection surfaces as an error on use instead, which maps to 503 and is replaced.
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(store_error)?;
