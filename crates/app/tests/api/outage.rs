@@ -75,6 +75,8 @@ async fn a_database_outage_gives_503s_writes_nothing_half_and_recovers() {
             proxy.cut();
         }
         if i == 20 {
+            // An outage lasts a while: connections idle longer than a second are re-checked.
+            tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
             proxy.restore();
         }
         let res = app2.create_session(&ada.access).await;
@@ -90,8 +92,11 @@ async fn a_database_outage_gives_503s_writes_nothing_half_and_recovers() {
     // Ready reflects the outage too.
     proxy.cut();
     assert_eq!(app2.get("/ready", None).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     proxy.restore();
+    // Recovered: the very first requests after the database is back succeed.
     assert_eq!(app2.get("/ready", None).await.status(), StatusCode::OK);
+    assert_eq!(app2.subscription(&ada.access).await["plan"], "free");
     let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
     let refused = statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count();
     let unavailable = statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count();
