@@ -4,10 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tollgate_ports::outbound::{
-    HealthCheck, RefreshTokenRepository, SessionRepository, SubscriptionRepository, UsageRepository,
-    UserRepository, WebhookInbox,
-};
+use tollgate_ports::outbound::RepositoryPorts;
 use tollgate_store_postgres::PgStore;
 use tollgate_store_sqlite::{PoolOptions, SqliteStore};
 
@@ -21,16 +18,7 @@ pub enum Store {
 }
 
 /// Every repository port of the chosen store.
-#[derive(Clone)]
-pub struct Ports {
-    pub users: Arc<dyn UserRepository>,
-    pub subs: Arc<dyn SubscriptionRepository>,
-    pub usage: Arc<dyn UsageRepository>,
-    pub sessions: Arc<dyn SessionRepository>,
-    pub tokens: Arc<dyn RefreshTokenRepository>,
-    pub inbox: Arc<dyn WebhookInbox>,
-    pub health: Arc<dyn HealthCheck>,
-}
+pub type Ports = RepositoryPorts;
 
 impl Store {
     /// Connects to `DATABASE_URL` (`sqlite://…` creates the file and its folder).
@@ -72,31 +60,9 @@ impl Store {
 
     pub fn ports(&self) -> Ports {
         match self {
-            Self::Sqlite(s) => ports_of(Arc::new(s.clone())),
-            Self::Postgres(s) => ports_of(Arc::new(s.clone())),
+            Self::Sqlite(s) => RepositoryPorts::of(Arc::new(s.clone())),
+            Self::Postgres(s) => RepositoryPorts::of(Arc::new(s.clone())),
         }
-    }
-}
-
-fn ports_of<S>(store: Arc<S>) -> Ports
-where
-    S: UserRepository
-        + SubscriptionRepository
-        + UsageRepository
-        + SessionRepository
-        + RefreshTokenRepository
-        + WebhookInbox
-        + HealthCheck
-        + 'static,
-{
-    Ports {
-        users: store.clone(),
-        subs: store.clone(),
-        usage: store.clone(),
-        sessions: store.clone(),
-        tokens: store.clone(),
-        inbox: store.clone(),
-        health: store,
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use tollgate_ports::outbound::{
-    HealthCheck, RefreshTokenRepository, SessionRepository, SubscriptionRepository, UsageRepository,
-    UserRepository, WebhookInbox,
+    HealthCheck, RefreshTokenRepository, Repositories, RepositoryPorts, SessionRepository,
+    SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
 };
 use tollgate_store_postgres::PgStore;
 use tollgate_store_sqlite::{PoolOptions, SqliteStore};
@@ -28,48 +28,26 @@ pub struct Subject {
 
 impl Subject {
     /// Every port of `store`, its migrations included.
-    pub fn of_store<S>(store: S) -> Self
-    where
-        S: UserRepository
-            + SubscriptionRepository
-            + UsageRepository
-            + SessionRepository
-            + RefreshTokenRepository
-            + WebhookInbox
-            + HealthCheck
-            + Clone
-            + 'static,
-    {
+    pub fn of_store<S: Repositories + Clone + 'static>(store: S) -> Self {
         Self::of(store, |_| Box::pin(async { Ok(()) }))
     }
 
-    fn of<S>(
+    fn of<S: Repositories + Clone + 'static>(
         store: S,
         migrate: impl Fn(S) -> futures_util::future::BoxFuture<'static, Result<(), String>>
             + Send
             + Sync
             + 'static,
-    ) -> Self
-    where
-        S: UserRepository
-            + SubscriptionRepository
-            + UsageRepository
-            + SessionRepository
-            + RefreshTokenRepository
-            + WebhookInbox
-            + HealthCheck
-            + Clone
-            + 'static,
-    {
-        let shared = Arc::new(store.clone());
+    ) -> Self {
+        let ports = RepositoryPorts::of(Arc::new(store.clone()));
         Self {
-            users: shared.clone(),
-            subs: shared.clone(),
-            usage: shared.clone(),
-            sessions: shared.clone(),
-            tokens: shared.clone(),
-            inbox: shared.clone(),
-            health: shared,
+            users: ports.users,
+            subs: ports.subs,
+            usage: ports.usage,
+            sessions: ports.sessions,
+            tokens: ports.tokens,
+            inbox: ports.inbox,
+            health: ports.health,
             migrate: Arc::new(move || migrate(store.clone())),
         }
     }

@@ -306,3 +306,52 @@ pub trait WebhookInbox: Send + Sync {
 pub trait HealthCheck: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
 }
+
+/// Every repository port, implemented by one store.
+pub trait Repositories:
+    UserRepository
+    + SubscriptionRepository
+    + UsageRepository
+    + SessionRepository
+    + RefreshTokenRepository
+    + WebhookInbox
+    + HealthCheck
+{
+}
+
+impl<S> Repositories for S where
+    S: UserRepository
+        + SubscriptionRepository
+        + UsageRepository
+        + SessionRepository
+        + RefreshTokenRepository
+        + WebhookInbox
+        + HealthCheck
+{
+}
+
+/// One store's ports, each as its own trait object (what the use cases take).
+#[derive(Clone)]
+pub struct RepositoryPorts {
+    pub users: std::sync::Arc<dyn UserRepository>,
+    pub subs: std::sync::Arc<dyn SubscriptionRepository>,
+    pub usage: std::sync::Arc<dyn UsageRepository>,
+    pub sessions: std::sync::Arc<dyn SessionRepository>,
+    pub tokens: std::sync::Arc<dyn RefreshTokenRepository>,
+    pub inbox: std::sync::Arc<dyn WebhookInbox>,
+    pub health: std::sync::Arc<dyn HealthCheck>,
+}
+
+impl RepositoryPorts {
+    pub fn of<S: Repositories + 'static>(store: std::sync::Arc<S>) -> Self {
+        Self {
+            users: store.clone(),
+            subs: store.clone(),
+            usage: store.clone(),
+            sessions: store.clone(),
+            tokens: store.clone(),
+            inbox: store.clone(),
+            health: store,
+        }
+    }
+}
