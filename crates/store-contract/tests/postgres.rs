@@ -1,33 +1,3 @@
 //! The store contract against a real PostgreSQL database, one fresh database per test.
 
-tollgate_store_contract::contract_tests!(tollgate_store_contract::harness::postgres;
-    4 => [
-        migrations_can_be_applied_again,
-        a_user_is_created_with_their_subscription,
-        a_taken_email_is_refused_and_nothing_is_written,
-        every_subscription_field_round_trips,
-        an_update_is_a_compare_and_set_on_the_version,
-        an_update_keeps_the_counter_unless_it_resets_it,
-        consumption_counts_up_to_the_limit_and_no_further,
-        an_unlimited_limit_never_refuses,
-        a_consumption_decided_on_an_old_version_writes_nothing,
-        a_repeated_idempotency_key_replays_without_counting,
-        a_refund_gives_the_runs_back_once,
-        a_refund_after_the_period_rolled_over_leaves_the_new_counter_alone,
-        a_metered_session_is_created_with_its_usage_record,
-        a_refused_metered_session_is_not_created,
-        a_replayed_metered_session_returns_the_original,
-        sessions_are_listed_newest_first_in_pages_and_only_to_their_owner,
-        an_unmetered_session_is_created_without_counting,
-        refresh_tokens_rotate_once_and_revoke_by_family,
-        an_event_and_its_change_are_recorded_together_once,
-        an_event_whose_change_conflicts_is_not_recorded,
-    ],
-    16 => [
-        concurrent_metered_creates_make_exactly_the_allowed_sessions,
-        concurrent_requests_with_one_key_count_once,
-        concurrent_rollovers_open_the_next_period_once,
-        concurrent_registrations_of_one_email_make_one_user,
-    ],
-    64 => [sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten],
-);
+tollgate_store_contract::contract_suite!(tollgate_store_contract::harness::postgres);
