@@ -50,8 +50,14 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// How long a request waits for a pooled connection before failing as unavailable.
     pub db_acquire_timeout_secs: u32,
-    /// `METHOD /path-prefix` entries whose requests consume a run.
-    pub metered_routes: Vec<tollgate_http::MeteredRoute>,
+    /// `METHOD PATTERN[=COST]` entries whose requests consume runs (SPEC §7.1).
+    pub metered_routes: tollgate_http::RouteTable,
+    /// Reuse of a just-rotated refresh token within this many seconds revokes nothing.
+    pub refresh_reuse_grace_secs: u32,
+    /// Checkout sessions per user per minute (0 = off).
+    pub checkout_rate_per_minute: u32,
+    /// A request body must have arrived within this many seconds (else 408).
+    pub body_timeout_secs: u32,
     /// Origins allowed by CORS.
     pub cors_origins: Vec<String>,
     /// Body limit of the JSON API, in bytes.
@@ -89,6 +95,9 @@ struct Raw {
     tollgate_db_max_connections: Option<String>,
     tollgate_db_acquire_timeout_secs: Option<String>,
     tollgate_metered_routes: Option<String>,
+    tollgate_refresh_reuse_grace_secs: Option<String>,
+    tollgate_checkout_rate_per_minute: Option<String>,
+    tollgate_body_timeout_secs: Option<String>,
     tollgate_cors_origins: Option<String>,
     tollgate_max_body_bytes: Option<String>,
     tollgate_access_token_ttl_secs: Option<String>,
@@ -163,18 +172,12 @@ impl Settings {
         let redirects = RedirectPolicy::new(origins.split(',')).map_err(|bad| {
             invalid("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", format!("`{bad}` is not an http(s) origin"))
         })?;
-        let metered_routes = raw
-            .tollgate_metered_routes
-            .as_deref()
-            .unwrap_or("POST /api/v1/sessions")
-            .split(',')
-            .filter(|r| !r.trim().is_empty())
-            .map(|r| {
-                tollgate_http::MeteredRoute::parse(r).ok_or_else(|| {
-                    invalid("TOLLGATE_METERED_ROUTES", format!("`{}` is not `METHOD /path`", r.trim()))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let metered_routes =
+            raw.tollgate_metered_routes.as_deref().unwrap_or("POST /api/v1/sessions").parse().map_err(
+                |e: tollgate_http::route_table::RouteTableError| {
+                    invalid("TOLLGATE_METERED_ROUTES", e.to_string())
+                },
+            )?;
         let cors_origins = match raw.tollgate_cors_origins.as_deref() {
             None => origins.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
             Some(list) => {
@@ -214,6 +217,17 @@ impl Settings {
                 5,
             )?,
             metered_routes,
+            refresh_reuse_grace_secs: number(
+                raw.tollgate_refresh_reuse_grace_secs,
+                "TOLLGATE_REFRESH_REUSE_GRACE_SECS",
+                10,
+            )?,
+            checkout_rate_per_minute: number(
+                raw.tollgate_checkout_rate_per_minute,
+                "TOLLGATE_CHECKOUT_RATE_PER_MINUTE",
+                10,
+            )?,
+            body_timeout_secs: positive(raw.tollgate_body_timeout_secs, "TOLLGATE_BODY_TIMEOUT_SECS", 30)?,
             cors_origins,
             max_body_bytes: positive(raw.tollgate_max_body_bytes, "TOLLGATE_MAX_BODY_BYTES", 65_536)?
                 as usize,

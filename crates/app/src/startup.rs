@@ -74,7 +74,8 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         issuer,
         clock.clone(),
         ids.clone(),
-    );
+    )
+    .with_reuse_grace(time::Duration::seconds(i64::from(settings.refresh_reuse_grace_secs)));
     let metering = Arc::new(MeteringService::new(
         ports.subs.clone(),
         ports.usage.clone(),
@@ -112,7 +113,10 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         metered_routes: settings.metered_routes.clone(),
         cors_origins: settings.cors_origins.clone(),
         auth_rate_per_minute: settings.auth_rate_per_minute,
+        checkout_rate_per_minute: settings.checkout_rate_per_minute,
         max_body_bytes: settings.max_body_bytes,
+        body_timeout: std::time::Duration::from_secs(u64::from(settings.body_timeout_secs)),
+        hsts: settings.mode == crate::settings::RunMode::Production,
         ..HttpConfig::default()
     }
 }

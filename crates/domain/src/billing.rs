@@ -86,8 +86,10 @@ pub enum EventVerdict {
     /// Nothing to do (not about the linked subscription, a status that grants nothing, an
     /// unknown price…).
     Ignored,
-    /// A payment while no plan is granted, for the linked subscription or when none is linked
-    /// yet: it arrived before the event that grants the plan. It cannot apply yet, and must not
+    /// A payment, or a delinquent (`past_due`, `unpaid`, `paused`) snapshot, while no plan is
+    /// granted, for the linked subscription or when none is linked yet: it arrived before the
+    /// event that grants the plan (a subscription that was never `active` or `trialing` gets no
+    /// paid limit in a grace window). It cannot apply yet, and must not
     /// be lost either. The caller records nothing and asks the provider to
     /// deliver it again later.
     NotYet,
@@ -114,6 +116,15 @@ impl Subscription {
                 }
                 _ => None,
             },
+            // A subscription that was never `active`/`trialing` grants nothing in a grace window:
+            // its delinquent snapshot waits (like a payment) for the event that grants the plan.
+            BillingEvent::SubscriptionChanged(s)
+                if s.status.has_grace()
+                    && !self.is_granted_by(&s.subscription_id)
+                    && (self.billing.subscription_id.is_none() || self.is_linked(&s.subscription_id)) =>
+            {
+                return (EventVerdict::NotYet, UsageEffect::Unchanged);
+            }
             BillingEvent::SubscriptionChanged(s) => self.apply_snapshot(s, created, catalog),
             BillingEvent::SubscriptionDeleted { subscription_id } => {
                 self.is_linked(subscription_id).then(|| {

@@ -368,6 +368,35 @@ fn a_new_subscription_after_deletion_starts_a_new_paid_period() {
     assert_eq!(sub.runs_used, RunCount::ZERO);
 }
 
+/// Delivers `events` in the given order the way Stripe does: an event answered `NotYet` is
+/// delivered again after the others.
+fn deliver(sub: &mut Subscription, events: &[(BillingEvent, Timestamp)]) {
+    let mut queue: std::collections::VecDeque<_> = events.iter().cloned().collect();
+    let mut budget = events.len() * events.len() + 1;
+    while let Some((event, at)) = queue.pop_front() {
+        if apply(sub, &event, at).0 == EventVerdict::NotYet && budget > 0 {
+            budget -= 1;
+            queue.push_back((event, at));
+        }
+    }
+}
+
+#[test]
+fn a_never_paid_past_due_subscription_grants_no_paid_limit_and_waits_for_its_grant() {
+    for status in [SubscriptionStatus::PastDue, SubscriptionStatus::Unpaid, SubscriptionStatus::Paused] {
+        let mut sub = fresh();
+        let verdict = apply(&mut sub, &snapshot(status, "price_pro", T0), T0 + Duration::minutes(2));
+        assert_eq!(verdict, (EventVerdict::NotYet, UsageEffect::Unchanged), "{status}");
+        assert_eq!((sub.plan, sub.status), (PlanId::Free, SubscriptionStatus::Active));
+        assert!(!sub.billing.granted && !sub.has_paid);
+        // Once the subscription has been active, the same snapshot keeps the plan with grace.
+        let _ = apply(&mut sub, &active("price_pro"), T0 + Duration::minutes(1));
+        let verdict = apply(&mut sub, &snapshot(status, "price_pro", T0), T0 + Duration::minutes(2));
+        assert_eq!(verdict.0, EventVerdict::Applied);
+        assert_eq!((sub.plan, sub.status), (PlanId::Pro, status));
+    }
+}
+
 /// The entitlement-relevant part of a subscription.
 fn entitlement(sub: &Subscription) -> (PlanId, SubscriptionStatus, Period, bool, Option<String>) {
     (sub.plan, sub.status, sub.period, sub.cancel_at_period_end, sub.billing.subscription_id.clone())
@@ -393,9 +422,13 @@ proptest! {
     /// entitlement equals the one the newest snapshot describes (in-order delivery).
     #[test]
     fn any_permutation_of_timestamped_updates_ends_in_the_state_of_the_newest(
+        first in prop::sample::select(vec![SubscriptionStatus::Active, SubscriptionStatus::Trialing]),
         updates in prop::collection::vec(any_update(), 1..7),
         order in Just(()).prop_perturb(|_, mut rng| rng.random::<u64>()),
     ) {
+        // A Stripe subscription is `active` or `trialing` before it can become delinquent.
+        let mut updates = updates;
+        updates[0].0 = first;
         // A provider never reports an older billing period in a newer event: periods only move
         // forward with event time, so the generated periods are non-decreasing.
         let mut months: Vec<u32> = updates.iter().map(|u| u.3).collect();
@@ -418,9 +451,7 @@ proptest! {
             })
             .collect();
         let mut in_order = fresh();
-        for (event, at) in &events {
-            let _ = apply(&mut in_order, event, *at);
-        }
+        deliver(&mut in_order, &events);
         let mut shuffled: Vec<_> = events.clone();
         // Deterministic shuffle from the generated seed.
         let mut seed = order;
@@ -429,9 +460,7 @@ proptest! {
             shuffled.swap(i, (seed >> 33) as usize % (i + 1));
         }
         let mut permuted = fresh();
-        for (event, at) in &shuffled {
-            let _ = apply(&mut permuted, event, *at);
-        }
+        deliver(&mut permuted, &shuffled);
         prop_assert_eq!(entitlement(&permuted), entitlement(&in_order));
         // And the newest snapshot is what both describe.
         let (newest_status, newest_price, newest_cancel, _) = updates[updates.len() - 1];
@@ -445,6 +474,7 @@ proptest! {
 #[test]
 fn a_newer_event_confirming_the_current_state_still_makes_older_events_stale() {
     let mut sub = fresh();
+    let _ = apply(&mut sub, &active("price_pro"), T0 + Duration::minutes(1));
     let past_due_pro = snapshot(SubscriptionStatus::PastDue, "price_pro", T0);
     let _ = apply(&mut sub, &past_due_pro, T0 + Duration::minutes(2));
     // The newest snapshot says the same thing: nothing changes, but the clock moves to it.

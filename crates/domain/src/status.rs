@@ -54,6 +54,12 @@ impl SubscriptionStatus {
     pub const fn grants_plan(&self) -> bool {
         matches!(self, Self::Active | Self::Trialing)
     }
+
+    /// A delinquent status that keeps a granted plan (with the grace window for `past_due`), but
+    /// never grants one by itself.
+    pub const fn has_grace(&self) -> bool {
+        matches!(self, Self::PastDue | Self::Unpaid | Self::Paused)
+    }
 }
 
 impl fmt::Display for SubscriptionStatus {

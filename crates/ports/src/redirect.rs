@@ -2,6 +2,9 @@
 
 use url::Url;
 
+/// The template Stripe replaces with the Checkout session's id in a success URL.
+pub const CHECKOUT_SESSION_ID: &str = "{CHECKOUT_SESSION_ID}";
+
 /// The URL is malformed or its origin is not allowed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the redirect URL is not allowed")]
@@ -31,11 +34,13 @@ impl RedirectPolicy {
         Ok(Self { origins: parsed, default_origin })
     }
 
-    /// Checks `url` and returns it normalised.
+    /// Checks `url` and returns it normalised. Stripe's `{CHECKOUT_SESSION_ID}` template stays
+    /// as written (normalising would percent-escape its braces, and Stripe would no longer
+    /// substitute it).
     pub fn check(&self, url: &str) -> Result<String, InvalidRedirect> {
         let parsed = Url::parse(url.trim()).map_err(|_| InvalidRedirect)?;
         if self.origins.contains(&parsed.origin()) {
-            Ok(parsed.into())
+            Ok(String::from(parsed).replace("%7BCHECKOUT_SESSION_ID%7D", CHECKOUT_SESSION_ID))
         } else {
             Err(InvalidRedirect)
         }
@@ -53,6 +58,17 @@ mod tests {
 
     fn policy() -> RedirectPolicy {
         RedirectPolicy::new(["http://localhost:3000", "https://app.example.com"]).expect("valid")
+    }
+
+    #[test]
+    fn the_checkout_session_id_template_reaches_stripe_unescaped_in_path_and_query() {
+        let url = "http://localhost:3000/done/{CHECKOUT_SESSION_ID}?session={CHECKOUT_SESSION_ID}";
+        assert_eq!(policy().check(url).expect("allowed"), url);
+        // Other braces are still normalised.
+        assert_eq!(
+            policy().check("http://localhost:3000/{x}").expect("allowed"),
+            "http://localhost:3000/%7Bx%7D"
+        );
     }
 
     #[test]

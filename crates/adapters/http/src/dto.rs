@@ -241,7 +241,7 @@ pub struct WebhookResponse {
 
 // ---- sessions -----------------------------------------------------------------------------
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 pub struct CreateSessionRequest {
     pub title: Option<String>,
 }

@@ -56,6 +56,11 @@ impl From<RefreshError> for ApiError {
                 "INVALID_REFRESH_TOKEN",
                 "The refresh token is unknown, expired or already used; sign in again.",
             ),
+            RefreshError::RecentlyRotated => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "REFRESH_TOKEN_ROTATED",
+                "This refresh token was just exchanged by another request; use the newest tokens.",
+            ),
             RefreshError::Failure(f) => f.into(),
         }
     }
@@ -196,8 +201,11 @@ pub fn refused(reason: Refusal, quota: &QuotaSnapshot) -> ApiError {
             ),
         ),
     };
-    ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail)
-        .with_subscription(serde_json::to_value(&view).unwrap_or_default())
+    let problem = ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail)
+        .with_subscription(serde_json::to_value(&view).unwrap_or_default());
+    crate::metering::rate_limit_headers(quota)
+        .into_iter()
+        .fold(problem, |problem, (name, value)| problem.with_header(name, value))
 }
 
 impl From<MeterError> for ApiError {
@@ -205,6 +213,11 @@ impl From<MeterError> for ApiError {
         match e {
             MeterError::Refused { reason, quota } => refused(reason, &quota),
             MeterError::NoUnits => ApiError::malformed("A metered request must consume at least one run."),
+            MeterError::KeyMismatch => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "IDEMPOTENCY_KEY_MISMATCH",
+                "This Idempotency-Key was already used with a different request; use a new key.",
+            ),
             MeterError::Failure(f) => f.into(),
         }
     }

@@ -55,6 +55,7 @@ pub fn json_error(err: JsonPayloadError, _: &HttpRequest, limit: usize) -> actix
             ApiError::validation(vec![FieldError::new(field_of(&e.to_string()), e)])
         }
         JsonPayloadError::Deserialize(e) => ApiError::malformed(format!("The body is not valid JSON: {e}")),
+        JsonPayloadError::Payload(e) => crate::body::payload_problem(e, limit),
         _ => ApiError::malformed("The body could not be read."),
     };
     problem.into()

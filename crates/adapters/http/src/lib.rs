@@ -1,13 +1,16 @@
 //! Tollgate's HTTP adapter on actix-web: SPEC §3 over real HTTP, the quota gate in front of the
 //! metered routes, problem+json errors, request ids, CORS, rate-limited sign-in, OpenAPI.
 
+pub mod body;
 pub mod dto;
 mod errors;
 pub mod extract;
+pub mod metering;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
+pub mod route_table;
 pub mod routes;
 pub mod state;
 
@@ -15,9 +18,11 @@ use std::net::TcpListener;
 
 use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::{http, middleware::from_fn, web, App, HttpServer};
+use actix_web::middleware::{from_fn, DefaultHeaders};
+use actix_web::{http, web, App, HttpServer};
 
-pub use state::{AppState, HttpConfig, MeteredRoute, Services};
+pub use route_table::{MeteredRoute, RouteTable};
+pub use state::{AppState, HttpConfig, Services};
 
 /// How long in-flight requests get to finish after SIGTERM / Ctrl-C.
 pub const SHUTDOWN_GRACE_SECS: u64 = 30;
@@ -28,7 +33,7 @@ fn cors(origins: &[String]) -> Cors {
         .allowed_headers([
             http::header::AUTHORIZATION,
             http::header::CONTENT_TYPE,
-            middleware::IDEMPOTENCY_KEY,
+            metering::IDEMPOTENCY_KEY,
             middleware::REQUEST_ID,
         ])
         .expose_headers([
@@ -43,6 +48,16 @@ fn cors(origins: &[String]) -> Cors {
         cors = cors.allowed_origin(origin);
     }
     cors
+}
+
+/// `X-Content-Type-Options: nosniff` on every answer; HSTS in production.
+fn security_headers(hsts: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new().add((http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if hsts {
+        headers.add((http::header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"))
+    } else {
+        headers
+    }
 }
 
 /// Builds the server on an already bound listener (port 0 in tests). Await the returned
@@ -62,8 +77,10 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .app_data(web::PayloadConfig::new(limits.max_webhook_bytes))
             .app_data(web::QueryConfig::default().error_handler(extract::query_error))
             .app_data(web::PathConfig::default().error_handler(extract::path_error))
-            .wrap(from_fn(middleware::meter))
+            .wrap(from_fn(body::deadline))
             .wrap(cors(&limits.cors_origins))
+            .wrap(from_fn(problem::render_errors))
+            .wrap(security_headers(limits.hsts))
             .wrap(from_fn(middleware::request_id))
             .configure(routes::configure)
             .default_service(web::to(|| async {

@@ -50,6 +50,7 @@ struct Inner {
     errors: Vec<FieldError>,
     subscription: Option<serde_json::Value>,
     retry_after_secs: Option<u64>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -77,8 +78,46 @@ impl ApiError {
             errors: Vec::new(),
             subscription: None,
             retry_after_secs: None,
+            headers: Vec::new(),
             source: None,
         }))
+    }
+
+    /// The problem for an error answer made outside Tollgate's handlers (actix, CORS), by status.
+    pub fn from_status(status: StatusCode) -> Self {
+        let (code, detail) = match status.as_u16() {
+            400 => ("MALFORMED_REQUEST", "The request could not be read."),
+            404 => ("NOT_FOUND", "No such resource."),
+            405 => ("METHOD_NOT_ALLOWED", "This resource does not support the request's method."),
+            408 => ("REQUEST_TIMEOUT", "The request took too long to arrive."),
+            413 => ("PAYLOAD_TOO_LARGE", "The request body is too large."),
+            414 => ("URI_TOO_LONG", "The request URI is too long."),
+            415 => ("UNSUPPORTED_MEDIA_TYPE", "The body's media type is not supported."),
+            431 => ("HEADERS_TOO_LARGE", "The request headers are too large."),
+            s if s >= 500 => ("INTERNAL_ERROR", "An internal error occurred."),
+            _ => ("BAD_REQUEST", "The request was refused."),
+        };
+        Self::new(status, code, detail)
+    }
+
+    /// 405 with the `Allow` header listing what the resource accepts.
+    pub fn method_not_allowed(allow: &str) -> Self {
+        let mut e = Self::from_status(StatusCode::METHOD_NOT_ALLOWED);
+        if let Ok(value) = HeaderValue::from_str(allow) {
+            e.0.headers.push((header::ALLOW, value));
+        }
+        e
+    }
+
+    /// 408: the request body stalled.
+    pub fn request_timeout() -> Self {
+        Self::from_status(StatusCode::REQUEST_TIMEOUT)
+    }
+
+    /// An extra header on the answer (e.g. `RateLimit-*` on a 402).
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.push((name, value));
+        self
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
@@ -179,6 +218,9 @@ impl ResponseError for ApiError {
         if self.0.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
+        for (name, value) in &self.0.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
         response.body(serde_json::to_string(&body).unwrap_or_default())
     }
 }
@@ -195,4 +237,40 @@ fn cause_chain(mut error: Option<&(dyn std::error::Error + 'static)>) -> String 
     } else {
         parts.join(": ")
     }
+}
+
+/// Outermost middleware: every error answer is problem+json, including the ones made outside
+/// Tollgate's handlers (actix's 413/400 from extractors, a CORS refusal, a panic-free 5xx).
+/// Headers that matter to the client (`Allow`, `Retry-After`, CORS) are kept.
+pub async fn render_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return Ok(res);
+    }
+    let problem = match res.response().error() {
+        Some(e) if e.as_error::<actix_cors::CorsError>().is_some() => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "CORS_REFUSED",
+            "This origin, method or header is not allowed by the server's CORS policy.",
+        ),
+        Some(e) if e.as_error::<actix_web::error::PayloadError>().is_some_and(crate::body::is_timeout) => {
+            ApiError::request_timeout()
+        }
+        _ => ApiError::from_status(status),
+    };
+    let mut answer = problem.error_response();
+    for (name, value) in res.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(res.into_response(answer))
 }

@@ -16,6 +16,8 @@ use crate::SqliteStore;
 enum Step {
     Consumed(RunCount),
     Replayed(Uuid),
+    /// The key's earlier consumption was for another request.
+    Mismatch,
     LimitReached(RunCount),
     Stale,
     /// A concurrent request with the same idempotency key committed first.
@@ -26,6 +28,7 @@ enum Step {
 enum Counted<T> {
     Consumed { value: T, runs_used: RunCount },
     Replayed(Uuid),
+    Mismatch,
     LimitReached(RunCount),
     Stale,
 }
@@ -34,17 +37,24 @@ fn count(n: i64) -> Result<RunCount, sqlx::Error> {
     u32::try_from(n).map(RunCount::new).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-/// The earlier consumption with this key: its resource id, else its own id.
-async fn replay_of(tx: &mut Transaction<'_, Sqlite>, c: &Consumption) -> Result<Option<Uuid>, sqlx::Error> {
+/// The earlier consumption with this key: its resource id (else its own id), or `Mismatch`
+/// when it was made for another request.
+async fn replay_of(tx: &mut Transaction<'_, Sqlite>, c: &Consumption) -> Result<Option<Step>, sqlx::Error> {
     let Some(key) = &c.idempotency_key else { return Ok(None) };
-    let row: Option<(Uuid, Option<Uuid>)> = sqlx::query_as(
-        "SELECT id, resource_id FROM usage_records WHERE user_id = ?1 AND idempotency_key = ?2",
+    let row: Option<(Uuid, Option<Uuid>, Option<String>)> = sqlx::query_as(
+        "SELECT id, resource_id, request_hash FROM usage_records WHERE user_id = ?1 AND idempotency_key = ?2",
     )
     .bind(c.user_id.as_uuid())
     .bind(key.as_str())
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(row.map(|(id, resource)| resource.unwrap_or(id)))
+    Ok(row.map(|(id, resource, hash)| {
+        if key.matches(hash.as_deref()) {
+            Step::Replayed(resource.unwrap_or(id))
+        } else {
+            Step::Mismatch
+        }
+    }))
 }
 
 /// Counts `c` in `tx`. On `Consumed` the caller inserts its resource and commits; on anything
@@ -54,8 +64,8 @@ async fn consume_in(
     c: &Consumption,
     resource: Option<Uuid>,
 ) -> Result<Step, sqlx::Error> {
-    if let Some(original) = replay_of(tx, c).await? {
-        return Ok(Step::Replayed(original));
+    if let Some(step) = replay_of(tx, c).await? {
+        return Ok(step);
     }
     let units = i64::from(c.units.get());
     let limit = c.limit.as_option().map(i64::from);
@@ -82,8 +92,9 @@ async fn consume_in(
         });
     };
     let inserted = sqlx::query(
-        "INSERT INTO usage_records (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, FALSE, ?7)",
+        "INSERT INTO usage_records \
+         (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, FALSE, ?7, ?8)",
     )
     .bind(c.record_id)
     .bind(c.user_id.as_uuid())
@@ -92,6 +103,7 @@ async fn consume_in(
     .bind(c.idempotency_key.as_ref().map(|k| k.as_str()))
     .bind(resource)
     .bind(to_micros(c.at))
+    .bind(c.idempotency_key.as_ref().and_then(|k| k.fingerprint()))
     .execute(&mut **tx)
     .await;
     match inserted {
@@ -122,6 +134,7 @@ impl SqliteStore {
                     return Ok(Counted::Consumed { value, runs_used });
                 }
                 Step::Replayed(original) => return Ok(Counted::Replayed(original)),
+                Step::Mismatch => return Ok(Counted::Mismatch),
                 Step::LimitReached(runs_used) => return Ok(Counted::LimitReached(runs_used)),
                 Step::Stale => return Ok(Counted::Stale),
                 Step::Raced => continue,
@@ -154,6 +167,7 @@ impl UsageRepository for SqliteStore {
             Counted::Consumed { value, runs_used } => ConsumeOutcome::Consumed { value, runs_used },
             Counted::Replayed(original) => ConsumeOutcome::Replayed { value: Some(original) },
             Counted::LimitReached(runs_used) => ConsumeOutcome::LimitReached { runs_used },
+            Counted::Mismatch => ConsumeOutcome::KeyMismatch,
             Counted::Stale => ConsumeOutcome::StaleState,
         })
     }
@@ -233,6 +247,7 @@ impl SessionRepository for SqliteStore {
                 ConsumeOutcome::Replayed { value: self.session_by_id(c.user_id, original).await? }
             }
             Counted::LimitReached(runs_used) => ConsumeOutcome::LimitReached { runs_used },
+            Counted::Mismatch => ConsumeOutcome::KeyMismatch,
             Counted::Stale => ConsumeOutcome::StaleState,
         })
     }

@@ -12,7 +12,12 @@ pub const TOLERANCE: time::Duration = time::Duration::seconds(300);
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Checks `header` against `payload`. Every failure is the same `InvalidSignature`.
+/// At most this many `v1` entries are considered; a header with more is refused before any HMAC
+/// (an unauthenticated caller must not be able to make the server hash the body many times).
+pub const MAX_V1_SIGNATURES: usize = 8;
+
+/// Checks `header` against `payload`. Every failure is the same `InvalidSignature`. The HMAC is
+/// computed once, then compared in constant time against each `v1` entry.
 pub fn verify(
     payload: &[u8],
     header: &str,
@@ -22,11 +27,16 @@ pub fn verify(
 ) -> Result<(), WebhookError> {
     let mut timestamp: Option<i64> = None;
     let mut candidates: Vec<Vec<u8>> = Vec::new();
+    let mut v1_entries = 0usize;
     for part in header.split(',') {
         let Some((key, value)) = part.trim().split_once('=') else { continue };
         match key {
             "t" => timestamp = value.parse().ok(),
             "v1" => {
+                v1_entries += 1;
+                if v1_entries > MAX_V1_SIGNATURES {
+                    return Err(WebhookError::InvalidSignature);
+                }
                 if let Ok(bytes) = hex::decode(value) {
                     candidates.push(bytes);
                 }
@@ -38,15 +48,11 @@ pub fn verify(
     if candidates.is_empty() || (now.unix_timestamp() - t).abs() > tolerance.whole_seconds() {
         return Err(WebhookError::InvalidSignature);
     }
-    let mut signed = Vec::with_capacity(payload.len() + 24);
-    signed.extend_from_slice(t.to_string().as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(payload);
-    let matches = candidates.iter().any(|candidate| {
-        let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
-        mac.update(&signed);
-        mac.verify_slice(candidate).is_ok()
-    });
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
+    mac.update(t.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(payload);
+    let matches = candidates.iter().any(|candidate| mac.clone().verify_slice(candidate).is_ok());
     if matches {
         Ok(())
     } else {
@@ -87,6 +93,20 @@ mod tests {
         let v1 = good.split_once("v1=").expect("v1").1;
         let header = format!("t=1700000000,v1={},v0=abc,v1={v1}", "00".repeat(32));
         assert!(verify(BODY, &header, SECRET, at(1_700_000_000), TOLERANCE).is_ok());
+    }
+
+    #[test]
+    fn more_than_eight_v1_entries_are_refused_even_when_one_matches() {
+        let good = sign(BODY, SECRET, 1_700_000_000);
+        let v1 = good.split_once("v1=").expect("v1").1;
+        let filler = format!(",v1={}", "00".repeat(32));
+        let eight = format!("t=1700000000{}{}", filler.repeat(7), format_args!(",v1={v1}"));
+        assert!(verify(BODY, &eight, SECRET, at(1_700_000_000), TOLERANCE).is_ok());
+        let nine = format!("t=1700000000{}{}", filler.repeat(8), format_args!(",v1={v1}"));
+        assert!(matches!(
+            verify(BODY, &nine, SECRET, at(1_700_000_000), TOLERANCE),
+            Err(WebhookError::InvalidSignature)
+        ));
     }
 
     #[test]

@@ -144,7 +144,9 @@ async fn refresh_rotates_and_reusing_a_rotated_token_revokes_the_family() {
     assert!(first["user"].is_null(), "refresh answers tokens only");
     // The new access token works.
     assert_eq!(app.get("/api/v1/auth/me", first["access_token"].as_str()).await.status(), StatusCode::OK);
-    // Reusing the old refresh token: refused, and the whole family is revoked.
+    // Reusing the old refresh token after the reuse grace window: refused, and the whole family
+    // is revoked.
+    app.clock.advance(time::Duration::seconds(11));
     let reuse = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": account.refresh})).await;
     problem(reuse, StatusCode::UNAUTHORIZED, "INVALID_REFRESH_TOKEN").await;
     let after = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": second_refresh})).await;

@@ -97,18 +97,41 @@ pub trait SubscriptionRepository: Send + Sync {
     ) -> Result<(), UpdateSubscriptionError>;
 }
 
-/// A client-supplied idempotency key, unique per user. 1–255 visible ASCII characters.
+/// A client-supplied idempotency key, unique per user. 1–255 visible ASCII characters. It may
+/// carry a fingerprint of the request it came with: a later request with the same key but
+/// another fingerprint is a mistake, not a retry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey {
+    key: String,
+    fingerprint: Option<String>,
+}
 
 impl IdempotencyKey {
     pub fn parse(raw: &str) -> Option<Self> {
         let ok = !raw.is_empty() && raw.len() <= 255 && raw.bytes().all(|b| b.is_ascii_graphic());
-        ok.then(|| Self(raw.to_owned()))
+        ok.then(|| Self { key: raw.to_owned(), fingerprint: None })
+    }
+
+    /// The key bound to a fingerprint (a hash) of its request.
+    pub fn for_request(self, fingerprint: impl Into<String>) -> Self {
+        Self { fingerprint: Some(fingerprint.into()), ..self }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.key
+    }
+
+    pub fn fingerprint(&self) -> Option<&str> {
+        self.fingerprint.as_deref()
+    }
+
+    /// Whether a consumption stored with `stored` answers this request (a missing fingerprint on
+    /// either side matches).
+    pub fn matches(&self, stored: Option<&str>) -> bool {
+        match (self.fingerprint(), stored) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
+        }
     }
 }
 
@@ -138,6 +161,9 @@ pub enum ConsumeOutcome<T> {
     Replayed { value: Option<T> },
     /// `used + units` would pass the limit; nothing was written.
     LimitReached { runs_used: RunCount },
+    /// The idempotency key was used before with another request (fingerprints differ); nothing
+    /// was written.
+    KeyMismatch,
     /// The subscription changed since the decision (version moved); nothing was written.
     StaleState,
 }

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use tollgate_domain::{Email, FullName, Password, Role, Subscription, SubscriptionId, User, UserId};
+use tollgate_domain::{
+    Email, FullName, Password, Role, Subscription, SubscriptionId, Timestamp, User, UserId,
+};
 use uuid::Uuid;
 
 use super::Failure;
@@ -55,6 +57,10 @@ pub enum RefreshError {
     /// Unknown, expired, revoked or reused (a reuse also revokes the whole family).
     #[error("the refresh token is not valid")]
     InvalidToken,
+    /// Reused within the reuse grace window after its rotation (another tab refreshed first):
+    /// refused, but nothing is revoked.
+    #[error("the refresh token was just rotated")]
+    RecentlyRotated,
     #[error(transparent)]
     Failure(#[from] Failure),
 }
@@ -74,6 +80,7 @@ pub struct AuthService {
     issuer: Arc<dyn TokenIssuer>,
     clock: Arc<dyn tollgate_domain::Clock>,
     ids: Arc<dyn IdGenerator>,
+    reuse_grace: time::Duration,
 }
 
 impl AuthService {
@@ -85,7 +92,14 @@ impl AuthService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { users, tokens, hasher, issuer, clock, ids }
+        Self { users, tokens, hasher, issuer, clock, ids, reuse_grace: time::Duration::ZERO }
+    }
+
+    /// A rotated refresh token presented again within `grace` of its rotation is refused
+    /// without revoking its family (two tabs refreshing at once); later reuse revokes it.
+    pub fn with_reuse_grace(mut self, grace: time::Duration) -> Self {
+        self.reuse_grace = grace;
+        self
     }
 
     /// Creates the user and their free subscription atomically, and signs them in.
@@ -151,8 +165,7 @@ impl AuthService {
             .map_err(Failure::from)?
             .ok_or(RefreshError::InvalidToken)?;
         if record.rotated_at.is_some() || record.revoked_at.is_some() {
-            self.tokens.revoke_family(record.family_id, now).await.map_err(Failure::from)?;
-            return Err(RefreshError::InvalidToken);
+            return Err(self.reused(&record, now).await?);
         }
         if now >= record.expires_at {
             return Err(RefreshError::InvalidToken);
@@ -168,12 +181,25 @@ impl AuthService {
         match self.tokens.rotate(record.id, &next, now).await.map_err(Failure::from)? {
             RotateOutcome::Rotated => {}
             RotateOutcome::AlreadyUsed => {
-                self.tokens.revoke_family(record.family_id, now).await.map_err(Failure::from)?;
-                return Err(RefreshError::InvalidToken);
+                // A concurrent use got there first: judge the token as it is now.
+                let current = self.tokens.find_by_hash(&hash).await.map_err(Failure::from)?;
+                return Err(self.reused(current.as_ref().unwrap_or(&record), now).await?);
             }
         }
         let access = self.issuer.issue_access(user.id, user.role).map_err(token_failure)?;
         Ok(TokenPair { access, refresh_token: fresh.token })
+    }
+
+    /// A token that was already rotated or revoked was presented: within the grace window after
+    /// its rotation nothing is revoked; otherwise its whole family is.
+    async fn reused(&self, record: &RefreshTokenRecord, now: Timestamp) -> Result<RefreshError, Failure> {
+        let recent = record.revoked_at.is_none()
+            && record.rotated_at.is_some_and(|rotated| now < rotated + self.reuse_grace);
+        if recent {
+            return Ok(RefreshError::RecentlyRotated);
+        }
+        self.tokens.revoke_family(record.family_id, now).await?;
+        Ok(RefreshError::InvalidToken)
     }
 
     /// Revokes the family of `refresh_token` when it belongs to `user`. Unknown tokens are ignored.

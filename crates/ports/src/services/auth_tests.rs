@@ -204,6 +204,46 @@ async fn reusing_a_rotated_refresh_token_revokes_its_whole_family() {
 }
 
 #[tokio::test]
+async fn reusing_a_token_rotated_within_the_grace_window_is_refused_without_revoking_anything() {
+    let mut m = Mocks::new();
+    // Rotated at NOW - 5 s; the grace window is 10 s.
+    let mut record = stored_token(true, false, Duration::days(1));
+    record.rotated_at = Some(NOW - Duration::seconds(5));
+    m.tokens.expect_find_by_hash().returning(move |_| Ok(Some(record.clone())));
+    m.tokens.expect_revoke_family().times(0);
+    m.tokens.expect_rotate().times(0);
+    let service = m.service().with_reuse_grace(Duration::seconds(10));
+    assert!(matches!(service.refresh("refresh-old").await, Err(RefreshError::RecentlyRotated)));
+}
+
+#[tokio::test]
+async fn reusing_a_token_after_the_grace_window_revokes_its_family() {
+    let mut m = Mocks::new();
+    let mut record = stored_token(true, false, Duration::days(1));
+    record.rotated_at = Some(NOW - Duration::seconds(10));
+    m.tokens.expect_find_by_hash().returning(move |_| Ok(Some(record.clone())));
+    m.tokens.expect_revoke_family().times(1).returning(|_, _| Ok(()));
+    let service = m.service().with_reuse_grace(Duration::seconds(10));
+    assert!(matches!(service.refresh("refresh-old").await, Err(RefreshError::InvalidToken)));
+}
+
+#[tokio::test]
+async fn losing_a_concurrent_rotation_within_the_grace_window_revokes_nothing() {
+    let mut m = Mocks::new();
+    let mut seen = 0;
+    m.tokens.expect_find_by_hash().returning(move |_| {
+        seen += 1;
+        // First read: not yet rotated; after losing the race: rotated just now by the winner.
+        Ok(Some(stored_token(seen > 1, false, Duration::days(1))))
+    });
+    m.users.expect_find_by_id().returning(|_| Ok(Some(ts::user())));
+    m.tokens.expect_rotate().returning(|_, _, _| Ok(RotateOutcome::AlreadyUsed));
+    m.tokens.expect_revoke_family().times(0);
+    let service = m.service().with_reuse_grace(Duration::seconds(10));
+    assert!(matches!(service.refresh("refresh-old").await, Err(RefreshError::RecentlyRotated)));
+}
+
+#[tokio::test]
 async fn losing_a_concurrent_rotation_counts_as_reuse_and_revokes_the_family() {
     let mut m = Mocks::new();
     m.tokens.expect_find_by_hash().returning(|_| Ok(Some(stored_token(false, false, Duration::days(1)))));

@@ -42,6 +42,9 @@ pub enum MeterError {
     Refused { reason: Refusal, quota: QuotaSnapshot },
     #[error("units must be at least 1")]
     NoUnits,
+    /// The idempotency key was used before with a different request.
+    #[error("the idempotency key belongs to another request")]
+    KeyMismatch,
     #[error(transparent)]
     Failure(#[from] Failure),
 }
@@ -170,6 +173,7 @@ impl MeteringService {
                         quota,
                     });
                 }
+                ConsumeOutcome::KeyMismatch => return Err(MeterError::KeyMismatch),
                 ConsumeOutcome::StaleState => continue,
             }
         }

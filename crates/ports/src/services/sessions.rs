@@ -48,12 +48,13 @@ impl SessionService {
         Self { sessions, metering, clock, ids }
     }
 
-    /// Creates a session, consuming one run in the same transaction. A retry with the same
+    /// Creates a session, consuming `units` runs in the same transaction. A retry with the same
     /// idempotency key returns the original session and consumes nothing.
     pub async fn create(
         &self,
         user: UserId,
         title: Option<String>,
+        units: RunCount,
         key: Option<IdempotencyKey>,
     ) -> Result<Metered<Session>, MeterError> {
         let session = Session {
@@ -64,7 +65,7 @@ impl SessionService {
         };
         let repo = Arc::clone(&self.sessions);
         self.metering
-            .meter(user, RunCount::new(1), key, SESSION_CREATE, move |consumption| {
+            .meter(user, units, key, SESSION_CREATE, move |consumption| {
                 let (repo, session) = (Arc::clone(&repo), session.clone());
                 async move { repo.create_metered(&session, &consumption).await }
             })

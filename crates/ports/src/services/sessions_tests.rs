@@ -35,8 +35,10 @@ async fn creating_a_session_consumes_one_run_in_the_same_store_call() {
         })
         .times(1)
         .returning(|s, _| Ok(ConsumeOutcome::Consumed { value: s.clone(), runs_used: RunCount::new(1) }));
-    let metered =
-        service(sessions).create(ts::user_id(), Some("Plan a trip".into()), None).await.expect("created");
+    let metered = service(sessions)
+        .create(ts::user_id(), Some("Plan a trip".into()), RunCount::new(1), None)
+        .await
+        .expect("created");
     assert_eq!(metered.value.map(|s| s.created_at), Some(ts::NOW));
     assert_eq!(metered.quota.remaining(), Some(9));
 }

@@ -1,7 +1,9 @@
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use tollgate_domain::{Email, FullName, Password};
-use tollgate_ports::services::auth::{Registration, SignedIn, TokenPair};
+use tollgate_ports::services::auth::{LoginError, Registration, SignedIn, TokenPair};
 
+use crate::body::OptionalJson;
 use crate::dto::{
     AuthResponse, LoginRequest, LogoutRequest, RefreshRequest, RegisterRequest, TokenResponse, UserView,
 };
@@ -32,9 +34,15 @@ fn required<'a>(value: &'a Option<String>, field: &str, errors: &mut Vec<FieldEr
     }
 }
 
-fn limit_attempts(state: &AppState, req: &HttpRequest, email: Option<&str>) -> Result<(), ApiError> {
-    let client = req.peer_addr().map(|a| a.ip());
-    state.limiter.check(client, email).map_err(ApiError::rate_limited)
+fn client(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
+/// An answer that carries tokens: never stored by a cache.
+fn with_tokens(mut res: HttpResponseBuilder, body: impl serde::Serialize) -> HttpResponse {
+    res.insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
 }
 
 /// Create an account (and its free subscription) and sign in.
@@ -45,7 +53,7 @@ pub async fn register(
     req: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit_attempts(&state, &req, body.email.as_deref())?;
+    state.limits.sign_in_attempt(client(&req), None).map_err(ApiError::rate_limited)?;
     let mut errors = Vec::new();
     let fullname = FullName::parse(required(&body.fullname, "fullname", &mut errors))
         .map_err(|e| errors.push(FieldError::new("fullname", e)))
@@ -61,7 +69,7 @@ pub async fn register(
         return Err(ApiError::validation(errors));
     };
     let done = state.services.auth.register(Registration { fullname, email, password }).await?;
-    Ok(HttpResponse::Created().json(signed_in(done)))
+    Ok(with_tokens(HttpResponse::Created(), signed_in(done)))
 }
 
 /// Sign in with email and password.
@@ -72,15 +80,18 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    limit_attempts(&state, &req, body.email.as_deref())?;
     let mut errors = Vec::new();
     let email = required(&body.email, "email", &mut errors);
     let password = required(&body.password, "password", &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let done = state.services.auth.login(email, password).await?;
-    Ok(HttpResponse::Ok().json(signed_in(done)))
+    state.limits.sign_in_attempt(client(&req), Some(email)).map_err(ApiError::rate_limited)?;
+    let done = state.services.auth.login(email, password).await;
+    if matches!(done, Ok(_) | Err(LoginError::InvalidCredentials)) {
+        state.limits.sign_in_result(client(&req), email, done.is_ok());
+    }
+    Ok(with_tokens(HttpResponse::Ok(), signed_in(done?)))
 }
 
 /// Exchange a refresh token for a new pair (the old one stops working; reuse revokes the family).
@@ -94,7 +105,7 @@ pub async fn refresh(
         return Err(ApiError::validation(vec![FieldError::new("refresh_token", "is required")]));
     };
     let pair = state.services.auth.refresh(token).await?;
-    Ok(HttpResponse::Ok().json(tokens(pair)))
+    Ok(with_tokens(HttpResponse::Ok(), tokens(pair)))
 }
 
 /// Revoke the refresh token's family.
@@ -103,8 +114,9 @@ pub async fn refresh(
 pub async fn logout(
     state: web::Data<AppState>,
     caller: Caller,
-    body: Option<web::Json<LogoutRequest>>,
+    body: OptionalJson<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
     let token = body.as_ref().and_then(|b| b.refresh_token.as_deref());
     state.services.auth.logout(caller.0.user_id, token).await?;
     Ok(HttpResponse::NoContent().finish())

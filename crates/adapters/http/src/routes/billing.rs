@@ -2,6 +2,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use tollgate_ports::services::webhooks::WebhookStatus;
 
+use crate::body::{read_limited, OptionalJson};
 use crate::dto::{
     CheckoutRequest, CheckoutResponse, PlansResponse, PortalRequest, PortalResponse, SubscriptionView,
     TrialResponse, WebhookResponse,
@@ -51,6 +52,7 @@ pub async fn create_checkout_session(
     let Some(plan) = body.plan.as_deref() else {
         return Err(ApiError::validation(vec![FieldError::new("plan", "is required")]));
     };
+    state.limits.checkout(caller.0.user_id).map_err(ApiError::rate_limited)?;
     let session = state
         .services
         .billing
@@ -69,8 +71,9 @@ pub async fn create_portal_session(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<PortalRequest>,
-    body: Option<web::Json<PortalRequest>>,
+    body: OptionalJson<PortalRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
     let from_body = body.as_ref().and_then(|b| b.return_url.as_deref());
     let return_url = from_body.or(query.return_url.as_deref());
     let url = state.services.billing.open_portal(caller.0.user_id, return_url).await?;
@@ -84,8 +87,9 @@ pub async fn create_portal_session(
 pub async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body = read_limited(payload, state.config.max_webhook_bytes).await?;
     let signature = req.headers().get("stripe-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
     let receipt = state.services.webhooks.handle(&body, signature).await?;
     if receipt.status == WebhookStatus::Deferred {

@@ -5,44 +5,89 @@ pub mod billing;
 pub mod ops;
 pub mod sessions;
 
-use actix_web::web;
+use actix_web::http::Method;
+use actix_web::middleware::from_fn;
+use actix_web::{web, Route};
 
-/// Declares every route once: `configure` mounts them and `ROUTES` lists them (the OpenAPI test
-/// checks that each one is documented).
+use crate::metering::{self, Payment};
+use crate::problem::ApiError;
+
+/// Declares every route once: `configure` mounts them, each with who pays when the route table
+/// meters it, and `ROUTES` lists them (the OpenAPI test checks that each one is documented).
+/// A line ending in `, with_resource` is a handler that consumes in the same transaction as what
+/// it creates (it takes a `metering::Charge`); every other route is gated upfront.
 macro_rules! routes {
-    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+    ($($method:ident $path:literal => $handler:path $(, $with:ident)?;)*) => {
         /// Every registered `(method, path)`, paths in OpenAPI form.
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
-        /// Mounts every route.
+        /// Mounts every route, grouped by path into one resource each (so a wrong method gets 405
+        /// with `Allow`), with the quota gate on the route itself.
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $(cfg.route(&actix_path($path), web::$method().to($handler));)*
+            let routes: Vec<(&str, Method, Payment, Route)> = vec![$(
+                (
+                    $path,
+                    Method::from_bytes(stringify!($method).to_ascii_uppercase().as_bytes()).expect("an HTTP method"),
+                    payment(&[$(stringify!($with))?]),
+                    web::method(Method::from_bytes(stringify!($method).to_ascii_uppercase().as_bytes()).expect("an HTTP method")).to($handler),
+                ),
+            )*];
+            mount(cfg, routes);
         }
     };
 }
 
-/// `{id}` is the same in OpenAPI and actix; kept as a seam should they differ.
-fn actix_path(path: &str) -> String {
-    path.to_owned()
+fn payment(modifiers: &[&str]) -> Payment {
+    if modifiers.contains(&"with_resource") {
+        Payment::WithResource
+    } else {
+        Payment::Upfront
+    }
+}
+
+fn mount(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, Method, Payment, Route)>) {
+    let mut paths: Vec<&'static str> = Vec::new();
+    for (path, ..) in &routes {
+        if !paths.contains(path) {
+            paths.push(path);
+        }
+    }
+    let mut routes = routes;
+    for path in paths {
+        let (here, rest): (Vec<_>, Vec<_>) = routes.into_iter().partition(|r| r.0 == path);
+        routes = rest;
+        let allow = here.iter().map(|r| r.1.as_str()).collect::<Vec<_>>().join(", ");
+        let mut resource = web::resource(path);
+        for (_, _, payment, route) in here {
+            resource = resource.route(match payment {
+                Payment::Upfront => route.wrap(from_fn(metering::gate)),
+                Payment::WithResource => route,
+            });
+        }
+        cfg.service(resource.default_service(web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(&allow)) }
+        })));
+    }
 }
 
 routes! {
-    get "/health" => ops::health,
-    get "/ready" => ops::ready,
-    get "/api/v1/openapi.json" => ops::openapi,
-    post "/api/v1/auth/register" => auth::register,
-    post "/api/v1/auth/login" => auth::login,
-    post "/api/v1/auth/refresh" => auth::refresh,
-    post "/api/v1/auth/logout" => auth::logout,
-    get "/api/v1/auth/me" => auth::me,
-    get "/api/v1/billing/plans" => billing::plans,
-    get "/api/v1/billing/subscription" => billing::subscription,
-    post "/api/v1/billing/activate-trial" => billing::activate_trial,
-    post "/api/v1/billing/create-checkout-session" => billing::create_checkout_session,
-    post "/api/v1/billing/create-portal-session" => billing::create_portal_session,
-    post "/api/v1/billing/webhook" => billing::webhook,
-    post "/api/v1/sessions" => sessions::create,
-    get "/api/v1/sessions" => sessions::list,
-    get "/api/v1/sessions/{id}" => sessions::get,
-    delete "/api/v1/sessions/{id}" => sessions::delete,
+    get "/health" => ops::health;
+    get "/ready" => ops::ready;
+    get "/api/v1/openapi.json" => ops::openapi;
+    post "/api/v1/auth/register" => auth::register;
+    post "/api/v1/auth/login" => auth::login;
+    post "/api/v1/auth/refresh" => auth::refresh;
+    post "/api/v1/auth/logout" => auth::logout;
+    get "/api/v1/auth/me" => auth::me;
+    get "/api/v1/billing/plans" => billing::plans;
+    get "/api/v1/billing/subscription" => billing::subscription;
+    post "/api/v1/billing/activate-trial" => billing::activate_trial;
+    post "/api/v1/billing/create-checkout-session" => billing::create_checkout_session;
+    post "/api/v1/billing/create-portal-session" => billing::create_portal_session;
+    post "/api/v1/billing/webhook" => billing::webhook;
+    post "/api/v1/sessions" => sessions::create, with_resource;
+    get "/api/v1/sessions" => sessions::list;
+    get "/api/v1/sessions/{id}" => sessions::get;
+    delete "/api/v1/sessions/{id}" => sessions::delete;
 }

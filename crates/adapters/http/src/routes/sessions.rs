@@ -1,12 +1,13 @@
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
+use actix_web::http::header::HeaderValue;
+use actix_web::{web, HttpResponse};
 use tollgate_domain::SessionId;
 use tollgate_ports::outbound::Page;
 use tollgate_ports::services::sessions::parse_title;
 
+use crate::body::OptionalJson;
 use crate::dto::{CreateSessionRequest, PageQuery, SessionPage, SessionView};
 use crate::extract::Caller;
-use crate::middleware::{MeterGrant, QuotaAfter};
+use crate::metering::{fingerprint, rate_limit_headers, Charge, IDEMPOTENT_REPLAYED};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -14,28 +15,38 @@ fn session_id(raw: &str) -> Result<SessionId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 
-/// Create a session; **consumes one run** (when the route is metered) and honours `Idempotency-Key`.
+/// Create a session; **consumes the route's cost** when the route table meters it, in the same
+/// transaction as the session, and honours `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", security(("bearer" = [])),
-    request_body(content = CreateSessionRequest, description = "optional"),
-    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key returns the original session and consumes nothing")),
-    responses((status = 201, body = SessionView), (status = 401, body = Problem), (status = 402, body = Problem),
-        (status = 422, body = Problem)))]
+    request_body(content = Option<CreateSessionRequest>, description = "Optional; a body that is sent must be a valid JSON object"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the original session and consumes nothing",
+        min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
+    responses((status = 201, body = SessionView, headers(("RateLimit-Remaining" = u32, description = "Runs left in the period (limited plans)"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 402, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     state: web::Data<AppState>,
-    req: HttpRequest,
     caller: Caller,
-    body: Option<web::Json<CreateSessionRequest>>,
+    charge: Charge,
+    body: OptionalJson<CreateSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let raw_title = body.as_ref().and_then(|b| b.title.as_deref());
-    let title =
-        parse_title(raw_title).map_err(|e| ApiError::validation(vec![FieldError::new("title", e)]))?;
-    let grant = req.extensions().get::<MeterGrant>().cloned();
+    let body = body.into_inner().unwrap_or_default();
+    let title = parse_title(body.title.as_deref())
+        .map_err(|e| ApiError::validation(vec![FieldError::new("title", e)]))?;
     let sessions = &state.services.sessions;
-    let Some(MeterGrant::InHandler { key }) = grant else {
+    let Some(bill) = charge.0 else {
         let session = sessions.create_unmetered(caller.0.user_id, title).await?;
         return Ok(HttpResponse::Created().json(SessionView::from(&session)));
     };
-    let metered = sessions.create(caller.0.user_id, title, key).await?;
+    // The fingerprint is of the request as understood (the parsed body), not its spelling.
+    let canonical = serde_json::to_vec(&body).unwrap_or_default();
+    let key = bill.key.map(|k| k.for_request(fingerprint("POST", "/api/v1/sessions", &canonical)));
+    let metered = sessions.create(bill.user, title, bill.cost, key).await?;
     let Some(session) = metered.value else {
         return Err(ApiError::new(
             actix_web::http::StatusCode::CONFLICT,
@@ -43,13 +54,14 @@ pub async fn create(
             "This Idempotency-Key already created a session that has since been deleted.",
         ));
     };
-    let mut res = HttpResponse::Created().json(SessionView::from(&session));
-    if metered.replayed {
-        res.headers_mut()
-            .insert(HeaderName::from_static("idempotent-replayed"), HeaderValue::from_static("true"));
+    let mut res = HttpResponse::Created();
+    for header in rate_limit_headers(&metered.quota) {
+        res.insert_header(header);
     }
-    res.extensions_mut().insert(QuotaAfter(metered.quota));
-    Ok(res)
+    if metered.replayed {
+        res.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
+    }
+    Ok(res.json(SessionView::from(&session)))
 }
 
 /// The caller's sessions, newest first.
