@@ -164,3 +164,54 @@ pub async fn problem(res: Response, status: StatusCode, code: &str) -> Value {
     assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string(), "{body}");
     body
 }
+
+/// An answer read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    /// Header lines, lower-cased names.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+impl TestApp {
+    /// Sends `head` (request line and headers, without the final blank line) and `body` exactly
+    /// as written, over a socket of its own (no client normalises the path), and reads the answer
+    /// until the server closes the connection (`Connection: close` is added).
+    pub async fn raw(&self, head: &str, body: &[u8]) -> RawResponse {
+        let port = self.address.rsplit(':').next().expect("port").to_owned();
+        let request =
+            [format!("{head}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").into_bytes(), body.to_vec()]
+                .concat();
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut socket = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).expect("connect");
+            socket.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
+            socket.write_all(&request).expect("request written");
+            let mut answer = Vec::new();
+            let _ = socket.read_to_end(&mut answer);
+            parse_raw(&answer)
+        })
+        .await
+        .expect("raw request")
+    }
+}
+
+pub fn parse_raw(answer: &[u8]) -> RawResponse {
+    let text = String::from_utf8_lossy(answer);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status =
+        lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    RawResponse { status, headers, body: body.to_owned() }
+}

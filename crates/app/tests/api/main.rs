@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod billing;
 mod checkout;
+mod hardening;
 mod helpers;
 mod localstripe;
 mod ops;
