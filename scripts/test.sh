@@ -12,7 +12,11 @@ fi
 TOLLGATE_LOCALSTRIPE="$(bash scripts/localstripe.sh)"
 export TOLLGATE_LOCALSTRIPE
 
-# Unit, property, service, store-contract (SQLite and Postgres), HTTP and emulator tests.
+# schemathesis (pinned) for the run of every phase and check against the OpenAPI document.
+TOLLGATE_SCHEMATHESIS="$(bash scripts/schemathesis.sh)"
+export TOLLGATE_SCHEMATHESIS
+
+# Unit, property, service, store-contract (SQLite and Postgres), HTTP, emulator and schemathesis tests.
 cargo nextest run --workspace --all-targets --no-fail-fast "$@"
 
 # The HTTP API suite once more, on Postgres instead of SQLite. Required in CI; elsewhere it is

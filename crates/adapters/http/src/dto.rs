@@ -14,26 +14,36 @@ fn rfc3339(at: OffsetDateTime) -> String {
 
 // ---- auth ---------------------------------------------------------------------------------
 
+/// Fields are read as optional so that every missing one is listed in the 422; the document says
+/// what a valid request is.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    /// Not blank, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub fullname: Option<String>,
+    #[schema(value_type = String, required = true, format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(value_type = String, required = true)]
     pub email: Option<String>,
+    #[schema(value_type = String, required = true)]
     pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
+    #[schema(value_type = String, required = true)]
     pub refresh_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LogoutRequest {
+    /// The refresh token whose family to revoke; absent or `null` revokes nothing.
     pub refresh_token: Option<String>,
 }
 
@@ -208,10 +218,23 @@ pub struct TrialResponse {
     pub runs_limit: u32,
 }
 
+/// The plans Checkout sells.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum CheckoutPlan {
+    Basic,
+    Pro,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckoutRequest {
+    #[schema(value_type = CheckoutPlan, required = true)]
     pub plan: Option<String>,
+    /// On an allowed origin (`TOLLGATE_ALLOWED_REDIRECT_ORIGINS`); may contain `{CHECKOUT_SESSION_ID}`.
+    #[schema(max_length = 2048)]
     pub success_url: Option<String>,
+    /// On an allowed origin.
+    #[schema(max_length = 2048)]
     pub cancel_url: Option<String>,
 }
 
@@ -222,13 +245,38 @@ pub struct CheckoutResponse {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PortalRequest {
+    /// On an allowed origin (`TOLLGATE_ALLOWED_REDIRECT_ORIGINS`).
+    #[schema(max_length = 2048)]
+    #[param(max_length = 2048)]
     pub return_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PortalResponse {
     pub portal_url: String,
+}
+
+/// A Stripe event, as far as the document describes it (the signature covers the raw body).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct StripeEvent {
+    /// `evt_…`.
+    id: String,
+    /// e.g. `customer.subscription.updated`.
+    #[schema(rename = "type")]
+    kind: String,
+    /// Unix seconds.
+    created: i64,
+    data: StripeEventData,
+}
+
+/// The event's object.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct StripeEventData {
+    object: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -243,6 +291,8 @@ pub struct WebhookResponse {
 
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
 pub struct CreateSessionRequest {
+    /// Trimmed; blank or `null` means none.
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub title: Option<String>,
 }
 
@@ -260,10 +310,13 @@ impl From<&Session> for SessionView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Default 0.
+    #[param(minimum = 0, maximum = 4294967295u32)]
     pub offset: Option<u32>,
 }
 

@@ -37,6 +37,7 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     /// The quota, on 402 answers.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::dto::QuotaView>)]
     pub subscription: Option<serde_json::Value>,
 }
 

@@ -10,6 +10,7 @@ mod helpers;
 mod localstripe;
 mod ops;
 mod outage;
+mod schemathesis;
 mod sessions;
 mod stripe_events;
 mod webhooks;

@@ -47,7 +47,8 @@ fn with_tokens(mut res: HttpResponseBuilder, body: impl serde::Serialize) -> Htt
 
 /// Create an account (and its free subscription) and sign in.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = AuthResponse), (status = 409, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 201, body = AuthResponse), (status = 409, body = Problem, description = "`EMAIL_TAKEN`"),
+        (status = 429, body = Problem, description = "Too many attempts from this address (`RATE_LIMITED`, `Retry-After`)")))]
 pub async fn register(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -74,7 +75,8 @@ pub async fn register(
 
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = AuthResponse), (status = 401, body = Problem, description = "`INVALID_CREDENTIALS`"),
+        (status = 429, body = Problem, description = "Too many attempts from this address, or failures for this email from it (`RATE_LIMITED`, `Retry-After`)")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -96,7 +98,8 @@ pub async fn login(
 
 /// Exchange a refresh token for a new pair (the old one stops working; reuse revokes the family).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
+    responses((status = 200, body = TokenResponse),
+        (status = 401, body = Problem, description = "`INVALID_REFRESH_TOKEN`, or `REFRESH_TOKEN_ROTATED` within the reuse grace window")))]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,

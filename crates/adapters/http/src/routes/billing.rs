@@ -27,7 +27,7 @@ pub async fn subscription(state: web::Data<AppState>, caller: Caller) -> Result<
 
 /// Start the one-time trial.
 #[utoipa::path(post, path = "/api/v1/billing/activate-trial", tag = "billing", security(("bearer" = [])),
-    responses((status = 200, body = TrialResponse), (status = 409, body = Problem)))]
+    responses((status = 200, body = TrialResponse), (status = 409, body = Problem, description = "`TRIAL_UNAVAILABLE`")))]
 pub async fn activate_trial(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let sub = state.services.billing.activate_trial(caller.0.user_id).await?;
     let catalog = state.services.billing.catalog();
@@ -42,8 +42,12 @@ pub async fn activate_trial(state: web::Data<AppState>, caller: Caller) -> Resul
 /// Open a Stripe Checkout session for `basic` or `pro`.
 #[utoipa::path(post, path = "/api/v1/billing/create-checkout-session", tag = "billing", security(("bearer" = [])),
     request_body = CheckoutRequest,
-    responses((status = 200, body = CheckoutResponse), (status = 400, body = Problem), (status = 409, body = Problem),
-        (status = 502, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 200, body = CheckoutResponse),
+        (status = 400, body = Problem, description = "`INVALID_PLAN` or `INVALID_REDIRECT_URL` (the URL's origin is not allowed)"),
+        (status = 409, body = Problem, description = "`ALREADY_SUBSCRIBED`"),
+        (status = 429, body = Problem, description = "Too many Checkout sessions for this user (`RATE_LIMITED`, `Retry-After`)"),
+        (status = 502, body = Problem, description = "`PAYMENT_PROVIDER_ERROR`"),
+        (status = 503, body = Problem, description = "`STRIPE_NOT_CONFIGURED`")))]
 pub async fn create_checkout_session(
     state: web::Data<AppState>,
     caller: Caller,
@@ -64,9 +68,12 @@ pub async fn create_checkout_session(
 
 /// Open the Stripe customer portal; `return_url` in the body or the query.
 #[utoipa::path(post, path = "/api/v1/billing/create-portal-session", tag = "billing", security(("bearer" = [])),
-    params(PortalRequest), request_body(content = PortalRequest, description = "optional"),
-    responses((status = 200, body = PortalResponse), (status = 409, body = Problem), (status = 502, body = Problem),
-        (status = 503, body = Problem)))]
+    params(PortalRequest), request_body(content = PortalRequest, description = "Optional; `return_url` here wins over the query's"),
+    responses((status = 200, body = PortalResponse),
+        (status = 400, body = Problem, description = "`INVALID_REDIRECT_URL` (the URL's origin is not allowed)"),
+        (status = 409, body = Problem, description = "`NO_BILLING_ACCOUNT`"),
+        (status = 502, body = Problem, description = "`PAYMENT_PROVIDER_ERROR`"),
+        (status = 503, body = Problem, description = "`STRIPE_NOT_CONFIGURED`")))]
 pub async fn create_portal_session(
     state: web::Data<AppState>,
     caller: Caller,
@@ -82,8 +89,13 @@ pub async fn create_portal_session(
 
 /// Stripe webhook: the raw body is verified against `Stripe-Signature` before it is read.
 #[utoipa::path(post, path = "/api/v1/billing/webhook", tag = "billing",
-    responses((status = 200, body = WebhookResponse), (status = 400, body = Problem), (status = 409, body = Problem),
-        (status = 503, body = Problem)))]
+    request_body(content = crate::dto::StripeEvent, description = "The event exactly as Stripe sent it (the signature covers these bytes)"),
+    params(("Stripe-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256>[,v1=…]` (at most 8 `v1`)")),
+    responses((status = 200, body = WebhookResponse),
+        (status = 400, body = Problem, description = "`INVALID_SIGNATURE`, or a signed body that is not an event (`MALFORMED_REQUEST`)"),
+        (status = 409, body = Problem, description = "`EVENT_OUT_OF_ORDER`: delivered before an event it depends on; not recorded, Stripe retries"),
+        (status = 413, body = Problem, description = "`PAYLOAD_TOO_LARGE` (over 1 MiB)"),
+        (status = 503, body = Problem, description = "`STRIPE_NOT_CONFIGURED`, or the store is unavailable (Stripe retries)")))]
 pub async fn webhook(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -18,7 +18,7 @@ fn session_id(raw: &str) -> Result<SessionId, ApiError> {
 /// Create a session; **consumes the route's cost** when the route table meters it, in the same
 /// transaction as the session, and honours `Idempotency-Key`.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", security(("bearer" = [])),
-    request_body(content = Option<CreateSessionRequest>, description = "Optional; a body that is sent must be a valid JSON object"),
+    request_body(content = CreateSessionRequest, description = "Optional; a body that is sent must be a valid JSON object"),
     params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body returns the original session and consumes nothing",
         min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 201, body = SessionView, headers(("RateLimit-Remaining" = u32, description = "Runs left in the period (limited plans)"))),
