@@ -6,8 +6,8 @@ use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::Trial;
 use tollgate_domain::{Email, Period, PlanId, RunCount, SessionId, SubscriptionStatus, UsageEffect};
 use tollgate_ports::outbound::{
-    ConsumeOutcome, CreateUserError, InboxEntry, Page, RecordOutcome, RefreshTokenRecord, RotateOutcome,
-    SubscriptionChange, UpdateSubscriptionError,
+    ConsumeOutcome, CreateUserError, IdempotencyKey, InboxEntry, Page, RecordOutcome, RefreshTokenRecord,
+    RotateOutcome, SubscriptionChange, UpdateSubscriptionError,
 };
 
 use crate::fixtures::{consumption, hash, id, registered, session, user, T0};
@@ -158,6 +158,26 @@ pub async fn a_repeated_idempotency_key_replays_without_counting(s: Subject) {
     let (other, _) = registered(&s, "bob@example.com").await;
     let theirs = consumption(other.id, 0, TEN, Some("key-1"));
     assert!(matches!(s.usage.consume(&theirs).await.unwrap(), ConsumeOutcome::Consumed { .. }));
+}
+
+pub async fn an_idempotency_key_with_another_fingerprint_is_a_mismatch(s: Subject) {
+    let (user, _) = registered(&s, "ada@example.com").await;
+    let keyed = |print: &str| {
+        let mut c = consumption(user.id, 0, TEN, None);
+        c.idempotency_key = IdempotencyKey::parse("key-1").map(|k| k.for_request(print));
+        c
+    };
+    let first = keyed("print-a");
+    assert!(matches!(s.usage.consume(&first).await.unwrap(), ConsumeOutcome::Consumed { .. }));
+    assert_eq!(s.usage.consume(&keyed("print-b")).await.unwrap(), ConsumeOutcome::KeyMismatch);
+    assert_eq!(
+        s.usage.consume(&keyed("print-a")).await.unwrap(),
+        ConsumeOutcome::Replayed { value: Some(first.record_id) }
+    );
+    // A key without a fingerprint (stored before fingerprints) matches any request.
+    let bare = consumption(user.id, 0, TEN, Some("key-1"));
+    assert!(matches!(s.usage.consume(&bare).await.unwrap(), ConsumeOutcome::Replayed { .. }));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(1));
 }
 
 pub async fn a_refund_gives_the_runs_back_once(s: Subject) {

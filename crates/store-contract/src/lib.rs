@@ -44,6 +44,7 @@ macro_rules! contract_suite {
                 an_unlimited_limit_never_refuses,
                 a_consumption_decided_on_an_old_version_writes_nothing,
                 a_repeated_idempotency_key_replays_without_counting,
+                an_idempotency_key_with_another_fingerprint_is_a_mismatch,
                 a_refund_gives_the_runs_back_once,
                 a_refund_after_the_period_rolled_over_leaves_the_new_counter_alone,
                 a_metered_session_is_created_with_its_usage_record,
