@@ -1,23 +1,16 @@
-//! The production store on PostgreSQL: every repository port of `tollgate-ports` on one pool,
-//! with its own embedded migrations.
+//! The production store on PostgreSQL: its pool and its migrations; the repositories themselves
+//! are `tollgate-store-sql`'s, written once for both stores.
 
-mod inbox;
-mod metering;
-mod subscriptions;
-mod tokens;
-mod users;
-
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::PgPool;
-use tollgate_ports::outbound::{HealthCheck, StoreError};
+use sqlx::{PgPool, Postgres, Transaction};
+use tollgate_ports::outbound::StoreError;
 use tollgate_store_sql::store_error;
 pub use tollgate_store_sql::PoolOptions;
 
-/// The Postgres store.
 /// A pooled connection idle at least this long is pinged before use.
 const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The Postgres store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -53,14 +46,17 @@ impl PgStore {
         sqlx::migrate!("./migrations").run(&self.pool).await.map_err(StoreError::failed)
     }
 
-    pub fn pool(&self) -> &PgPool {
+    fn read_pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn write_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool.begin().await
     }
 }
 
-#[async_trait]
-impl HealthCheck for PgStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
-    }
-}
+tollgate_store_sql::repositories!(PgStore, sqlx::Postgres);

@@ -1,14 +1,20 @@
-//! What Tollgate's two SQL stores share: plain records mirroring the tables, their conversion to
-//! and from domain types, and the translation of driver errors into the ports' errors. The SQL
-//! itself stays in each store crate (dialects differ).
+//! Tollgate's SQL, written once for both stores: the rows mirroring the tables and their
+//! conversion to domain types, the [`Ts`] timestamp column, the translation of driver errors into
+//! the ports' errors, and every repository (`repositories!`, expanded in each store crate).
+//! Only pools, migrations and the write-transaction entry differ per database.
 
 mod records;
+mod repositories;
+mod ts;
 
 pub use records::*;
+pub use ts::Ts;
 
 use std::time::Duration;
 
-use tollgate_ports::outbound::StoreError;
+use tollgate_domain::RunCount;
+use tollgate_ports::outbound::{ConsumeOutcome, StoreError, UpdateSubscriptionError};
+use uuid::Uuid;
 
 /// Connection-pool settings, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,12 +22,6 @@ pub struct PoolOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing as unavailable.
     pub acquire_timeout: Duration,
-}
-
-impl Default for PoolOptions {
-    fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
-    }
 }
 
 /// Translates a driver error into the port's error: connection-level failures are
@@ -68,4 +68,52 @@ pub fn to_micros(at: time::OffsetDateTime) -> i64 {
 pub fn from_micros(micros: i64) -> Result<time::OffsetDateTime, StoreError> {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
         .map_err(|e| StoreError::failed(format!("timestamp out of range: {e}")))
+}
+
+/// A subscription update failed in the store. A duplicate provider id (customer or subscription
+/// linked to two users) is a broken invariant, reported as a failure rather than a conflict to retry.
+pub fn update_error(e: sqlx::Error) -> UpdateSubscriptionError {
+    UpdateSubscriptionError::Store(store_error(e))
+}
+
+/// A stored counter as a run count.
+pub fn run_count(n: i64) -> Result<RunCount, sqlx::Error> {
+    u32::try_from(n).map(RunCount::new).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+/// What a consumption's transaction found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Consumed(RunCount),
+    /// The key's earlier consumption: its resource id, else its own id.
+    Replayed(Uuid),
+    /// The key's earlier consumption was for another request.
+    Mismatch,
+    LimitReached(RunCount),
+    Stale,
+    /// A concurrent request with the same idempotency key committed first.
+    Raced,
+}
+
+/// What a consumption came to, before the caller maps a replay to its own value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted<T> {
+    Consumed { value: T, runs_used: RunCount },
+    Replayed(Uuid),
+    Mismatch,
+    LimitReached(RunCount),
+    Stale,
+}
+
+impl<T> Counted<T> {
+    /// The port's answer; `replay` finds what a replayed consumption produced.
+    pub fn into_outcome(self, replay: impl FnOnce(Uuid) -> Option<T>) -> ConsumeOutcome<T> {
+        match self {
+            Self::Consumed { value, runs_used } => ConsumeOutcome::Consumed { value, runs_used },
+            Self::Replayed(original) => ConsumeOutcome::Replayed { value: replay(original) },
+            Self::Mismatch => ConsumeOutcome::KeyMismatch,
+            Self::LimitReached(runs_used) => ConsumeOutcome::LimitReached { runs_used },
+            Self::Stale => ConsumeOutcome::StaleState,
+        }
+    }
 }

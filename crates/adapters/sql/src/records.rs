@@ -1,6 +1,6 @@
-//! Records: one per table, with plain column types, converted to domain values here once.
+//! Rows: one per table, with plain column types (timestamps as [`Ts`]), read with
+//! `sqlx::FromRow` on either store and converted to domain values here once.
 
-use time::OffsetDateTime;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::{BillingLink, Trial};
 use tollgate_domain::{
@@ -12,6 +12,8 @@ use tollgate_ports::outbound::{
 };
 use uuid::Uuid;
 
+use crate::Ts;
+
 fn corrupt(what: &str) -> StoreError {
     StoreError::failed(format!("stored {what} is invalid"))
 }
@@ -20,16 +22,16 @@ fn corrupt(what: &str) -> StoreError {
 pub const UNLIMITED: i64 = -1;
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct UserRecord {
+pub struct UserRow {
     pub id: Uuid,
     pub email: String,
     pub fullname: String,
     pub role: String,
     pub password_hash: String,
-    pub created_at: OffsetDateTime,
+    pub created_at: Ts,
 }
 
-impl UserRecord {
+impl UserRow {
     pub fn from_domain(user: &User, hash: &PasswordHash) -> Self {
         Self {
             id: *user.id.as_uuid(),
@@ -37,7 +39,7 @@ impl UserRecord {
             fullname: user.fullname.as_str().to_owned(),
             role: user.role.as_str().to_owned(),
             password_hash: hash.0.clone(),
-            created_at: user.created_at,
+            created_at: Ts(user.created_at),
         }
     }
 
@@ -52,38 +54,38 @@ impl UserRecord {
             fullname: FullName::parse(&self.fullname).map_err(|_| corrupt("full name"))?,
             email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
             role: self.role.parse::<Role>().map_err(|_| corrupt("role"))?,
-            created_at: self.created_at,
+            created_at: self.created_at.0,
         })
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SubscriptionRecord {
+pub struct SubscriptionRow {
     pub id: Uuid,
     pub user_id: Uuid,
     pub plan: String,
     pub status: String,
     pub runs_used: i64,
-    pub period_start: OffsetDateTime,
-    pub period_end: OffsetDateTime,
-    pub period_anchor: OffsetDateTime,
+    pub period_start: Ts,
+    pub period_end: Ts,
+    pub period_anchor: Ts,
     pub limit_override: Option<i64>,
     pub cancel_at_period_end: bool,
-    pub trial_started_at: Option<OffsetDateTime>,
-    pub trial_ends_at: Option<OffsetDateTime>,
+    pub trial_started_at: Option<Ts>,
+    pub trial_ends_at: Option<Ts>,
     pub trial_used: bool,
     pub has_paid: bool,
-    pub past_due_since: Option<OffsetDateTime>,
+    pub past_due_since: Option<Ts>,
     pub stripe_customer_id: Option<String>,
     pub stripe_subscription_id: Option<String>,
     pub stripe_granted: bool,
-    pub stripe_last_event_at: Option<OffsetDateTime>,
+    pub stripe_last_event_at: Option<Ts>,
     pub version: i64,
-    pub created_at: OffsetDateTime,
-    pub updated_at: OffsetDateTime,
+    pub created_at: Ts,
+    pub updated_at: Ts,
 }
 
-impl SubscriptionRecord {
+impl SubscriptionRow {
     pub fn from_domain(s: &Subscription) -> Self {
         Self {
             id: *s.id.as_uuid(),
@@ -91,23 +93,23 @@ impl SubscriptionRecord {
             plan: s.plan.as_str().to_owned(),
             status: s.status.as_str().to_owned(),
             runs_used: i64::from(s.runs_used.get()),
-            period_start: s.period.start(),
-            period_end: s.period.end(),
-            period_anchor: s.period_anchor,
+            period_start: Ts(s.period.start()),
+            period_end: Ts(s.period.end()),
+            period_anchor: Ts(s.period_anchor),
             limit_override: s.runs_limit_override.map(|l| l.as_option().map_or(UNLIMITED, i64::from)),
             cancel_at_period_end: s.cancel_at_period_end,
-            trial_started_at: s.trial.map(|t| t.started_at),
-            trial_ends_at: s.trial.map(|t| t.ends_at),
+            trial_started_at: s.trial.map(|t| Ts(t.started_at)),
+            trial_ends_at: s.trial.map(|t| Ts(t.ends_at)),
             trial_used: s.trial_used,
             has_paid: s.has_paid,
-            past_due_since: s.past_due_since,
+            past_due_since: s.past_due_since.map(Ts),
             stripe_customer_id: s.billing.customer_id.clone(),
             stripe_subscription_id: s.billing.subscription_id.clone(),
             stripe_granted: s.billing.granted,
-            stripe_last_event_at: s.billing.last_event_at,
+            stripe_last_event_at: s.billing.last_event_at.map(Ts),
             version: s.version,
-            created_at: s.created_at,
-            updated_at: s.updated_at,
+            created_at: Ts(s.created_at),
+            updated_at: Ts(s.updated_at),
         }
     }
 
@@ -118,7 +120,7 @@ impl SubscriptionRecord {
             Some(n) => Some(RunLimit::limited(u32::try_from(n).map_err(|_| corrupt("limit"))?)),
         };
         let trial = match (self.trial_started_at, self.trial_ends_at) {
-            (Some(started_at), Some(ends_at)) => Some(Trial { started_at, ends_at }),
+            (Some(started_at), Some(ends_at)) => Some(Trial { started_at: started_at.0, ends_at: ends_at.0 }),
             (None, None) => None,
             _ => return Err(corrupt("trial")),
         };
@@ -128,42 +130,42 @@ impl SubscriptionRecord {
             plan: self.plan.parse::<PlanId>().map_err(|_| corrupt("plan"))?,
             status: self.status.parse::<SubscriptionStatus>().map_err(|_| corrupt("status"))?,
             runs_used: RunCount::new(u32::try_from(self.runs_used).map_err(|_| corrupt("usage"))?),
-            period: Period::new(self.period_start, self.period_end).map_err(|_| corrupt("period"))?,
-            period_anchor: self.period_anchor,
+            period: Period::new(self.period_start.0, self.period_end.0).map_err(|_| corrupt("period"))?,
+            period_anchor: self.period_anchor.0,
             runs_limit_override,
             cancel_at_period_end: self.cancel_at_period_end,
             trial,
             trial_used: self.trial_used,
             has_paid: self.has_paid,
-            past_due_since: self.past_due_since,
+            past_due_since: self.past_due_since.map(|t| t.0),
             billing: BillingLink {
                 customer_id: self.stripe_customer_id,
                 subscription_id: self.stripe_subscription_id,
                 granted: self.stripe_granted,
-                last_event_at: self.stripe_last_event_at,
+                last_event_at: self.stripe_last_event_at.map(|t| t.0),
             },
             version: self.version,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
         })
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct SessionRecord {
+pub struct SessionRow {
     pub id: Uuid,
     pub user_id: Uuid,
     pub title: Option<String>,
-    pub created_at: OffsetDateTime,
+    pub created_at: Ts,
 }
 
-impl SessionRecord {
+impl SessionRow {
     pub fn into_domain(self) -> Session {
         Session {
             id: SessionId::from_uuid(self.id),
             user_id: UserId::from_uuid(self.user_id),
             title: self.title,
-            created_at: self.created_at,
+            created_at: self.created_at.0,
         }
     }
 }
@@ -174,10 +176,10 @@ pub struct RefreshTokenRow {
     pub family_id: Uuid,
     pub user_id: Uuid,
     pub token_hash: String,
-    pub expires_at: OffsetDateTime,
-    pub rotated_at: Option<OffsetDateTime>,
-    pub revoked_at: Option<OffsetDateTime>,
-    pub created_at: OffsetDateTime,
+    pub expires_at: Ts,
+    pub rotated_at: Option<Ts>,
+    pub revoked_at: Option<Ts>,
+    pub created_at: Ts,
 }
 
 impl RefreshTokenRow {
@@ -187,10 +189,10 @@ impl RefreshTokenRow {
             family_id: self.family_id,
             user_id: UserId::from_uuid(self.user_id),
             token_hash: self.token_hash,
-            expires_at: self.expires_at,
-            rotated_at: self.rotated_at,
-            revoked_at: self.revoked_at,
-            created_at: self.created_at,
+            expires_at: self.expires_at.0,
+            rotated_at: self.rotated_at.map(|t| t.0),
+            revoked_at: self.revoked_at.map(|t| t.0),
+            created_at: self.created_at.0,
         }
     }
 }
@@ -204,7 +206,7 @@ pub struct UsageRow {
     pub idempotency_key: Option<String>,
     pub resource_id: Option<Uuid>,
     pub refunded: bool,
-    pub created_at: OffsetDateTime,
+    pub created_at: Ts,
 }
 
 impl UsageRow {
@@ -217,7 +219,31 @@ impl UsageRow {
             idempotency_key: self.idempotency_key,
             resource_id: self.resource_id,
             refunded: self.refunded,
-            at: self.created_at,
+            at: self.created_at.0,
         })
     }
+}
+
+/// `SELECT <every users column> FROM users <tail>`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_user {
+    ($tail:literal) => {
+        concat!("SELECT id, email, fullname, role, password_hash, created_at FROM users ", $tail)
+    };
+}
+
+/// `SELECT <every subscriptions column> FROM subscriptions <tail>`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_subscription {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, user_id, plan, status, runs_used, period_start, period_end, period_anchor, limit_override, \
+             cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
+             stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, \
+             created_at, updated_at FROM subscriptions ",
+            $tail
+        )
+    };
 }

@@ -1,5 +1,6 @@
-//! The embedded default store on SQLite (WAL): every repository port of `tollgate-ports` on one
-//! pool, with its own embedded migrations. The database file and its folder are created if missing.
+//! The embedded default store on SQLite (WAL): its pools, its migrations and its write
+//! transactions; the repositories themselves are `tollgate-store-sql`'s, written once for both
+//! stores. The database file and its folder are created if missing.
 //!
 //! SQLite has one writer at a time. All writes go through a dedicated one-connection pool, so
 //! writers queue in the pool (async, first come first served) instead of contending for the
@@ -9,20 +10,12 @@
 //! `BEGIN IMMEDIATE`, so the database is also safe when another process writes to the file
 //! (a `tollgate user` command next to a running server).
 
-mod inbox;
-mod metering;
-mod rows;
-mod subscriptions;
-mod tokens;
-mod users;
-
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
-use tollgate_ports::outbound::{HealthCheck, StoreError};
+use tollgate_ports::outbound::StoreError;
 use tollgate_store_sql::store_error;
 pub use tollgate_store_sql::PoolOptions;
 
@@ -74,20 +67,19 @@ impl SqliteStore {
         sqlx::migrate!("./migrations").run(&self.writer).await.map_err(StoreError::failed)
     }
 
-    pub fn pool(&self) -> &SqlitePool {
+    fn read_pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    fn write_pool(&self) -> &SqlitePool {
+        &self.writer
     }
 
     /// A write transaction on the writer connection, holding the database's write lock from its
     /// first statement.
-    pub(crate) async fn write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.writer.begin_with("BEGIN IMMEDIATE").await
     }
 }
 
-#[async_trait]
-impl HealthCheck for SqliteStore {
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
-    }
-}
+tollgate_store_sql::repositories!(SqliteStore, sqlx::Sqlite);

@@ -1,0 +1,42 @@
+//! The repositories, written once for both stores.
+//!
+//! sqlx's statements are the same text on SQLite and Postgres here (`$N` placeholders, which the
+//! SQLite driver accepts too; [`crate::Ts`] for timestamps; portable casts), so each repository
+//! is one macro body, expanded in each store crate for its own concrete types — no trait bounds
+//! over `sqlx::Database` to carry. A store invokes [`repositories!`](crate::repositories) and
+//! provides three methods:
+//! - `read_pool(&self) -> &sqlx::Pool<DB>`: for reads;
+//! - `write_pool(&self) -> &sqlx::Pool<DB>`: for single-statement writes;
+//! - `async write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`: a write
+//!   transaction (SQLite: `BEGIN IMMEDIATE` on its one writer connection).
+
+mod inbox;
+mod sessions;
+mod subscriptions;
+mod tokens;
+mod usage;
+mod users;
+
+/// Implements every repository port of `tollgate-ports` for `$store` on database `$db`.
+#[macro_export]
+macro_rules! repositories {
+    ($store:ty, $db:ty) => {
+        $crate::__subscriptions!($store, $db);
+        $crate::__users!($store, $db);
+        $crate::__usage!($store, $db);
+        $crate::__sessions!($store, $db);
+        $crate::__tokens!($store, $db);
+        $crate::__inbox!($store, $db);
+
+        #[::async_trait::async_trait]
+        impl ::tollgate_ports::outbound::HealthCheck for $store {
+            async fn ping(&self) -> Result<(), ::tollgate_ports::outbound::StoreError> {
+                ::sqlx::query("SELECT 1")
+                    .execute(self.read_pool())
+                    .await
+                    .map(|_| ())
+                    .map_err($crate::store_error)
+            }
+        }
+    };
+}

@@ -1,0 +1,153 @@
+//! `SubscriptionRepository`, and the insert and compare-and-set update other repositories use
+//! inside their transactions.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __subscriptions {
+    ($store:ty, $db:ty) => {
+        /// Inserts a new subscription (registration).
+        async fn insert_subscription(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            sub: &::tollgate_domain::Subscription,
+        ) -> Result<(), ::sqlx::Error> {
+            let r = $crate::SubscriptionRow::from_domain(sub);
+            ::sqlx::query(
+                "INSERT INTO subscriptions (id, user_id, plan, status, runs_used, period_start, period_end, period_anchor, \
+                 limit_override, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
+                 stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+            )
+            .bind(r.id)
+            .bind(&r.user_id)
+            .bind(&r.plan)
+            .bind(&r.status)
+            .bind(r.runs_used)
+            .bind(r.period_start)
+            .bind(r.period_end)
+            .bind(r.period_anchor)
+            .bind(r.limit_override)
+            .bind(r.cancel_at_period_end)
+            .bind(r.trial_started_at)
+            .bind(r.trial_ends_at)
+            .bind(r.trial_used)
+            .bind(r.has_paid)
+            .bind(r.past_due_since)
+            .bind(&r.stripe_customer_id)
+            .bind(&r.stripe_subscription_id)
+            .bind(r.stripe_granted)
+            .bind(r.stripe_last_event_at)
+            .bind(r.version)
+            .bind(r.created_at)
+            .bind(r.updated_at)
+            .execute(conn)
+            .await
+            .map(|_| ())
+        }
+
+        /// The compare-and-set update of every state column; `runs_used` is kept or reset, never
+        /// copied from the snapshot. Returns whether the row matched `expected_version`.
+        async fn update_subscription(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            sub: &::tollgate_domain::Subscription,
+            expected_version: i64,
+            usage: ::tollgate_domain::UsageEffect,
+        ) -> Result<bool, ::sqlx::Error> {
+            let r = $crate::SubscriptionRow::from_domain(sub);
+            let done = ::sqlx::query(
+                "UPDATE subscriptions SET plan = $3, status = $4, \
+                 runs_used = CASE WHEN $5 THEN 0 ELSE runs_used END, \
+                 period_start = $6, period_end = $7, period_anchor = $8, limit_override = $9, cancel_at_period_end = $10, \
+                 trial_started_at = $11, trial_ends_at = $12, trial_used = $13, has_paid = $14, past_due_since = $15, \
+                 stripe_customer_id = $16, stripe_subscription_id = $17, stripe_granted = $18, stripe_last_event_at = $19, \
+                 version = $20, updated_at = $21 \
+                 WHERE id = $1 AND version = $2",
+            )
+            .bind(r.id)
+            .bind(expected_version)
+            .bind(&r.plan)
+            .bind(&r.status)
+            .bind(usage == ::tollgate_domain::UsageEffect::Reset)
+            .bind(r.period_start)
+            .bind(r.period_end)
+            .bind(r.period_anchor)
+            .bind(r.limit_override)
+            .bind(r.cancel_at_period_end)
+            .bind(r.trial_started_at)
+            .bind(r.trial_ends_at)
+            .bind(r.trial_used)
+            .bind(r.has_paid)
+            .bind(r.past_due_since)
+            .bind(&r.stripe_customer_id)
+            .bind(&r.stripe_subscription_id)
+            .bind(r.stripe_granted)
+            .bind(r.stripe_last_event_at)
+            .bind(r.version)
+            .bind(r.updated_at)
+            .execute(conn)
+            .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        #[::async_trait::async_trait]
+        impl ::tollgate_ports::outbound::SubscriptionRepository for $store {
+            #[::tracing::instrument(skip_all)]
+            async fn get_by_user(
+                &self,
+                user: ::tollgate_domain::UserId,
+            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
+                let row: Option<$crate::SubscriptionRow> =
+                    ::sqlx::query_as($crate::__select_subscription!("WHERE user_id = $1"))
+                        .bind(user.as_uuid())
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err($crate::store_error)?;
+                row.map($crate::SubscriptionRow::into_domain).transpose()
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn find_by_customer(
+                &self,
+                customer_id: &str,
+            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
+                let row: Option<$crate::SubscriptionRow> =
+                    ::sqlx::query_as($crate::__select_subscription!("WHERE stripe_customer_id = $1"))
+                        .bind(customer_id)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err($crate::store_error)?;
+                row.map($crate::SubscriptionRow::into_domain).transpose()
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn find_by_provider_subscription(
+                &self,
+                subscription_id: &str,
+            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
+                let row: Option<$crate::SubscriptionRow> =
+                    ::sqlx::query_as($crate::__select_subscription!("WHERE stripe_subscription_id = $1"))
+                        .bind(subscription_id)
+                        .fetch_optional(self.read_pool())
+                        .await
+                        .map_err($crate::store_error)?;
+                row.map($crate::SubscriptionRow::into_domain).transpose()
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn update(
+                &self,
+                sub: &::tollgate_domain::Subscription,
+                expected_version: i64,
+                usage: ::tollgate_domain::UsageEffect,
+            ) -> Result<(), ::tollgate_ports::outbound::UpdateSubscriptionError> {
+                let mut conn = self.write_pool().acquire().await.map_err($crate::update_error)?;
+                match update_subscription(&mut conn, sub, expected_version, usage)
+                    .await
+                    .map_err($crate::update_error)?
+                {
+                    true => Ok(()),
+                    false => Err(::tollgate_ports::outbound::UpdateSubscriptionError::Conflict),
+                }
+            }
+        }
+    };
+}

@@ -1,0 +1,183 @@
+//! `UsageRepository`, and the consumption every metered write shares: one conditional UPDATE of
+//! the counter and the usage record, in the caller's transaction.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __usage {
+    ($store:ty, $db:ty) => {
+        /// The earlier consumption with this key: its resource id (else its own id), or
+        /// `Mismatch` when it was made for another request.
+        async fn replay_of(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            c: &::tollgate_ports::outbound::Consumption,
+        ) -> Result<Option<$crate::Step>, ::sqlx::Error> {
+            let Some(key) = &c.idempotency_key else { return Ok(None) };
+            let row: Option<(::uuid::Uuid, Option<::uuid::Uuid>, Option<String>)> = ::sqlx::query_as(
+                "SELECT id, resource_id, request_hash FROM usage_records WHERE user_id = $1 AND idempotency_key = $2",
+            )
+            .bind(c.user_id.as_uuid())
+            .bind(key.as_str())
+            .fetch_optional(conn)
+            .await?;
+            Ok(row.map(|(id, resource, hash)| {
+                if key.matches(hash.as_deref()) {
+                    $crate::Step::Replayed(resource.unwrap_or(id))
+                } else {
+                    $crate::Step::Mismatch
+                }
+            }))
+        }
+
+        /// Counts `c` in `conn`'s transaction. On `Consumed` the caller inserts its resource and
+        /// commits; on anything else it rolls back (dropping the transaction does).
+        async fn consume_in(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            c: &::tollgate_ports::outbound::Consumption,
+            resource: Option<::uuid::Uuid>,
+        ) -> Result<$crate::Step, ::sqlx::Error> {
+            use $crate::Step;
+            if let Some(step) = replay_of(&mut *conn, c).await? {
+                return Ok(step);
+            }
+            let units = i64::from(c.units.get());
+            let limit = c.limit.as_option().map(i64::from);
+            let used: Option<i64> = ::sqlx::query_scalar(
+                "UPDATE subscriptions SET runs_used = runs_used + $3 \
+                 WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + $3 <= $4) \
+                 RETURNING runs_used",
+            )
+            .bind(c.user_id.as_uuid())
+            .bind(c.expected_version)
+            .bind(units)
+            .bind(limit)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(used) = used else {
+                let current: Option<(i64, i64)> =
+                    ::sqlx::query_as("SELECT version, runs_used FROM subscriptions WHERE user_id = $1")
+                        .bind(c.user_id.as_uuid())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                return Ok(match current {
+                    Some((version, used)) if version == c.expected_version => {
+                        Step::LimitReached($crate::run_count(used)?)
+                    }
+                    _ => Step::Stale,
+                });
+            };
+            let inserted = ::sqlx::query(
+                "INSERT INTO usage_records \
+                 (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) \
+                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $8)",
+            )
+            .bind(c.record_id)
+            .bind(c.user_id.as_uuid())
+            .bind(units)
+            .bind(&c.reason)
+            .bind(c.idempotency_key.as_ref().map(|k| k.as_str()))
+            .bind(resource)
+            .bind($crate::Ts(c.at))
+            .bind(c.idempotency_key.as_ref().and_then(|k| k.fingerprint()))
+            .execute(&mut *conn)
+            .await;
+            match inserted {
+                Ok(_) => Ok(Step::Consumed($crate::run_count(used)?)),
+                Err(e) if $crate::is_unique_violation(&e) => Ok(Step::Raced),
+                Err(e) => Err(e),
+            }
+        }
+
+        impl $store {
+            /// Counts `c` and lets `finish` write the resource and commit. A lost same-key race
+            /// is retried in a fresh transaction, which then sees the winner's record and
+            /// replays it.
+            async fn counted<T, F, Fut>(
+                &self,
+                c: &::tollgate_ports::outbound::Consumption,
+                resource: Option<::uuid::Uuid>,
+                finish: F,
+            ) -> Result<$crate::Counted<T>, ::tollgate_ports::outbound::StoreError>
+            where
+                F: Fn(::sqlx::Transaction<'static, $db>) -> Fut,
+                Fut: ::std::future::Future<Output = Result<T, ::sqlx::Error>>,
+            {
+                use $crate::{Counted, Step};
+                for _ in 0..3 {
+                    let mut tx = self.write().await.map_err($crate::store_error)?;
+                    match consume_in(&mut tx, c, resource).await.map_err($crate::store_error)? {
+                        Step::Consumed(runs_used) => {
+                            let value = finish(tx).await.map_err($crate::store_error)?;
+                            return Ok(Counted::Consumed { value, runs_used });
+                        }
+                        Step::Replayed(original) => return Ok(Counted::Replayed(original)),
+                        Step::Mismatch => return Ok(Counted::Mismatch),
+                        Step::LimitReached(runs_used) => return Ok(Counted::LimitReached(runs_used)),
+                        Step::Stale => return Ok(Counted::Stale),
+                        Step::Raced => continue,
+                    }
+                }
+                Ok(Counted::Stale)
+            }
+        }
+
+        #[::async_trait::async_trait]
+        impl ::tollgate_ports::outbound::UsageRepository for $store {
+            #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
+            async fn consume(
+                &self,
+                c: &::tollgate_ports::outbound::Consumption,
+            ) -> Result<::tollgate_ports::outbound::ConsumeOutcome<::uuid::Uuid>, ::tollgate_ports::outbound::StoreError>
+            {
+                let record_id = c.record_id;
+                let counted =
+                    self.counted(c, None, |tx| async move { tx.commit().await.map(|()| record_id) }).await?;
+                Ok(counted.into_outcome(Some))
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn refund(&self, record_id: ::uuid::Uuid) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                let refunded: Option<(::uuid::Uuid, i64, $crate::Ts)> = ::sqlx::query_as(
+                    "UPDATE usage_records SET refunded = TRUE WHERE id = $1 AND refunded = FALSE \
+                     RETURNING user_id, units, created_at",
+                )
+                .bind(record_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                let Some((user_id, units, at)) = refunded else { return Ok(false) };
+                // Only a consumption of the current period is given back to the counter.
+                ::sqlx::query(
+                    "UPDATE subscriptions SET runs_used = runs_used - $2 \
+                     WHERE user_id = $1 AND period_start <= $3 AND runs_used >= $2",
+                )
+                .bind(user_id)
+                .bind(units)
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                tx.commit().await.map_err($crate::store_error)?;
+                Ok(true)
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn list(
+                &self,
+                user: ::tollgate_domain::UserId,
+                limit: u32,
+            ) -> Result<Vec<::tollgate_ports::outbound::UsageRecord>, ::tollgate_ports::outbound::StoreError> {
+                let rows: Vec<$crate::UsageRow> = ::sqlx::query_as(
+                    "SELECT id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at \
+                     FROM usage_records WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                )
+                .bind(user.as_uuid())
+                .bind(i64::from(limit))
+                .fetch_all(self.read_pool())
+                .await
+                .map_err($crate::store_error)?;
+                rows.into_iter().map($crate::UsageRow::into_domain).collect()
+            }
+        }
+    };
+}
