@@ -24,9 +24,11 @@ if ! need wrk || ! need pgbench || ! need psql; then
   apt-get update -qq && apt-get install -y -qq wrk postgresql-client >/dev/null
 fi
 
-echo "== building the release binary" >&2
-cargo build --release -p tollgate -q
-BIN=$ROOT/target/release/tollgate
+echo "== building the release binaries" >&2
+cargo build --release -p tollgate -p tollgate-bench -q
+# BENCH_SERVER_BIN runs another build of the server (a before/after comparison in one run).
+BIN=${BENCH_SERVER_BIN:-$ROOT/target/release/tollgate}
+FIXTURES=$ROOT/target/release/tollgate-bench
 
 WORK=$(mktemp -d)
 RESULTS=$WORK/results.jsonl
@@ -69,7 +71,7 @@ run_wrk() { # store workload concurrency
   export BENCH_THREADS=$threads
   if [ "$workload" = webhook ]; then
     export BENCH_EVENTS=$WORK/events
-    "$BIN" bench events $CONFIG --customers "$WORK/customers" --start "$EVENT_START" --count 120000 --out "$BENCH_EVENTS" >/dev/null
+    "$FIXTURES" events $CONFIG --customers "$WORK/customers" --start "$EVENT_START" --count 120000 --out "$BENCH_EVENTS" >/dev/null
     EVENT_START=$(( EVENT_START + 120000 ))
   fi
   peak_rss_reset
@@ -88,7 +90,7 @@ for store in $STORES; do
     psql "$PG_ADMIN" -qc "CREATE DATABASE $DB_NAME" >/dev/null
     export DATABASE_URL="${PG_ADMIN%/*}/$DB_NAME"
   fi
-  "$BIN" bench seed $CONFIG --users "$USERS" --tokens "$WORK/tokens" --customers "$WORK/customers" >&2
+  "$FIXTURES" seed $CONFIG --users "$USERS" --tokens "$WORK/tokens" --customers "$WORK/customers" >&2
   "$BIN" serve $CONFIG > "$WORK/server-$store.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done

@@ -1,7 +1,6 @@
 //! The `tollgate` binary's library half: configuration, telemetry and start-up, kept thin.
 
 pub mod admin;
-pub mod bench;
 pub mod settings;
 pub mod startup;
 pub mod store;

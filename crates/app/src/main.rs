@@ -28,34 +28,6 @@ enum Command {
     /// Operator actions on one user (same rules as the API).
     #[command(subcommand)]
     User(UserCommand),
-    /// Fixtures for the benchmark harness (scripts/bench.sh).
-    #[command(subcommand)]
-    Bench(BenchCommand),
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Create users on enterprise/unlimited and write their access tokens and customer ids.
-    Seed {
-        #[arg(long, default_value_t = 1000)]
-        users: u32,
-        #[arg(long)]
-        tokens: PathBuf,
-        #[arg(long)]
-        customers: PathBuf,
-    },
-    /// Write distinct, signed subscription events for those customers.
-    Events {
-        #[arg(long)]
-        customers: PathBuf,
-        #[arg(long, default_value_t = 100_000)]
-        count: u32,
-        /// First event number (distinct ids across runs).
-        #[arg(long, default_value_t = 0)]
-        start: u32,
-        #[arg(long)]
-        out: PathBuf,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -87,12 +59,6 @@ async fn main() -> ExitCode {
         Command::Serve => serve(&settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
-        Command::Bench(BenchCommand::Seed { users, tokens, customers }) => {
-            tollgate::bench::seed(&settings, users, &tokens, &customers).await
-        }
-        Command::Bench(BenchCommand::Events { customers, count, start, out }) => {
-            tollgate::bench::events(&settings, &customers, start, count, &out)
-        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

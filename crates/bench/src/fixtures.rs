@@ -1,5 +1,4 @@
-//! `tollgate bench …`: fixtures for the benchmark harness (`scripts/bench.sh`), through the same
-//! use cases and adapters as the server.
+//! Fixtures for the benchmark harness, made through the same use cases and adapters as the server.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,9 +10,9 @@ use tollgate_domain::{Email, FullName, PlanId, Role, Subscription, SubscriptionI
 use tollgate_ports::outbound::{PasswordHash, TokenIssuer};
 use tollgate_security::{JwtConfig, JwtIssuer};
 
-use crate::settings::Settings;
-use crate::startup::{services, AUDIENCE, ISSUER};
-use crate::store::Store;
+use tollgate::settings::Settings;
+use tollgate::startup::{services, AUDIENCE, ISSUER};
+use tollgate::store::Store;
 
 /// Creates `users` users on enterprise/unlimited (through the admin use case), links each to a
 /// Stripe customer `cus_bench_<i>`, and writes one access token per line to `tokens_out` (valid

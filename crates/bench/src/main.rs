@@ -1,0 +1,73 @@
+//! `tollgate-bench`: fixtures for the benchmark harness (`scripts/bench.sh`). A development tool,
+//! kept out of the production binary: pointed at a database, `seed` creates thousands of
+//! unlimited users.
+
+mod fixtures;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tollgate::settings::Settings;
+
+#[derive(Debug, Parser)]
+#[command(name = "tollgate-bench", about = "Fixtures for Tollgate's benchmark harness")]
+struct Cli {
+    /// Folder holding `default.toml` and `{TOLLGATE_ENV}.toml` (both optional).
+    #[arg(long, global = true, default_value = "config")]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create users on enterprise/unlimited and write their access tokens and customer ids.
+    Seed {
+        #[arg(long, default_value_t = 1000)]
+        users: u32,
+        #[arg(long)]
+        tokens: PathBuf,
+        #[arg(long)]
+        customers: PathBuf,
+    },
+    /// Write distinct, signed subscription events for those customers.
+    Events {
+        #[arg(long)]
+        customers: PathBuf,
+        #[arg(long, default_value_t = 100_000)]
+        count: u32,
+        /// First event number (distinct ids across runs).
+        #[arg(long, default_value_t = 0)]
+        start: u32,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli.config_dir) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("tollgate-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Seed { users, tokens, customers } => {
+            fixtures::seed(&settings, users, &tokens, &customers).await
+        }
+        Command::Events { customers, count, start, out } => {
+            fixtures::events(&settings, &customers, start, count, &out)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tollgate-bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
