@@ -17,6 +17,8 @@ lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets -- -D warnings
     bash scripts/check-domain-purity.sh
+    bash scripts/check-layering.sh
+    bash scripts/check-licenses.sh
 
 # Everything CI does.
 ci:

@@ -1,5 +1,8 @@
 //! `tollgate migrate`, the real binary, twice on each store.
 
+// Tests run on real time and make their own ids.
+#![allow(clippy::disallowed_methods)]
+
 use std::process::Command;
 
 use tollgate_store_contract::harness::TestDatabase;

@@ -4,23 +4,23 @@
 //! through the [`Clock`] trait (or as an explicit `now` argument), so every rule can be tested at a
 //! fixed instant.
 
-pub mod billing;
 pub mod clock;
 pub mod ids;
 pub mod money;
 pub mod period;
 pub mod plan;
+pub mod provider_events;
 pub mod quota;
 pub mod status;
 pub mod subscription;
 pub mod user;
 
-pub use billing::{BillingEvent, EventVerdict, ProviderSubscription};
 pub use clock::{Clock, FixedClock};
 pub use ids::{SessionId, SubscriptionId, UserId};
 pub use money::{Currency, Money, MoneyError};
 pub use period::Period;
 pub use plan::{Plan, PlanCatalog, PlanId, RunCount, RunLimit, TrialTerms};
+pub use provider_events::{BillingEvent, EventVerdict, ProviderSubscription};
 pub use quota::{ConsumeDecision, Refusal};
 pub use status::SubscriptionStatus;
 pub use subscription::{AdminPlanError, Subscription, TrialError, UsageEffect};

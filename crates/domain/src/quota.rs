@@ -17,9 +17,17 @@ pub struct QuotaSnapshot {
     /// When the counter next resets (the current period's end).
     #[serde(with = "time::serde::rfc3339")]
     pub resets_at: Timestamp,
+    /// When this view was taken (the decision's `now`).
+    #[serde(with = "time::serde::rfc3339")]
+    pub as_of: Timestamp,
 }
 
 impl QuotaSnapshot {
+    /// Whole seconds from `as_of` until the counter resets (0 once due).
+    pub fn seconds_to_reset(&self) -> i64 {
+        (self.resets_at - self.as_of).whole_seconds().max(0)
+    }
+
     pub fn remaining(&self) -> Option<u32> {
         self.runs_limit.remaining(self.runs_used)
     }

@@ -141,9 +141,10 @@ impl Subscription {
         }
     }
 
-    /// A view of the quota for responses and refusals.
-    pub fn snapshot(&self, catalog: &PlanCatalog) -> QuotaSnapshot {
+    /// A view of the quota at `now`, for responses and refusals.
+    pub fn snapshot(&self, catalog: &PlanCatalog, now: Timestamp) -> QuotaSnapshot {
         QuotaSnapshot {
+            as_of: now,
             plan: self.plan,
             status: self.status,
             runs_used: self.runs_used,
@@ -197,7 +198,7 @@ impl Subscription {
         catalog: &PlanCatalog,
         past_due_grace: Duration,
     ) -> ConsumeDecision {
-        let snapshot = self.snapshot(catalog);
+        let snapshot = self.snapshot(catalog, now);
         if !self.status_allows_use(now, past_due_grace) {
             return ConsumeDecision::Refused { reason: Refusal::Inactive, snapshot };
         }

@@ -235,7 +235,7 @@ fn enterprise_without_a_set_limit_is_unlimited_by_default() {
         sub.decide(RunCount::new(u32::MAX), SIGNUP, &catalog(), GRACE),
         ConsumeDecision::Allowed { .. }
     ));
-    assert_eq!(sub.snapshot(&catalog()).remaining(), None);
+    assert_eq!(sub.snapshot(&catalog(), SIGNUP).remaining(), None);
 }
 
 #[test]

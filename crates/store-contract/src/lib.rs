@@ -6,6 +6,9 @@
 //! `TOLLGATE_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`); when it
 //! cannot be reached the Postgres tests say so and pass, except with `CI=true`, where they fail.
 
+// Test fixtures: fresh ids and database names.
+#![allow(clippy::disallowed_methods)]
+
 pub mod contract;
 pub mod fixtures;
 pub mod harness;

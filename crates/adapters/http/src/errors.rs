@@ -11,6 +11,7 @@ use tollgate_ports::services::webhooks::HandleWebhookError;
 use tollgate_ports::services::Failure;
 
 use crate::dto::QuotaView;
+use crate::error_code::ErrorCode;
 use crate::problem::ApiError;
 
 impl From<Failure> for ApiError {
@@ -27,7 +28,7 @@ impl From<RegisterError> for ApiError {
         match e {
             RegisterError::EmailTaken => ApiError::new(
                 StatusCode::CONFLICT,
-                "EMAIL_TAKEN",
+                ErrorCode::EmailTaken,
                 "An account with this email already exists.",
             ),
             RegisterError::Failure(f) => f.into(),
@@ -40,7 +41,7 @@ impl From<LoginError> for ApiError {
         match e {
             LoginError::InvalidCredentials => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "INVALID_CREDENTIALS",
+                ErrorCode::InvalidCredentials,
                 "The email or password is incorrect.",
             ),
             LoginError::Failure(f) => f.into(),
@@ -53,12 +54,12 @@ impl From<RefreshError> for ApiError {
         match e {
             RefreshError::InvalidToken => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "INVALID_REFRESH_TOKEN",
+                ErrorCode::InvalidRefreshToken,
                 "The refresh token is unknown, expired or already used; sign in again.",
             ),
             RefreshError::RecentlyRotated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
-                "REFRESH_TOKEN_ROTATED",
+                ErrorCode::RefreshTokenRotated,
                 "This refresh token was just exchanged by another request; use the newest tokens.",
             ),
             RefreshError::Failure(f) => f.into(),
@@ -95,7 +96,7 @@ impl From<ActivateTrialError> for ApiError {
                         "A trial is not available after a paid subscription."
                     }
                 };
-                ApiError::new(StatusCode::CONFLICT, "TRIAL_UNAVAILABLE", detail)
+                ApiError::new(StatusCode::CONFLICT, ErrorCode::TrialUnavailable, detail)
             }
             ActivateTrialError::Subscription(e) => e.into(),
         }
@@ -105,7 +106,7 @@ impl From<ActivateTrialError> for ApiError {
 fn not_configured() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "STRIPE_NOT_CONFIGURED",
+        ErrorCode::StripeNotConfigured,
         "Payments are not configured on this server.",
     )
 }
@@ -114,7 +115,7 @@ fn provider(e: ProviderError) -> ApiError {
     tracing::warn!(error = %e, "payment provider call failed");
     ApiError::new(
         StatusCode::BAD_GATEWAY,
-        "PAYMENT_PROVIDER_ERROR",
+        ErrorCode::PaymentProviderError,
         "The payment provider could not complete the request.",
     )
 }
@@ -122,7 +123,7 @@ fn provider(e: ProviderError) -> ApiError {
 fn invalid_redirect() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
-        "INVALID_REDIRECT_URL",
+        ErrorCode::InvalidRedirectUrl,
         "The redirect URL's origin is not allowed.",
     )
 }
@@ -132,13 +133,13 @@ impl From<CheckoutError> for ApiError {
         match e {
             CheckoutError::InvalidPlan => ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "INVALID_PLAN",
+                ErrorCode::InvalidPlan,
                 "Only `basic` and `pro` can be bought through checkout.",
             ),
             CheckoutError::InvalidRedirect => invalid_redirect(),
             CheckoutError::AlreadySubscribed => ApiError::new(
                 StatusCode::CONFLICT,
-                "ALREADY_SUBSCRIBED",
+                ErrorCode::AlreadySubscribed,
                 "A paid subscription is already active; change plans in the customer portal.",
             ),
             CheckoutError::NotConfigured => not_configured(),
@@ -153,7 +154,7 @@ impl From<PortalError> for ApiError {
         match e {
             PortalError::NoBillingAccount => ApiError::new(
                 StatusCode::CONFLICT,
-                "NO_BILLING_ACCOUNT",
+                ErrorCode::NoBillingAccount,
                 "There is no billing account yet; subscribe through checkout first.",
             ),
             PortalError::InvalidRedirect => invalid_redirect(),
@@ -170,7 +171,7 @@ impl From<HandleWebhookError> for ApiError {
             HandleWebhookError::NotConfigured => not_configured(),
             HandleWebhookError::Rejected(WebhookError::InvalidSignature) => ApiError::new(
                 StatusCode::BAD_REQUEST,
-                "INVALID_SIGNATURE",
+                ErrorCode::InvalidSignature,
                 "The Stripe-Signature header is missing, malformed, too old or does not match.",
             ),
             HandleWebhookError::Rejected(WebhookError::Malformed(_)) => {
@@ -186,7 +187,7 @@ pub fn refused(reason: Refusal, quota: &QuotaSnapshot) -> ApiError {
     let view = QuotaView::from(quota);
     let (code, detail) = match reason {
         Refusal::LimitReached => (
-            "SUBSCRIPTION_LIMIT_REACHED",
+            ErrorCode::SubscriptionLimitReached,
             format!(
                 "All {} runs of this period are used. They reset at {}; upgrade your plan to continue now.",
                 view.monthly_agent_runs_limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string()),
@@ -194,7 +195,7 @@ pub fn refused(reason: Refusal, quota: &QuotaSnapshot) -> ApiError {
             ),
         ),
         Refusal::Inactive => (
-            "SUBSCRIPTION_INACTIVE",
+            ErrorCode::SubscriptionInactive,
             format!(
                 "The subscription is `{}`; update your payment method in the customer portal to continue.",
                 quota.status
@@ -215,10 +216,37 @@ impl From<MeterError> for ApiError {
             MeterError::NoUnits => ApiError::malformed("A metered request must consume at least one run."),
             MeterError::KeyMismatch => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_MISMATCH",
+                ErrorCode::IdempotencyKeyMismatch,
                 "This Idempotency-Key was already used with a different request; use a new key.",
             ),
             MeterError::Failure(f) => f.into(),
         }
     }
+}
+
+/// A webhook event that depends on one not applied yet: non-2xx, so Stripe delivers it again.
+pub fn event_out_of_order() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::EventOutOfOrder,
+        "This event depends on one not received yet; deliver it again later.",
+    )
+}
+
+/// A replayed `Idempotency-Key` whose session has since been deleted.
+pub fn idempotency_key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::IdempotencyKeyReused,
+        "This Idempotency-Key already created a session that has since been deleted.",
+    )
+}
+
+/// A JSON route called without `Content-Type: application/json`.
+pub fn not_json() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UnsupportedMediaType,
+        "The body must be JSON (Content-Type: application/json).",
+    )
 }

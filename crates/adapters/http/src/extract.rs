@@ -46,11 +46,7 @@ pub fn json_error(err: JsonPayloadError, _: &HttpRequest, limit: usize) -> actix
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             ApiError::payload_too_large(limit)
         }
-        JsonPayloadError::ContentType => ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "The body must be JSON (Content-Type: application/json).",
-        ),
+        JsonPayloadError::ContentType => crate::errors::not_json(),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             ApiError::validation(vec![FieldError::new(field_of(&e.to_string()), e)])
         }

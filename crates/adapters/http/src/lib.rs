@@ -3,7 +3,8 @@
 
 pub mod body;
 pub mod dto;
-mod errors;
+pub mod error_code;
+pub(crate) mod errors;
 pub mod extract;
 pub mod metering;
 pub mod middleware;

@@ -160,7 +160,7 @@ pub fn rate_limit_headers(quota: &QuotaSnapshot) -> Vec<(HeaderName, HeaderValue
     let (Some(limit), Some(remaining)) = (quota.runs_limit.as_option(), quota.remaining()) else {
         return Vec::new();
     };
-    let reset = (quota.resets_at - time::OffsetDateTime::now_utc()).whole_seconds().max(0);
+    let reset = quota.seconds_to_reset();
     [
         ("ratelimit-limit", limit.to_string()),
         ("ratelimit-remaining", remaining.to_string()),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::error_code::ErrorCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
@@ -46,7 +47,7 @@ pub struct ApiError(Box<Inner>);
 
 struct Inner {
     status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     detail: String,
     errors: Vec<FieldError>,
     subscription: Option<serde_json::Value>,
@@ -71,7 +72,7 @@ impl fmt::Display for ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, detail: impl Into<String>) -> Self {
         Self(Box::new(Inner {
             status,
             code,
@@ -87,16 +88,16 @@ impl ApiError {
     /// The problem for an error answer made outside Tollgate's handlers (actix, CORS), by status.
     pub fn from_status(status: StatusCode) -> Self {
         let (code, detail) = match status.as_u16() {
-            400 => ("MALFORMED_REQUEST", "The request could not be read."),
-            404 => ("NOT_FOUND", "No such resource."),
-            405 => ("METHOD_NOT_ALLOWED", "This resource does not support the request's method."),
-            408 => ("REQUEST_TIMEOUT", "The request took too long to arrive."),
-            413 => ("PAYLOAD_TOO_LARGE", "The request body is too large."),
-            414 => ("URI_TOO_LONG", "The request URI is too long."),
-            415 => ("UNSUPPORTED_MEDIA_TYPE", "The body's media type is not supported."),
-            431 => ("HEADERS_TOO_LARGE", "The request headers are too large."),
-            s if s >= 500 => ("INTERNAL_ERROR", "An internal error occurred."),
-            _ => ("BAD_REQUEST", "The request was refused."),
+            400 => (ErrorCode::MalformedRequest, "The request could not be read."),
+            404 => (ErrorCode::NotFound, "No such resource."),
+            405 => (ErrorCode::MethodNotAllowed, "This resource does not support the request's method."),
+            408 => (ErrorCode::RequestTimeout, "The request took too long to arrive."),
+            413 => (ErrorCode::PayloadTooLarge, "The request body is too large."),
+            414 => (ErrorCode::UriTooLong, "The request URI is too long."),
+            415 => (ErrorCode::UnsupportedMediaType, "The body's media type is not supported."),
+            431 => (ErrorCode::HeadersTooLarge, "The request headers are too large."),
+            s if s >= 500 => (ErrorCode::InternalError, "An internal error occurred."),
+            _ => (ErrorCode::BadRequest, "The request was refused."),
         };
         Self::new(status, code, detail)
     }
@@ -122,28 +123,35 @@ impl ApiError {
     }
 
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let mut e =
-            Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", "Some fields are invalid.");
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::ValidationFailed,
+            "Some fields are invalid.",
+        );
         e.0.errors = errors;
         e
     }
 
     pub fn malformed(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "MALFORMED_REQUEST", detail)
+        Self::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedRequest, detail)
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "A valid bearer access token is required.")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            "A valid bearer access token is required.",
+        )
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NOT_FOUND", "No such resource.")
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, "No such resource.")
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            ErrorCode::PayloadTooLarge,
             format!("The request body exceeds {limit} bytes."),
         )
     }
@@ -151,7 +159,7 @@ impl ApiError {
     pub fn rate_limited(retry_after_secs: u64) -> Self {
         let mut e = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "RATE_LIMITED",
+            ErrorCode::RateLimited,
             format!("Too many attempts; retry in {retry_after_secs} s."),
         );
         e.0.retry_after_secs = Some(retry_after_secs);
@@ -162,7 +170,7 @@ impl ApiError {
     pub fn unavailable(source: Box<dyn std::error::Error + Send + Sync>) -> Self {
         let mut e = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
+            ErrorCode::ServiceUnavailable,
             "The service is temporarily unavailable; retry shortly.",
         );
         e.0.source = Some(source);
@@ -171,8 +179,11 @@ impl ApiError {
 
     /// 500: opaque; the cause is logged.
     pub fn internal(source: Box<dyn std::error::Error + Send + Sync>) -> Self {
-        let mut e =
-            Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "An internal error occurred.");
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::InternalError,
+            "An internal error occurred.",
+        );
         e.0.source = Some(source);
         e
     }
@@ -182,7 +193,7 @@ impl ApiError {
         self
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.0.code
     }
 
@@ -200,14 +211,17 @@ impl ResponseError for ApiError {
         if self.0.status.is_server_error() {
             let chain =
                 cause_chain(self.0.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static)));
-            tracing::error!(code = self.0.code, status = self.0.status.as_u16(), cause = %chain, "request failed");
+            tracing::error!(code = self.0.code.as_str(), status = self.0.status.as_u16(), cause = %chain, "request failed");
         }
         let body = Problem {
-            kind: format!("urn:tollgate:problem:{}", self.0.code.to_ascii_lowercase().replace('_', "-")),
+            kind: format!(
+                "urn:tollgate:problem:{}",
+                self.0.code.as_str().to_ascii_lowercase().replace('_', "-")
+            ),
             title: self.title().to_owned(),
             status: self.0.status.as_u16(),
             detail: self.0.detail.clone(),
-            code: self.0.code.to_owned(),
+            code: self.0.code.as_str().to_owned(),
             errors: self.0.errors.clone(),
             subscription: self.0.subscription.clone(),
         };
@@ -259,7 +273,7 @@ pub async fn render_errors(
     let problem = match res.response().error() {
         Some(e) if e.as_error::<actix_cors::CorsError>().is_some() => ApiError::new(
             StatusCode::BAD_REQUEST,
-            "CORS_REFUSED",
+            ErrorCode::CorsRefused,
             "This origin, method or header is not allowed by the server's CORS policy.",
         ),
         Some(e) if e.as_error::<actix_web::error::PayloadError>().is_some_and(crate::body::is_timeout) => {

@@ -1,13 +1,25 @@
 //! Ports: what the application needs from the outside world.
 
 mod error;
+mod inbox;
 mod provider;
 mod security;
+mod sessions;
 mod store;
+mod subscriptions;
 mod system;
+mod tokens;
+mod usage;
+mod users;
 
 pub use error::StoreError;
+pub use inbox::*;
 pub use provider::*;
 pub use security::*;
+pub use sessions::*;
 pub use store::*;
+pub use subscriptions::*;
 pub use system::*;
+pub use tokens::*;
+pub use usage::*;
+pub use users::*;

@@ -106,11 +106,7 @@ pub async fn webhook(
     let receipt = state.services.webhooks.handle(&body, signature).await?;
     if receipt.status == WebhookStatus::Deferred {
         // Non-2xx, so Stripe delivers it again once the event it depends on has been applied.
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "EVENT_OUT_OF_ORDER",
-            "This event depends on one not received yet; deliver it again later.",
-        ));
+        return Err(crate::errors::event_out_of_order());
     }
     Ok(HttpResponse::Ok().json(WebhookResponse {
         status: receipt.status.as_str(),

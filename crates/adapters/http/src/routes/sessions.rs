@@ -48,11 +48,7 @@ pub async fn create(
     let key = bill.key.map(|k| k.for_request(fingerprint("POST", "/api/v1/sessions", &canonical)));
     let metered = sessions.create(bill.user, title, bill.cost, key).await?;
     let Some(session) = metered.value else {
-        return Err(ApiError::new(
-            actix_web::http::StatusCode::CONFLICT,
-            "IDEMPOTENCY_KEY_REUSED",
-            "This Idempotency-Key already created a session that has since been deleted.",
-        ));
+        return Err(crate::errors::idempotency_key_reused());
     };
     let mut res = HttpResponse::Created();
     for header in rate_limit_headers(&metered.quota) {

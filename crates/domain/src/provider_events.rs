@@ -327,5 +327,5 @@ impl Subscription {
 }
 
 #[cfg(test)]
-#[path = "billing_tests.rs"]
+#[path = "provider_events_tests.rs"]
 mod tests;

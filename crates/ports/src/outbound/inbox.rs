@@ -1,0 +1,50 @@
+//! `WebhookInbox`: provider events recorded exactly once, with their change.
+
+use async_trait::async_trait;
+use tollgate_domain::{Subscription, Timestamp, UsageEffect};
+
+use super::{StoreError, UpdateSubscriptionError};
+
+/// A provider event as recorded in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxEntry {
+    pub event_id: String,
+    pub event_type: String,
+    pub created: Timestamp,
+    pub received_at: Timestamp,
+    /// `applied`, `stale`, `ignored`.
+    pub outcome: String,
+}
+
+/// A subscription state change to commit with an inbox entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionChange {
+    pub subscription: Subscription,
+    pub expected_version: i64,
+    pub usage: UsageEffect,
+}
+
+/// What recording an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordOutcome {
+    Recorded,
+    /// This event id was already recorded; nothing was written.
+    Duplicate,
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait WebhookInbox: Send + Sync {
+    async fn contains(&self, event_id: &str) -> Result<bool, StoreError>;
+
+    /// Records the event (its id is the primary key) and applies `change` in one transaction.
+    ///
+    /// # Errors
+    /// [`UpdateSubscriptionError::Conflict`] when `change`'s compare-and-set fails; nothing is
+    /// written then (not even the inbox entry), so the event can be applied again.
+    async fn record(
+        &self,
+        entry: &InboxEntry,
+        change: Option<SubscriptionChange>,
+    ) -> Result<RecordOutcome, UpdateSubscriptionError>;
+}

@@ -1,0 +1,43 @@
+//! `SubscriptionRepository`: compare-and-set updates of the subscription aggregate.
+
+use async_trait::async_trait;
+use tollgate_domain::{Subscription, UsageEffect, UserId};
+
+use super::StoreError;
+
+/// Why a compare-and-set update of a subscription did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateSubscriptionError {
+    /// The stored version is not the expected one: someone else changed it first. Reload and retry.
+    #[error("the subscription was changed concurrently")]
+    Conflict,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SubscriptionRepository: Send + Sync {
+    async fn get_by_user(&self, user: UserId) -> Result<Option<Subscription>, StoreError>;
+
+    async fn find_by_customer(&self, customer_id: &str) -> Result<Option<Subscription>, StoreError>;
+
+    async fn find_by_provider_subscription(
+        &self,
+        subscription_id: &str,
+    ) -> Result<Option<Subscription>, StoreError>;
+
+    /// Writes `subscription`'s state if the stored version is still `expected_version`
+    /// (compare-and-set; this is how a period rollover happens exactly once). The usage
+    /// counter is never written from the snapshot: it is kept, or set to 0 when `usage` is
+    /// [`UsageEffect::Reset`].
+    ///
+    /// # Errors
+    /// [`UpdateSubscriptionError::Conflict`] when the version has moved on (or the row is gone).
+    async fn update(
+        &self,
+        subscription: &Subscription,
+        expected_version: i64,
+        usage: UsageEffect,
+    ) -> Result<(), UpdateSubscriptionError>;
+}
