@@ -63,14 +63,14 @@ fn view(user: &User, sub: &Subscription, settings: &Settings) -> serde_json::Val
     serde_json::json!({
         "user": { "id": user.id, "email": user.email.as_str(), "fullname": user.fullname.as_str(), "role": user.role.as_str() },
         "subscription": {
-            "plan": sub.plan.as_str(),
-            "status": sub.status.as_str(),
-            "monthly_agent_runs": sub.runs_used.get(),
+            "plan": sub.plan().as_str(),
+            "status": sub.status().as_str(),
+            "monthly_agent_runs": sub.runs_used().get(),
             "monthly_agent_runs_limit": limit.as_option(),
-            "current_period_start": sub.period.start().to_string(),
-            "current_period_end": sub.period.end().to_string(),
+            "current_period_start": sub.period().start().to_string(),
+            "current_period_end": sub.period().end().to_string(),
             "is_trial": sub.is_trial(),
-            "stripe_customer_id": sub.billing.customer_id,
+            "stripe_customer_id": sub.billing().customer_id,
         }
     })
 }

@@ -52,7 +52,10 @@ pub async fn seed(
         let mut sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
         let customer = format!("cus_bench_{i}");
         let _ = sub.link_customer(&customer, now);
-        sub.version = 0;
+        // A new row starts at version 0.
+        let mut parts = sub.parts();
+        parts.version = 0;
+        let sub = Subscription::from_parts(parts);
         ports.users.create(&user, &hash, &sub).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         admin
             .set_plan(&email, PlanId::Enterprise, Some(RunLimit::Unlimited))

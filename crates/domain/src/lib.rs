@@ -23,7 +23,7 @@ pub use plan::{Plan, PlanCatalog, PlanId, RunCount, RunLimit, TrialTerms};
 pub use provider_events::{BillingEvent, EventVerdict, ProviderSubscription};
 pub use quota::{ConsumeDecision, Refusal};
 pub use status::SubscriptionStatus;
-pub use subscription::{AdminPlanError, Subscription, TrialError, UsageEffect};
+pub use subscription::{AdminPlanError, Subscription, SubscriptionParts, TrialError, UsageEffect};
 pub use user::{Email, FullName, Password, Role, User};
 
 /// A point in time. Always UTC in this crate.

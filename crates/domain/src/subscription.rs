@@ -75,9 +75,39 @@ pub enum AdminPlanError {
     UnlimitedFree,
 }
 
-/// A user's subscription.
+/// A user's subscription. Its fields change only through its own rules (the state machine in
+/// this module and `provider_events`); stores restore a saved one with [`Subscription::from_parts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
+    pub(crate) id: SubscriptionId,
+    pub(crate) user_id: UserId,
+    pub(crate) plan: PlanId,
+    pub(crate) status: SubscriptionStatus,
+    /// Runs used in `period`. Read-only outside the store; see the module docs.
+    pub(crate) runs_used: RunCount,
+    pub(crate) period: Period,
+    /// Anchor of the monthly sequence used when a period ends without a provider telling us the next one.
+    pub(crate) period_anchor: Timestamp,
+    /// An admin-set limit (enterprise contracts, comps); wins over the plan's.
+    pub(crate) runs_limit_override: Option<RunLimit>,
+    pub(crate) cancel_at_period_end: bool,
+    pub(crate) trial: Option<Trial>,
+    pub(crate) trial_used: bool,
+    /// The user has held a paid subscription at some point (no trial afterwards).
+    pub(crate) has_paid: bool,
+    /// When the first failed payment of the current delinquency happened.
+    pub(crate) past_due_since: Option<Timestamp>,
+    pub(crate) billing: BillingLink,
+    /// Incremented on every state change; the store's compare-and-set token.
+    pub(crate) version: i64,
+    pub(crate) created_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
+}
+
+/// Every field of a [`Subscription`], for stores restoring a saved one (and for building test
+/// fixtures). Nothing checks the parts: they must come from a subscription that was saved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionParts {
     pub id: SubscriptionId,
     pub user_id: UserId,
     pub plan: PlanId,
@@ -101,6 +131,128 @@ pub struct Subscription {
     pub version: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl Subscription {
+    /// Restores a saved subscription (stores only).
+    pub fn from_parts(p: SubscriptionParts) -> Self {
+        Self {
+            id: p.id,
+            user_id: p.user_id,
+            plan: p.plan,
+            status: p.status,
+            runs_used: p.runs_used,
+            period: p.period,
+            period_anchor: p.period_anchor,
+            runs_limit_override: p.runs_limit_override,
+            cancel_at_period_end: p.cancel_at_period_end,
+            trial: p.trial,
+            trial_used: p.trial_used,
+            has_paid: p.has_paid,
+            past_due_since: p.past_due_since,
+            billing: p.billing,
+            version: p.version,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+
+    /// A copy of every field (stores save these; tests adjust and restore them).
+    pub fn parts(&self) -> SubscriptionParts {
+        SubscriptionParts {
+            id: self.id,
+            user_id: self.user_id,
+            plan: self.plan,
+            status: self.status,
+            runs_used: self.runs_used,
+            period: self.period,
+            period_anchor: self.period_anchor,
+            runs_limit_override: self.runs_limit_override,
+            cancel_at_period_end: self.cancel_at_period_end,
+            trial: self.trial,
+            trial_used: self.trial_used,
+            has_paid: self.has_paid,
+            past_due_since: self.past_due_since,
+            billing: self.billing.clone(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    pub fn id(&self) -> SubscriptionId {
+        self.id
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.user_id
+    }
+
+    pub fn plan(&self) -> PlanId {
+        self.plan
+    }
+
+    pub fn status(&self) -> SubscriptionStatus {
+        self.status
+    }
+
+    /// Runs used in `period`. Read-only outside the store; see the module docs.
+    pub fn runs_used(&self) -> RunCount {
+        self.runs_used
+    }
+
+    pub fn period(&self) -> Period {
+        self.period
+    }
+
+    /// Anchor of the monthly sequence used when a period ends without a provider telling us the next one.
+    pub fn period_anchor(&self) -> Timestamp {
+        self.period_anchor
+    }
+
+    /// An admin-set limit (enterprise contracts, comps); wins over the plan's.
+    pub fn runs_limit_override(&self) -> Option<RunLimit> {
+        self.runs_limit_override
+    }
+
+    pub fn cancel_at_period_end(&self) -> bool {
+        self.cancel_at_period_end
+    }
+
+    pub fn trial(&self) -> Option<Trial> {
+        self.trial
+    }
+
+    pub fn trial_used(&self) -> bool {
+        self.trial_used
+    }
+
+    /// The user has held a paid subscription at some point (no trial afterwards).
+    pub fn has_paid(&self) -> bool {
+        self.has_paid
+    }
+
+    /// When the first failed payment of the current delinquency happened.
+    pub fn past_due_since(&self) -> Option<Timestamp> {
+        self.past_due_since
+    }
+
+    pub fn billing(&self) -> &BillingLink {
+        &self.billing
+    }
+
+    /// Incremented on every state change; the store's compare-and-set token.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    pub fn created_at(&self) -> Timestamp {
+        self.created_at
+    }
+
+    pub fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
 }
 
 impl Subscription {

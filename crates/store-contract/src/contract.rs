@@ -10,7 +10,7 @@ use tollgate_ports::outbound::{
     RotateOutcome, SubscriptionChange, UpdateSubscriptionError,
 };
 
-use crate::fixtures::{consumption, hash, id, registered, session, user, T0};
+use crate::fixtures::{consumption, hash, id, registered, session, user, with, T0};
 use crate::Subject;
 
 const TEN: RunLimit = RunLimit::Limited(RunCount::new(10));
@@ -48,41 +48,46 @@ pub async fn a_taken_email_is_refused_and_nothing_is_written(s: Subject) {
 }
 
 pub async fn every_subscription_field_round_trips(s: Subject) {
-    let (user, mut sub) = registered(&s, "ada@example.com").await;
-    sub.plan = PlanId::Enterprise;
-    sub.status = SubscriptionStatus::PastDue;
-    sub.period = Period::new(T0, T0 + Duration::days(30)).unwrap();
-    sub.period_anchor = T0 - Duration::days(3);
-    sub.runs_limit_override = Some(RunLimit::Unlimited);
-    sub.cancel_at_period_end = true;
-    sub.trial = Some(Trial { started_at: T0, ends_at: T0 + Duration::days(14) });
-    sub.trial_used = true;
-    sub.has_paid = true;
-    sub.past_due_since = Some(T0 + Duration::seconds(5));
-    sub.billing.customer_id = Some("cus_1".into());
-    sub.billing.subscription_id = Some("sub_1".into());
-    sub.billing.granted = true;
-    sub.billing.last_event_at = Some(T0 + Duration::seconds(7));
-    sub.version = 1;
-    sub.updated_at = T0 + Duration::hours(1);
+    let (user, sub) = registered(&s, "ada@example.com").await;
+    let sub = with(&sub, |p| {
+        p.plan = PlanId::Enterprise;
+        p.status = SubscriptionStatus::PastDue;
+        p.period = Period::new(T0, T0 + Duration::days(30)).unwrap();
+        p.period_anchor = T0 - Duration::days(3);
+        p.runs_limit_override = Some(RunLimit::Unlimited);
+        p.cancel_at_period_end = true;
+        p.trial = Some(Trial { started_at: T0, ends_at: T0 + Duration::days(14) });
+        p.trial_used = true;
+        p.has_paid = true;
+        p.past_due_since = Some(T0 + Duration::seconds(5));
+        p.billing.customer_id = Some("cus_1".into());
+        p.billing.subscription_id = Some("sub_1".into());
+        p.billing.granted = true;
+        p.billing.last_event_at = Some(T0 + Duration::seconds(7));
+        p.version = 1;
+        p.updated_at = T0 + Duration::hours(1);
+    });
     s.subs.update(&sub, 0, UsageEffect::Keep).await.unwrap();
     assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(sub.clone()));
-    sub.runs_limit_override = Some(RunLimit::limited(25_000));
-    sub.version = 2;
+    let sub = with(&sub, |p| {
+        p.runs_limit_override = Some(RunLimit::limited(25_000));
+        p.version = 2;
+    });
     s.subs.update(&sub, 1, UsageEffect::Keep).await.unwrap();
     assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(sub.clone()));
     assert_eq!(s.subs.find_by_customer("cus_1").await.unwrap(), Some(sub.clone()));
     assert_eq!(s.subs.find_by_provider_subscription("sub_1").await.unwrap(), Some(sub));
-    assert_eq!(s.subs.find_by_customer("cus_other").await.unwrap(), None);
 }
 
 pub async fn an_update_is_a_compare_and_set_on_the_version(s: Subject) {
-    let (user, mut sub) = registered(&s, "ada@example.com").await;
-    sub.plan = PlanId::Pro;
-    sub.version = 1;
+    let (user, sub) = registered(&s, "ada@example.com").await;
+    let sub = with(&sub, |p| {
+        p.plan = PlanId::Pro;
+        p.version = 1;
+    });
     let err = s.subs.update(&sub, 7, UsageEffect::Keep).await.unwrap_err();
     assert!(matches!(err, UpdateSubscriptionError::Conflict));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan, PlanId::Free);
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan(), PlanId::Free);
     s.subs.update(&sub, 0, UsageEffect::Keep).await.unwrap();
     // The same expected version again: someone already moved it on.
     assert!(matches!(
@@ -92,18 +97,22 @@ pub async fn an_update_is_a_compare_and_set_on_the_version(s: Subject) {
 }
 
 pub async fn an_update_keeps_the_counter_unless_it_resets_it(s: Subject) {
-    let (user, mut sub) = registered(&s, "ada@example.com").await;
+    let (user, sub) = registered(&s, "ada@example.com").await;
     for _ in 0..3 {
         s.usage.consume(&consumption(user.id, 0, TEN, None)).await.unwrap();
     }
     // The snapshot says 0 runs used; the store must not write that back.
-    sub.plan = PlanId::Basic;
-    sub.version = 1;
+    let sub = with(&sub, |p| {
+        p.plan = PlanId::Basic;
+        p.version = 1;
+    });
     s.subs.update(&sub, 0, UsageEffect::Keep).await.unwrap();
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(3));
-    sub.version = 2;
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(3));
+    let sub = with(&sub, |p| {
+        p.version = 2;
+    });
     s.subs.update(&sub, 1, UsageEffect::Reset).await.unwrap();
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::ZERO);
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::ZERO);
 }
 
 pub async fn consumption_counts_up_to_the_limit_and_no_further(s: Subject) {
@@ -134,7 +143,7 @@ pub async fn a_consumption_decided_on_an_old_version_writes_nothing(s: Subject) 
     let (user, _) = registered(&s, "ada@example.com").await;
     let outcome = s.usage.consume(&consumption(user.id, 5, TEN, None)).await.unwrap();
     assert_eq!(outcome, ConsumeOutcome::StaleState);
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::ZERO);
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::ZERO);
     assert!(s.usage.list(user.id, 10).await.unwrap().is_empty());
 }
 
@@ -153,7 +162,7 @@ pub async fn a_repeated_idempotency_key_replays_without_counting(s: Subject) {
         s.usage.consume(&refused).await.unwrap(),
         ConsumeOutcome::Replayed { value: Some(first.record_id) }
     );
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(1));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
     // Keys are per user.
     let (other, _) = registered(&s, "bob@example.com").await;
     let theirs = consumption(other.id, 0, TEN, Some("key-1"));
@@ -177,7 +186,7 @@ pub async fn an_idempotency_key_with_another_fingerprint_is_a_mismatch(s: Subjec
     // A key without a fingerprint (stored before fingerprints) matches any request.
     let bare = consumption(user.id, 0, TEN, Some("key-1"));
     assert!(matches!(s.usage.consume(&bare).await.unwrap(), ConsumeOutcome::Replayed { .. }));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(1));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
 }
 
 pub async fn a_refund_gives_the_runs_back_once(s: Subject) {
@@ -188,7 +197,7 @@ pub async fn a_refund_gives_the_runs_back_once(s: Subject) {
     assert!(s.usage.refund(c.record_id).await.unwrap());
     assert!(!s.usage.refund(c.record_id).await.unwrap());
     assert!(!s.usage.refund(id()).await.unwrap());
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(1));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
     let records = s.usage.list(user.id, 10).await.unwrap();
     assert_eq!(records.iter().filter(|r| r.refunded).count(), 1);
 }
@@ -202,7 +211,7 @@ pub async fn a_refund_after_the_period_rolled_over_leaves_the_new_counter_alone(
     s.subs.update(&sub, 0, UsageEffect::Reset).await.unwrap();
     s.usage.consume(&consumption(user.id, 1, TEN, None)).await.unwrap();
     assert!(s.usage.refund(c.record_id).await.unwrap());
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(1));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
 }
 
 pub async fn a_metered_session_is_created_with_its_usage_record(s: Subject) {
@@ -247,7 +256,7 @@ pub async fn a_replayed_metered_session_returns_the_original(s: Subject) {
     assert!(s.sessions.delete(user.id, original.id).await.unwrap());
     let outcome = s.sessions.create_metered(&retry, &consumption(user.id, 0, TEN, Some("k"))).await.unwrap();
     assert_eq!(outcome, ConsumeOutcome::Replayed { value: None });
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(1));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
 }
 
 pub async fn sessions_are_listed_newest_first_in_pages_and_only_to_their_owner(s: Subject) {
@@ -278,7 +287,7 @@ pub async fn an_unmetered_session_is_created_without_counting(s: Subject) {
     let new = session(user.id, "free of charge", T0);
     s.sessions.create(&new).await.unwrap();
     assert_eq!(s.sessions.get(user.id, new.id).await.unwrap(), Some(new));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::ZERO);
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::ZERO);
     assert!(s.usage.list(user.id, 10).await.unwrap().is_empty());
 }
 
@@ -326,29 +335,35 @@ fn entry(event_id: &str) -> InboxEntry {
 }
 
 pub async fn an_event_and_its_change_are_recorded_together_once(s: Subject) {
-    let (user, mut sub) = registered(&s, "ada@example.com").await;
-    sub.plan = PlanId::Pro;
-    sub.version = 1;
+    let (user, sub) = registered(&s, "ada@example.com").await;
+    let sub = with(&sub, |p| {
+        p.plan = PlanId::Pro;
+        p.version = 1;
+    });
     let change =
         SubscriptionChange { subscription: sub.clone(), expected_version: 0, usage: UsageEffect::Keep };
     assert!(!s.inbox.contains("evt_1").await.unwrap());
     assert_eq!(s.inbox.record(&entry("evt_1"), Some(change.clone())).await.unwrap(), RecordOutcome::Recorded);
     assert!(s.inbox.contains("evt_1").await.unwrap());
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan, PlanId::Pro);
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan(), PlanId::Pro);
     // The same event again changes nothing, even with a change that would apply.
-    let mut other = sub.clone();
-    other.plan = PlanId::Basic;
-    other.version = 2;
+    let other = sub.clone();
+    let other = with(&other, |p| {
+        p.plan = PlanId::Basic;
+        p.version = 2;
+    });
     let again = SubscriptionChange { subscription: other, expected_version: 1, usage: UsageEffect::Keep };
     assert_eq!(s.inbox.record(&entry("evt_1"), Some(again)).await.unwrap(), RecordOutcome::Duplicate);
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan, PlanId::Pro);
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan(), PlanId::Pro);
     assert_eq!(s.inbox.record(&entry("evt_2"), None).await.unwrap(), RecordOutcome::Recorded);
 }
 
 pub async fn an_event_whose_change_conflicts_is_not_recorded(s: Subject) {
-    let (_, mut sub) = registered(&s, "ada@example.com").await;
-    sub.plan = PlanId::Pro;
-    sub.version = 5;
+    let (_, sub) = registered(&s, "ada@example.com").await;
+    let sub = with(&sub, |p| {
+        p.plan = PlanId::Pro;
+        p.version = 5;
+    });
     let change = SubscriptionChange { subscription: sub, expected_version: 4, usage: UsageEffect::Keep };
     let err = s.inbox.record(&entry("evt_1"), Some(change)).await.unwrap_err();
     assert!(matches!(err, UpdateSubscriptionError::Conflict));
@@ -378,7 +393,7 @@ pub async fn sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_
         }
     }
     assert_eq!((consumed, refused), (10, 54));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(10));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(10));
     assert_eq!(s.usage.list(user.id, 100).await.unwrap().len(), 10);
 }
 
@@ -420,7 +435,7 @@ pub async fn concurrent_requests_with_one_key_count_once(s: Subject) {
         }
     }
     assert_eq!(consumed, 1);
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used, RunCount::new(1));
+    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
 }
 
 pub async fn concurrent_rollovers_open_the_next_period_once(s: Subject) {
@@ -451,8 +466,8 @@ pub async fn concurrent_rollovers_open_the_next_period_once(s: Subject) {
     // The winner reset the counter; consumption on the new version counts from zero, once.
     s.usage.consume(&consumption(user.id, 1, TEN, None)).await.unwrap();
     let now = s.subs.get_by_user(user.id).await.unwrap().unwrap();
-    assert_eq!((now.version, now.runs_used), (1, RunCount::new(1)));
-    assert!(now.period.contains(later));
+    assert_eq!((now.version(), now.runs_used()), (1, RunCount::new(1)));
+    assert!(now.period().contains(later));
 }
 
 pub async fn concurrent_registrations_of_one_email_make_one_user(s: Subject) {

@@ -3,7 +3,7 @@
 use time::macros::datetime;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{
-    Email, FullName, Role, RunCount, Subscription, SubscriptionId, Timestamp, User, UserId,
+    Email, FullName, Role, RunCount, Subscription, SubscriptionId, SubscriptionParts, Timestamp, User, UserId,
 };
 use tollgate_ports::outbound::{Consumption, IdempotencyKey, PasswordHash, Session};
 use uuid::Uuid;
@@ -59,4 +59,11 @@ pub fn session(user: UserId, title: &str, at: Timestamp) -> Session {
         title: Some(title.to_owned()),
         created_at: at,
     }
+}
+
+/// `sub` with some of its parts changed (fixtures set states the rules would take many steps to reach).
+pub fn with(sub: &Subscription, change: impl FnOnce(&mut SubscriptionParts)) -> Subscription {
+    let mut parts = sub.parts();
+    change(&mut parts);
+    Subscription::from_parts(parts)
 }

@@ -164,21 +164,21 @@ impl SubscriptionView {
     pub fn new(s: &Subscription, catalog: &PlanCatalog) -> Self {
         let limit = s.runs_limit(catalog);
         Self {
-            id: *s.id.as_uuid(),
-            user_id: *s.user_id.as_uuid(),
-            plan: s.plan.as_str().to_owned(),
-            status: s.status.as_str().to_owned(),
-            monthly_agent_runs: s.runs_used.get(),
+            id: *s.id().as_uuid(),
+            user_id: *s.user_id().as_uuid(),
+            plan: s.plan().as_str().to_owned(),
+            status: s.status().as_str().to_owned(),
+            monthly_agent_runs: s.runs_used().get(),
             monthly_agent_runs_limit: limit.as_option(),
-            remaining_runs: limit.remaining(s.runs_used),
-            current_period_start: rfc3339(s.period.start()),
-            current_period_end: rfc3339(s.period.end()),
-            cancel_at_period_end: s.cancel_at_period_end,
+            remaining_runs: limit.remaining(s.runs_used()),
+            current_period_start: rfc3339(s.period().start()),
+            current_period_end: rfc3339(s.period().end()),
+            cancel_at_period_end: s.cancel_at_period_end(),
             is_trial: s.is_trial(),
-            trial_end: s.trial.map(|t| rfc3339(t.ends_at)),
-            stripe_customer_id: s.billing.customer_id.clone(),
-            created_at: rfc3339(s.created_at),
-            updated_at: rfc3339(s.updated_at),
+            trial_end: s.trial().map(|t| rfc3339(t.ends_at)),
+            stripe_customer_id: s.billing().customer_id.clone(),
+            created_at: rfc3339(s.created_at()),
+            updated_at: rfc3339(s.updated_at()),
         }
     }
 }

@@ -5,7 +5,7 @@ use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::{BillingLink, Trial};
 use tollgate_domain::{
     Email, FullName, Period, PlanId, Role, RunCount, SessionId, Subscription, SubscriptionId,
-    SubscriptionStatus, User, UserId,
+    SubscriptionParts, SubscriptionStatus, User, UserId,
 };
 use tollgate_ports::outbound::{
     PasswordHash, RefreshTokenRecord, Session, StoreError, UsageRecord, UserCredentials,
@@ -88,28 +88,28 @@ pub struct SubscriptionRow {
 impl SubscriptionRow {
     pub fn from_domain(s: &Subscription) -> Self {
         Self {
-            id: *s.id.as_uuid(),
-            user_id: *s.user_id.as_uuid(),
-            plan: s.plan.as_str().to_owned(),
-            status: s.status.as_str().to_owned(),
-            runs_used: i64::from(s.runs_used.get()),
-            period_start: Ts(s.period.start()),
-            period_end: Ts(s.period.end()),
-            period_anchor: Ts(s.period_anchor),
-            limit_override: s.runs_limit_override.map(|l| l.as_option().map_or(UNLIMITED, i64::from)),
-            cancel_at_period_end: s.cancel_at_period_end,
-            trial_started_at: s.trial.map(|t| Ts(t.started_at)),
-            trial_ends_at: s.trial.map(|t| Ts(t.ends_at)),
-            trial_used: s.trial_used,
-            has_paid: s.has_paid,
-            past_due_since: s.past_due_since.map(Ts),
-            stripe_customer_id: s.billing.customer_id.clone(),
-            stripe_subscription_id: s.billing.subscription_id.clone(),
-            stripe_granted: s.billing.granted,
-            stripe_last_event_at: s.billing.last_event_at.map(Ts),
-            version: s.version,
-            created_at: Ts(s.created_at),
-            updated_at: Ts(s.updated_at),
+            id: *s.id().as_uuid(),
+            user_id: *s.user_id().as_uuid(),
+            plan: s.plan().as_str().to_owned(),
+            status: s.status().as_str().to_owned(),
+            runs_used: i64::from(s.runs_used().get()),
+            period_start: Ts(s.period().start()),
+            period_end: Ts(s.period().end()),
+            period_anchor: Ts(s.period_anchor()),
+            limit_override: s.runs_limit_override().map(|l| l.as_option().map_or(UNLIMITED, i64::from)),
+            cancel_at_period_end: s.cancel_at_period_end(),
+            trial_started_at: s.trial().map(|t| Ts(t.started_at)),
+            trial_ends_at: s.trial().map(|t| Ts(t.ends_at)),
+            trial_used: s.trial_used(),
+            has_paid: s.has_paid(),
+            past_due_since: s.past_due_since().map(Ts),
+            stripe_customer_id: s.billing().customer_id.clone(),
+            stripe_subscription_id: s.billing().subscription_id.clone(),
+            stripe_granted: s.billing().granted,
+            stripe_last_event_at: s.billing().last_event_at.map(Ts),
+            version: s.version(),
+            created_at: Ts(s.created_at()),
+            updated_at: Ts(s.updated_at()),
         }
     }
 
@@ -124,7 +124,7 @@ impl SubscriptionRow {
             (None, None) => None,
             _ => return Err(corrupt("trial")),
         };
-        Ok(Subscription {
+        Ok(Subscription::from_parts(SubscriptionParts {
             id: SubscriptionId::from_uuid(self.id),
             user_id: UserId::from_uuid(self.user_id),
             plan: self.plan.parse::<PlanId>().map_err(|_| corrupt("plan"))?,
@@ -147,7 +147,7 @@ impl SubscriptionRow {
             version: self.version,
             created_at: self.created_at.0,
             updated_at: self.updated_at.0,
-        })
+        }))
     }
 }
 

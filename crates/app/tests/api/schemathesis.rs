@@ -51,9 +51,9 @@ async fn the_openapi_document_holds_against_schemathesis_with_every_phase_and_ch
     let user: UserId = account.id.parse().expect("user id");
     let subs = app.store.ports().subs;
     let mut sub = subs.get_by_user(user).await.expect("store").expect("subscription");
-    let expected = sub.version;
+    let expected = sub.version();
     let effect =
-        sub.set_plan_by_admin(PlanId::Enterprise, Some(RunLimit::Unlimited), sub.created_at).expect("plan");
+        sub.set_plan_by_admin(PlanId::Enterprise, Some(RunLimit::Unlimited), sub.created_at()).expect("plan");
     subs.update(&sub, expected, effect).await.expect("unlimited");
 
     let work = tempfile::tempdir().expect("temp dir");

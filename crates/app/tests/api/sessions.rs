@@ -179,10 +179,13 @@ async fn an_unpaid_subscription_is_refused_as_inactive() {
     let ada = app.register("ada@example.com").await;
     let user: UserId = ada.id.parse().unwrap();
     let subs = app.store.ports().subs;
-    let mut sub = subs.get_by_user(user).await.unwrap().unwrap();
-    sub.status = SubscriptionStatus::Unpaid;
-    sub.version += 1;
-    subs.update(&sub, sub.version - 1, UsageEffect::Keep).await.unwrap();
+    let sub = subs.get_by_user(user).await.unwrap().unwrap();
+    let mut parts = sub.parts();
+    parts.status = SubscriptionStatus::Unpaid;
+    parts.version += 1;
+    subs.update(&tollgate_domain::Subscription::from_parts(parts), sub.version(), UsageEffect::Keep)
+        .await
+        .unwrap();
     let body =
         problem(app.create_session(&ada.access).await, StatusCode::PAYMENT_REQUIRED, "SUBSCRIPTION_INACTIVE")
             .await;

@@ -38,10 +38,10 @@ impl Billing {
         let user: UserId = account.id.parse().expect("user id");
         let subs = app.store.ports().subs;
         let mut sub = subs.get_by_user(user).await.expect("store").expect("subscription");
-        let expected = sub.version;
-        let effect = sub.link_customer(&customer, sub.created_at);
+        let expected = sub.version();
+        let effect = sub.link_customer(&customer, sub.created_at());
         subs.update(&sub, expected, effect).await.expect("linked");
-        let _ = SubscriptionId::from_uuid(*sub.id.as_uuid());
+        let _ = SubscriptionId::from_uuid(*sub.id().as_uuid());
         Self {
             customer,
             subscription: format!("sub_{}", &n[14..28]),

@@ -23,8 +23,8 @@ async fn an_operator_sets_an_enterprise_limit_through_the_domain_rules() {
     subs.expect_get_by_user().returning(|_| Ok(Some(free_sub(8))));
     subs.expect_update()
         .withf(|s, expected, usage| {
-            s.plan == PlanId::Enterprise
-                && s.runs_limit_override == Some(RunLimit::limited(20_000))
+            s.plan() == PlanId::Enterprise
+                && s.runs_limit_override() == Some(RunLimit::limited(20_000))
                 && *expected == 3
                 && *usage == UsageEffect::Keep
         })
@@ -35,7 +35,7 @@ async fn an_operator_sets_an_enterprise_limit_through_the_domain_rules() {
         .set_plan(&email("ada@example.com"), PlanId::Enterprise, Some(RunLimit::limited(20_000)))
         .await
         .expect("set");
-    assert_eq!(sub.runs_used, tollgate_domain::RunCount::new(8));
+    assert_eq!(sub.runs_used(), tollgate_domain::RunCount::new(8));
 }
 
 #[tokio::test]
@@ -61,5 +61,5 @@ async fn show_returns_the_user_and_current_subscription() {
     subs.expect_get_by_user().returning(|_| Ok(Some(free_sub(2))));
     let service = AdminService::new(Arc::new(users()), Arc::new(subs), ts::clock());
     let (user, sub) = service.show(&email("ADA@example.com")).await.expect("found");
-    assert_eq!((user.id, sub.plan), (ts::user_id(), PlanId::Free));
+    assert_eq!((user.id, sub.plan()), (ts::user_id(), PlanId::Free));
 }

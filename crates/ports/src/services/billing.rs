@@ -140,13 +140,13 @@ impl BillingService {
             self.redirect(cancel_url, "/billing/cancel").ok_or(CheckoutError::InvalidRedirect)?;
         let sub = self.subscription(user).await?;
         let paying = matches!(
-            sub.status,
+            sub.status(),
             SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue
         );
-        if sub.billing.granted && paying {
+        if sub.billing().granted && paying {
             return Err(CheckoutError::AlreadySubscribed);
         }
-        let customer_id = match sub.billing.customer_id {
+        let customer_id = match sub.billing().customer_id.clone() {
             Some(id) => id,
             None => self.create_customer(provider.as_ref(), user).await?,
         };
@@ -167,7 +167,7 @@ impl BillingService {
         let provider = self.provider.as_ref().ok_or(PortalError::NotConfigured)?;
         let return_url = self.redirect(return_url, "/billing").ok_or(PortalError::InvalidRedirect)?;
         let sub = self.subscription(user).await?;
-        let customer = sub.billing.customer_id.ok_or(PortalError::NoBillingAccount)?;
+        let customer = sub.billing().customer_id.clone().ok_or(PortalError::NoBillingAccount)?;
         provider.create_portal_session(&customer, &return_url).await.map_err(PortalError::Provider)
     }
 
@@ -197,7 +197,7 @@ impl BillingService {
             .change(user, |sub, now| Ok::<_, CurrentError>(sub.link_customer(&id, now)))
             .await
             .map_err(SubscriptionError::from)?;
-        Ok(stored.billing.customer_id.unwrap_or(id))
+        Ok(stored.billing().customer_id.clone().unwrap_or(id))
     }
 
     async fn change<E: From<CurrentError>>(

@@ -37,9 +37,10 @@ fn subs_returning(sub: Subscription) -> MockSubscriptionRepository {
 }
 
 fn with_customer(customer: &str) -> Subscription {
-    let mut sub = free_sub(0);
-    sub.billing.customer_id = Some(customer.into());
-    sub
+    let sub = free_sub(0);
+    ts::with(&sub, |p| {
+        p.billing.customer_id = Some(customer.into());
+    })
 }
 
 fn checkout_ok() -> MockPaymentProvider {
@@ -57,9 +58,9 @@ async fn the_trial_is_saved_with_its_own_period_and_a_fresh_counter() {
         .withf(|s, expected, usage| {
             *expected == 3
                 && *usage == UsageEffect::Reset
-                && s.status == SubscriptionStatus::Trialing
-                && s.period.start() == ts::NOW
-                && s.period.end() == ts::NOW + time::Duration::days(14)
+                && s.status() == SubscriptionStatus::Trialing
+                && s.period().start() == ts::NOW
+                && s.period().end() == ts::NOW + time::Duration::days(14)
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -70,8 +71,10 @@ async fn the_trial_is_saved_with_its_own_period_and_a_fresh_counter() {
 
 #[tokio::test]
 async fn a_second_trial_is_unavailable() {
-    let mut sub = free_sub(0);
-    sub.trial_used = true;
+    let sub = free_sub(0);
+    let sub = ts::with(&sub, |p| {
+        p.trial_used = true;
+    });
     let mut subs = subs_returning(sub);
     subs.expect_update().times(0);
     let err = service(subs, MockUserRepository::new(), None).activate_trial(ts::user_id()).await;
@@ -127,7 +130,7 @@ async fn the_first_checkout_creates_the_customer_once_and_stores_it() {
     let mut subs = subs_returning(free_sub(0));
     subs.expect_update()
         .withf(|s, _, usage| {
-            s.billing.customer_id.as_deref() == Some("cus_new") && *usage == UsageEffect::Keep
+            s.billing().customer_id.as_deref() == Some("cus_new") && *usage == UsageEffect::Keep
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -174,10 +177,12 @@ async fn checkout_sends_the_plan_price_customer_user_and_allowed_urls() {
 
 #[tokio::test]
 async fn checkout_with_an_active_paid_subscription_is_already_subscribed() {
-    let mut sub = with_customer("cus_1");
-    sub.plan = PlanId::Basic;
-    sub.billing.granted = true;
-    sub.billing.subscription_id = Some("sub_1".into());
+    let sub = with_customer("cus_1");
+    let sub = ts::with(&sub, |p| {
+        p.plan = PlanId::Basic;
+        p.billing.granted = true;
+        p.billing.subscription_id = Some("sub_1".into());
+    });
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_checkout_session().times(0);
     let err = service(subs_returning(sub), MockUserRepository::new(), Some(provider))

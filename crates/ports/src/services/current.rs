@@ -24,7 +24,7 @@ pub(crate) async fn load_current(
 ) -> Result<Subscription, CurrentError> {
     for _ in 0..MAX_ATTEMPTS {
         let mut sub = subs.get_by_user(user).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
-        let expected = sub.version;
+        let expected = sub.version();
         let effect = sub.refresh(now);
         if !effect.changed() {
             return Ok(sub);
@@ -49,7 +49,7 @@ pub(crate) async fn update_current<E: From<CurrentError>>(
     for _ in 0..MAX_ATTEMPTS {
         let now = clock.now();
         let mut sub = load_current(subs, user, now).await?;
-        let expected = sub.version;
+        let expected = sub.version();
         let effect = f(&mut sub, now)?;
         if !effect.changed() {
             return Ok(sub);

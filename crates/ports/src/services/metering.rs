@@ -155,7 +155,7 @@ impl MeteringService {
                 user_id: user,
                 units,
                 limit,
-                expected_version: sub.version,
+                expected_version: sub.version(),
                 idempotency_key: key.clone(),
                 reason: reason.to_owned(),
                 at: now,

@@ -59,7 +59,7 @@ async fn a_spent_quota_is_refused_without_touching_the_store() {
         MeterError::Refused { reason, quota } => {
             assert_eq!(reason, Refusal::LimitReached);
             assert_eq!(quota.runs_used, RunCount::new(10));
-            assert_eq!(quota.resets_at, free_sub(0).period.end());
+            assert_eq!(quota.resets_at, free_sub(0).period().end());
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -67,8 +67,10 @@ async fn a_spent_quota_is_refused_without_touching_the_store() {
 
 #[tokio::test]
 async fn an_unpaid_subscription_is_refused_as_inactive() {
-    let mut sub = free_sub(0);
-    sub.status = SubscriptionStatus::Unpaid;
+    let sub = free_sub(0);
+    let sub = ts::with(&sub, |p| {
+        p.status = SubscriptionStatus::Unpaid;
+    });
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(0);
     let err = service(subs_returning(sub), usage).consume(ts::user_id(), RunCount::new(1), None, "t").await;
@@ -92,8 +94,10 @@ async fn a_decision_made_on_stale_state_is_retried_on_the_new_state() {
     let mut seq = mockall::Sequence::new();
     subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(2))));
     subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| {
-        let mut sub = free_sub(2);
-        sub.version = 4;
+        let sub = free_sub(2);
+        let sub = ts::with(&sub, |p| {
+            p.version = 4;
+        });
         Ok(Some(sub))
     });
     let mut usage = MockUsageRepository::new();
@@ -148,8 +152,10 @@ async fn a_retry_after_the_quota_is_spent_still_gets_its_original_result() {
 
 #[tokio::test]
 async fn a_new_key_on_a_spent_quota_is_refused_with_the_decisions_reason() {
-    let mut sub = free_sub(0);
-    sub.status = SubscriptionStatus::Paused;
+    let sub = free_sub(0);
+    let sub = ts::with(&sub, |p| {
+        p.status = SubscriptionStatus::Paused;
+    });
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(0) }));
     let err =
@@ -159,15 +165,17 @@ async fn a_new_key_on_a_spent_quota_is_refused_with_the_decisions_reason() {
 
 #[tokio::test]
 async fn an_ended_period_is_rolled_over_once_before_deciding() {
-    let mut sub = free_sub(10);
+    let sub = free_sub(10);
     // Signed up a month and a half before NOW: the first period has ended.
-    sub.created_at -= Duration::days(45);
-    sub.period_anchor = sub.created_at;
-    sub.period = tollgate_domain::Period::monthly(sub.created_at, 0);
+    let sub = ts::with(&sub, |p| {
+        p.created_at -= Duration::days(45);
+        p.period_anchor = p.created_at;
+        p.period = tollgate_domain::Period::monthly(p.created_at, 0);
+    });
     let mut subs = subs_returning(sub);
     subs.expect_update()
         .withf(|s, expected, usage| {
-            *expected == 3 && s.version == 4 && *usage == UsageEffect::Reset && s.period.contains(ts::NOW)
+            *expected == 3 && s.version() == 4 && *usage == UsageEffect::Reset && s.period().contains(ts::NOW)
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -184,13 +192,17 @@ async fn an_ended_period_is_rolled_over_once_before_deciding() {
 
 #[tokio::test]
 async fn a_rollover_lost_to_another_process_reloads_instead_of_resetting_twice() {
-    let mut ended = free_sub(10);
-    ended.created_at -= Duration::days(45);
-    ended.period_anchor = ended.created_at;
-    ended.period = tollgate_domain::Period::monthly(ended.created_at, 0);
+    let ended = free_sub(10);
+    let ended = ts::with(&ended, |p| {
+        p.created_at -= Duration::days(45);
+        p.period_anchor = p.created_at;
+        p.period = tollgate_domain::Period::monthly(p.created_at, 0);
+    });
     let mut rolled = ended.clone();
     let _ = rolled.refresh(ts::NOW);
-    rolled.runs_used = RunCount::new(2);
+    let rolled = ts::with(&rolled, |p| {
+        p.runs_used = RunCount::new(2);
+    });
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
     subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(ended.clone())));

@@ -58,12 +58,23 @@ pub fn user() -> User {
 
 /// A free subscription signed up at `SIGNUP` with `used` runs, at version 3.
 pub fn free_sub(used: u32) -> Subscription {
-    let mut sub = Subscription::new_free(SubscriptionId::from_uuid(Uuid::from_u128(0x5B)), user_id(), SIGNUP);
-    sub.runs_used = tollgate_domain::RunCount::new(used);
-    sub.version = 3;
-    sub
+    let sub = Subscription::new_free(SubscriptionId::from_uuid(Uuid::from_u128(0x5B)), user_id(), SIGNUP);
+    with(&sub, |p| {
+        p.runs_used = tollgate_domain::RunCount::new(used);
+        p.version = 3;
+    })
 }
 
 pub fn outage() -> StoreError {
     StoreError::unavailable(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused"))
+}
+
+/// `sub` with some of its parts changed (fixtures set states the rules would take many steps to reach).
+pub fn with(
+    sub: &tollgate_domain::Subscription,
+    change: impl FnOnce(&mut tollgate_domain::SubscriptionParts),
+) -> tollgate_domain::Subscription {
+    let mut parts = sub.parts();
+    change(&mut parts);
+    tollgate_domain::Subscription::from_parts(parts)
 }

@@ -100,7 +100,7 @@ impl WebhookService {
             };
             let (status, change) = match (target, &event.event) {
                 (Some(mut sub), Some(billing)) => {
-                    let expected = sub.version;
+                    let expected = sub.version();
                     let rolled = sub.refresh(now);
                     let (verdict, effect) =
                         sub.apply_billing_event(billing, event.created, &self.policy.catalog);

@@ -36,8 +36,10 @@ fn known_customer() -> MockSubscriptionRepository {
     let mut subs = MockSubscriptionRepository::new();
     subs.expect_find_by_provider_subscription().returning(|_| Ok(None));
     subs.expect_find_by_customer().returning(|c| {
-        let mut sub = free_sub(6);
-        sub.billing.customer_id = Some("cus_1".into());
+        let sub = free_sub(6);
+        let sub = ts::with(&sub, |p| {
+            p.billing.customer_id = Some("cus_1".into());
+        });
         Ok((c == "cus_1").then_some(sub))
     });
     subs
@@ -87,8 +89,8 @@ async fn a_subscription_update_is_applied_and_recorded_in_one_store_call() {
                 && entry.outcome == "processed"
                 && change.expected_version == 3
                 && change.usage == UsageEffect::Reset
-                && change.subscription.plan == PlanId::Basic
-                && change.subscription.billing.subscription_id.as_deref() == Some("sub_1")
+                && change.subscription.plan() == PlanId::Basic
+                && change.subscription.billing().subscription_id.as_deref() == Some("sub_1")
         })
         .times(1)
         .returning(|_, _| Ok(RecordOutcome::Recorded));
@@ -165,10 +167,12 @@ async fn a_conflicting_concurrent_change_is_reapplied_on_the_fresh_state() {
 async fn a_stale_event_is_acknowledged_as_stale() {
     let mut subs = MockSubscriptionRepository::new();
     subs.expect_find_by_provider_subscription().returning(|_| {
-        let mut sub = free_sub(0);
-        sub.billing.customer_id = Some("cus_1".into());
-        sub.billing.subscription_id = Some("sub_1".into());
-        sub.billing.last_event_at = Some(NOW + time::Duration::minutes(1));
+        let sub = free_sub(0);
+        let sub = ts::with(&sub, |p| {
+            p.billing.customer_id = Some("cus_1".into());
+            p.billing.subscription_id = Some("sub_1".into());
+            p.billing.last_event_at = Some(NOW + time::Duration::minutes(1));
+        });
         Ok(Some(sub))
     });
     let mut inbox = fresh_inbox();
@@ -194,9 +198,11 @@ async fn a_store_outage_fails_the_delivery_so_the_provider_retries() {
 async fn a_payment_before_its_grant_is_deferred_and_not_recorded() {
     let mut subs = MockSubscriptionRepository::new();
     subs.expect_find_by_provider_subscription().returning(|_| {
-        let mut sub = free_sub(0);
-        sub.billing.customer_id = Some("cus_1".into());
-        sub.billing.subscription_id = Some("sub_1".into());
+        let sub = free_sub(0);
+        let sub = ts::with(&sub, |p| {
+            p.billing.customer_id = Some("cus_1".into());
+            p.billing.subscription_id = Some("sub_1".into());
+        });
         Ok(Some(sub))
     });
     let mut inbox = fresh_inbox();

@@ -31,7 +31,7 @@ pub async fn subscription(state: web::Data<AppState>, caller: Caller) -> Result<
 pub async fn activate_trial(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let sub = state.services.billing.activate_trial(caller.0.user_id).await?;
     let catalog = state.services.billing.catalog();
-    let trial_end = sub.trial.map(|t| t.ends_at).unwrap_or(sub.period.end());
+    let trial_end = sub.trial().map(|t| t.ends_at).unwrap_or(sub.period().end());
     Ok(HttpResponse::Ok().json(TrialResponse {
         message: format!("Your {}-day trial has started.", catalog.trial().days),
         trial_end: trial_end.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
