@@ -6,8 +6,8 @@ use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::Trial;
 use tollgate_domain::{Email, Period, PlanId, RunCount, SessionId, SubscriptionStatus, UsageEffect};
 use tollgate_ports::outbound::{
-    ConsumeOutcome, CreateUserError, IdempotencyKey, InboxEntry, Page, RecordOutcome, RefreshTokenRecord,
-    RotateOutcome, SubscriptionChange, UpdateSubscriptionError,
+    ConsumeOutcome, CreateUserError, IdempotencyKey, InboxEntry, InboxOutcome, Page, RecordOutcome,
+    RefreshTokenRecord, RotateOutcome, SubscriptionChange, UpdateSubscriptionError, UsageReason,
 };
 
 use crate::fixtures::{consumption, hash, id, registered, session, user, with, T0};
@@ -128,7 +128,10 @@ pub async fn consumption_counts_up_to_the_limit_and_no_further(s: Subject) {
     assert_eq!(refused, ConsumeOutcome::LimitReached { runs_used: RunCount::new(2) });
     let records = s.usage.list(user.id, 10).await.unwrap();
     assert_eq!(records.len(), 2);
-    assert!(records.iter().all(|r| r.units == 1 && r.reason == "test" && !r.refunded && r.at == T0));
+    assert!(records.iter().all(|r| r.units == 1
+        && r.reason == UsageReason::Route("POST /test".into())
+        && !r.refunded
+        && r.at == T0));
 }
 
 pub async fn an_unlimited_limit_never_refuses(s: Subject) {
@@ -330,7 +333,7 @@ fn entry(event_id: &str) -> InboxEntry {
         event_type: "customer.subscription.updated".into(),
         created: T0,
         received_at: T0 + Duration::seconds(1),
-        outcome: "processed".into(),
+        outcome: InboxOutcome::Processed,
     }
 }
 

@@ -5,7 +5,7 @@ use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{
     Email, FullName, Role, RunCount, Subscription, SubscriptionId, SubscriptionParts, Timestamp, User, UserId,
 };
-use tollgate_ports::outbound::{Consumption, IdempotencyKey, PasswordHash, Session};
+use tollgate_ports::outbound::{Consumption, IdempotencyKey, PasswordHash, Session, UsageReason};
 use uuid::Uuid;
 
 use crate::Subject;
@@ -47,7 +47,7 @@ pub fn consumption(user: UserId, version: i64, limit: RunLimit, key: Option<&str
         limit,
         expected_version: version,
         idempotency_key: key.and_then(IdempotencyKey::parse),
-        reason: "test".into(),
+        reason: UsageReason::Route("POST /test".into()),
         at: T0,
     }
 }

@@ -21,7 +21,7 @@ use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
 use sha2::{Digest, Sha256};
 use tollgate_domain::quota::QuotaSnapshot;
 use tollgate_domain::{RunCount, UserId};
-use tollgate_ports::outbound::IdempotencyKey;
+use tollgate_ports::outbound::{IdempotencyKey, UsageReason};
 
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
@@ -125,9 +125,9 @@ pub async fn gate(
             Some(key.for_request(print))
         }
     };
-    let reason = format!("{} {}", req.method(), req.match_pattern().unwrap_or(path));
+    let reason = UsageReason::Route(format!("{} {}", req.method(), req.match_pattern().unwrap_or(path)));
     let metering = &state.services.metering;
-    let metered = match metering.consume(bill.user, bill.cost, key, &reason).await {
+    let metered = match metering.consume(bill.user, bill.cost, key, reason).await {
         Ok(metered) => metered,
         Err(e) => return Ok(req.error_response(ApiError::from(e))),
     };

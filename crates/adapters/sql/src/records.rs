@@ -8,7 +8,7 @@ use tollgate_domain::{
     SubscriptionParts, SubscriptionStatus, User, UserId,
 };
 use tollgate_ports::outbound::{
-    PasswordHash, RefreshTokenRecord, Session, StoreError, UsageRecord, UserCredentials,
+    PasswordHash, RefreshTokenRecord, Session, StoreError, UsageReason, UsageRecord, UserCredentials,
 };
 use uuid::Uuid;
 
@@ -215,7 +215,7 @@ impl UsageRow {
             id: self.id,
             user_id: UserId::from_uuid(self.user_id),
             units: u32::try_from(self.units).map_err(|_| corrupt("units"))?,
-            reason: self.reason,
+            reason: UsageReason::from_stored(self.reason),
             idempotency_key: self.idempotency_key,
             resource_id: self.resource_id,
             refunded: self.refunded,

@@ -5,6 +5,28 @@ use tollgate_domain::{Subscription, Timestamp, UsageEffect};
 
 use super::{StoreError, UpdateSubscriptionError};
 
+/// What an event recorded in the inbox did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboxOutcome {
+    /// It changed the subscription.
+    Processed,
+    /// Older than what was already applied.
+    Stale,
+    /// Nothing to do.
+    Ignored,
+}
+
+impl InboxOutcome {
+    /// As stored.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Processed => "processed",
+            Self::Stale => "stale",
+            Self::Ignored => "ignored",
+        }
+    }
+}
+
 /// A provider event as recorded in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry {
@@ -12,8 +34,7 @@ pub struct InboxEntry {
     pub event_type: String,
     pub created: Timestamp,
     pub received_at: Timestamp,
-    /// `applied`, `stale`, `ignored`.
-    pub outcome: String,
+    pub outcome: InboxOutcome,
 }
 
 /// A subscription state change to commit with an inbox entry.

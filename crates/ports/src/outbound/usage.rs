@@ -46,6 +46,42 @@ impl IdempotencyKey {
     }
 }
 
+/// What consumed runs, as recorded with them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UsageReason {
+    /// `POST /sessions`: the run is paid with the session it creates.
+    SessionCreate,
+    /// A metered route gated upfront: `METHOD /route/{pattern}`.
+    Route(String),
+}
+
+impl UsageReason {
+    const SESSION_CREATE: &'static str = "session.create";
+
+    /// As stored.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::SessionCreate => Self::SESSION_CREATE,
+            Self::Route(route) => route,
+        }
+    }
+
+    /// From its stored form.
+    pub fn from_stored(stored: String) -> Self {
+        if stored == Self::SESSION_CREATE {
+            Self::SessionCreate
+        } else {
+            Self::Route(stored)
+        }
+    }
+}
+
+impl Serialize for UsageReason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// A request to spend runs, conditional on the state the decision was made on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumption {
@@ -57,8 +93,8 @@ pub struct Consumption {
     /// The subscription version the decision was made on; the store refuses if it moved.
     pub expected_version: i64,
     pub idempotency_key: Option<IdempotencyKey>,
-    /// What consumed the runs, e.g. `session.create`.
-    pub reason: String,
+    /// What consumed the runs.
+    pub reason: UsageReason,
     pub at: Timestamp,
 }
 
@@ -85,7 +121,7 @@ pub struct UsageRecord {
     pub id: Uuid,
     pub user_id: UserId,
     pub units: u32,
-    pub reason: String,
+    pub reason: UsageReason,
     pub idempotency_key: Option<String>,
     pub resource_id: Option<Uuid>,
     pub refunded: bool,

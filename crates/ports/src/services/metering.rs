@@ -13,7 +13,7 @@ use super::current::{load_current, CurrentError};
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
     Clock, ConsumeOutcome, Consumption, IdGenerator, IdempotencyKey, StoreError, SubscriptionRepository,
-    UsageRepository,
+    UsageReason, UsageRepository,
 };
 
 /// Quota rules that come from configuration.
@@ -89,7 +89,7 @@ impl MeteringService {
         user: UserId,
         units: RunCount,
         key: Option<IdempotencyKey>,
-        reason: &str,
+        reason: UsageReason,
     ) -> Result<Metered<Uuid>, MeterError> {
         let usage = Arc::clone(&self.usage);
         self.meter(user, units, key, reason, move |c| {
@@ -127,7 +127,7 @@ impl MeteringService {
         user: UserId,
         units: RunCount,
         key: Option<IdempotencyKey>,
-        reason: &str,
+        reason: UsageReason,
         store: F,
     ) -> Result<Metered<T>, MeterError>
     where
@@ -157,7 +157,7 @@ impl MeteringService {
                 limit,
                 expected_version: sub.version(),
                 idempotency_key: key.clone(),
-                reason: reason.to_owned(),
+                reason: reason.clone(),
                 at: now,
             };
             match store(consumption).await.map_err(Failure::from)? {

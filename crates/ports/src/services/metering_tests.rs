@@ -7,7 +7,9 @@ use tollgate_domain::{SubscriptionStatus, UsageEffect};
 use uuid::Uuid;
 
 use super::*;
-use crate::outbound::{MockSubscriptionRepository, MockUsageRepository, UpdateSubscriptionError};
+use crate::outbound::{
+    MockSubscriptionRepository, MockUsageRepository, UpdateSubscriptionError, UsageReason,
+};
 use crate::services::test_support::{self as ts, free_sub, outage};
 
 fn service(subs: MockSubscriptionRepository, usage: MockUsageRepository) -> MeteringService {
@@ -33,13 +35,13 @@ async fn a_run_within_the_limit_is_enforced_by_the_store_and_reports_the_new_usa
             c.limit == RunLimit::limited(10)
                 && c.expected_version == 3
                 && c.units == RunCount::new(1)
-                && c.reason == "test"
+                && c.reason == UsageReason::Route("test".into())
                 && c.user_id == ts::user_id()
         })
         .times(1)
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(5) }));
     let metered = service(subs_returning(free_sub(4)), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, "test")
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("test".into()))
         .await
         .expect("consumed");
     assert!(!metered.replayed);
@@ -52,7 +54,7 @@ async fn a_spent_quota_is_refused_without_touching_the_store() {
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(0);
     let err = service(subs_returning(free_sub(10)), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, "test")
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("test".into()))
         .await
         .expect_err("refused");
     match err {
@@ -73,7 +75,9 @@ async fn an_unpaid_subscription_is_refused_as_inactive() {
     });
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(0);
-    let err = service(subs_returning(sub), usage).consume(ts::user_id(), RunCount::new(1), None, "t").await;
+    let err = service(subs_returning(sub), usage)
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .await;
     assert!(matches!(err, Err(MeterError::Refused { reason: Refusal::Inactive, .. })));
 }
 
@@ -81,8 +85,9 @@ async fn an_unpaid_subscription_is_refused_as_inactive() {
 async fn the_store_refusing_a_concurrent_overspend_becomes_limit_reached() {
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(10) }));
-    let err =
-        service(subs_returning(free_sub(9)), usage).consume(ts::user_id(), RunCount::new(1), None, "t").await;
+    let err = service(subs_returning(free_sub(9)), usage)
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .await;
     assert!(
         matches!(err, Err(MeterError::Refused { reason: Refusal::LimitReached, quota }) if quota.runs_used == RunCount::new(10))
     );
@@ -114,8 +119,10 @@ async fn a_decision_made_on_stale_state_is_retried_on_the_new_state() {
         .times(1)
         .in_sequence(&mut useq)
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(3) }));
-    let metered =
-        service(subs, usage).consume(ts::user_id(), RunCount::new(1), None, "t").await.expect("consumed");
+    let metered = service(subs, usage)
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .await
+        .expect("consumed");
     assert_eq!(metered.quota.runs_used, RunCount::new(3));
 }
 
@@ -127,7 +134,7 @@ async fn a_replayed_idempotency_key_returns_the_original_and_consumes_nothing() 
         .withf(|c| c.idempotency_key.as_ref().map(IdempotencyKey::as_str) == Some("k-1"))
         .returning(|_| Ok(ConsumeOutcome::Replayed { value: Some(Uuid::from_u128(42)) }));
     let metered = service(subs_returning(free_sub(4)), usage)
-        .consume(ts::user_id(), RunCount::new(1), key("k-1"), "t")
+        .consume(ts::user_id(), RunCount::new(1), key("k-1"), UsageReason::Route("t".into()))
         .await
         .expect("replayed");
     assert!(metered.replayed);
@@ -144,7 +151,7 @@ async fn a_retry_after_the_quota_is_spent_still_gets_its_original_result() {
         .times(1)
         .returning(|_| Ok(ConsumeOutcome::Replayed { value: Some(Uuid::from_u128(42)) }));
     let metered = service(subs_returning(free_sub(10)), usage)
-        .consume(ts::user_id(), RunCount::new(1), key("k-1"), "t")
+        .consume(ts::user_id(), RunCount::new(1), key("k-1"), UsageReason::Route("t".into()))
         .await
         .expect("replayed");
     assert!(metered.replayed);
@@ -158,8 +165,9 @@ async fn a_new_key_on_a_spent_quota_is_refused_with_the_decisions_reason() {
     });
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(0) }));
-    let err =
-        service(subs_returning(sub), usage).consume(ts::user_id(), RunCount::new(1), key("new"), "t").await;
+    let err = service(subs_returning(sub), usage)
+        .consume(ts::user_id(), RunCount::new(1), key("new"), UsageReason::Route("t".into()))
+        .await;
     assert!(matches!(err, Err(MeterError::Refused { reason: Refusal::Inactive, .. })));
 }
 
@@ -185,7 +193,7 @@ async fn an_ended_period_is_rolled_over_once_before_deciding() {
         .withf(|c| c.expected_version == 4)
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(1) }));
     service(subs, usage)
-        .consume(ts::user_id(), RunCount::new(1), None, "t")
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
         .await
         .expect("consumed after rollover");
 }
@@ -215,15 +223,17 @@ async fn a_rollover_lost_to_another_process_reloads_instead_of_resetting_twice()
     usage
         .expect_consume()
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(3) }));
-    let metered =
-        service(subs, usage).consume(ts::user_id(), RunCount::new(1), None, "t").await.expect("consumed");
+    let metered = service(subs, usage)
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .await
+        .expect("consumed");
     assert_eq!(metered.quota.runs_used, RunCount::new(3));
 }
 
 #[tokio::test]
 async fn zero_units_are_refused() {
     let err = service(MockSubscriptionRepository::new(), MockUsageRepository::new())
-        .consume(ts::user_id(), RunCount::ZERO, None, "t")
+        .consume(ts::user_id(), RunCount::ZERO, None, UsageReason::Route("t".into()))
         .await;
     assert!(matches!(err, Err(MeterError::NoUnits)));
 }
@@ -232,8 +242,9 @@ async fn zero_units_are_refused() {
 async fn a_store_outage_is_reported_as_unavailable() {
     let mut subs = MockSubscriptionRepository::new();
     subs.expect_get_by_user().returning(|_| Err(outage()));
-    let err =
-        service(subs, MockUsageRepository::new()).consume(ts::user_id(), RunCount::new(1), None, "t").await;
+    let err = service(subs, MockUsageRepository::new())
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .await;
     assert!(matches!(err, Err(MeterError::Failure(Failure::Unavailable(_)))));
 }
 

@@ -7,10 +7,7 @@ use tollgate_domain::{SessionId, UserId};
 
 use super::metering::{MeterError, Metered, MeteringService};
 use super::Failure;
-use crate::outbound::{Clock, IdGenerator, IdempotencyKey, Page, Session, SessionRepository};
-
-/// What consumes a run when a session is created (the usage record's `reason`).
-pub const SESSION_CREATE: &str = "session.create";
+use crate::outbound::{Clock, IdGenerator, IdempotencyKey, Page, Session, SessionRepository, UsageReason};
 
 /// A title is trimmed and at most this many characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -65,7 +62,7 @@ impl SessionService {
         };
         let repo = Arc::clone(&self.sessions);
         self.metering
-            .meter(user, units, key, SESSION_CREATE, move |consumption| {
+            .meter(user, units, key, UsageReason::SessionCreate, move |consumption| {
                 let (repo, session) = (Arc::clone(&repo), session.clone());
                 async move { repo.create_metered(&session, &consumption).await }
             })

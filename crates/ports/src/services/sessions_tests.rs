@@ -31,7 +31,7 @@ async fn creating_a_session_consumes_one_run_in_the_same_store_call() {
             s.user_id == ts::user_id()
                 && s.title.as_deref() == Some("Plan a trip")
                 && c.units == RunCount::new(1)
-                && c.reason == SESSION_CREATE
+                && c.reason == UsageReason::SessionCreate
         })
         .times(1)
         .returning(|s, _| Ok(ConsumeOutcome::Consumed { value: s.clone(), runs_used: RunCount::new(1) }));

@@ -6,8 +6,8 @@ use tollgate_domain::{EventVerdict, Subscription};
 
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
-    Clock, InboxEntry, RecordOutcome, SubscriptionChange, SubscriptionRepository, UpdateSubscriptionError,
-    VerifiedEvent, WebhookError, WebhookInbox, WebhookVerifier,
+    Clock, InboxEntry, InboxOutcome, RecordOutcome, SubscriptionChange, SubscriptionRepository,
+    UpdateSubscriptionError, VerifiedEvent, WebhookError, WebhookInbox, WebhookVerifier,
 };
 use crate::services::metering::QuotaPolicy;
 
@@ -128,7 +128,11 @@ impl WebhookService {
                 event_type: event.event_type.clone(),
                 created: event.created,
                 received_at: now,
-                outcome: status.as_str().to_owned(),
+                outcome: match status {
+                    WebhookStatus::Processed => InboxOutcome::Processed,
+                    WebhookStatus::Stale => InboxOutcome::Stale,
+                    _ => InboxOutcome::Ignored,
+                },
             };
             match self.inbox.record(&entry, change).await {
                 Ok(RecordOutcome::Recorded) => return Ok(status),

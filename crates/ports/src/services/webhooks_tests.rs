@@ -3,7 +3,7 @@ use std::sync::Arc;
 use tollgate_domain::{BillingEvent, PlanId, ProviderSubscription, SubscriptionStatus, UsageEffect};
 
 use super::*;
-use crate::outbound::{MockSubscriptionRepository, MockWebhookInbox, MockWebhookVerifier};
+use crate::outbound::{InboxOutcome, MockSubscriptionRepository, MockWebhookInbox, MockWebhookVerifier};
 use crate::services::test_support::{self as ts, free_sub, outage, NOW};
 
 fn active_basic() -> BillingEvent {
@@ -86,7 +86,7 @@ async fn a_subscription_update_is_applied_and_recorded_in_one_store_call() {
         .withf(|entry, change| {
             let Some(change) = change else { return false };
             entry.event_id == "evt_1"
-                && entry.outcome == "processed"
+                && entry.outcome == InboxOutcome::Processed
                 && change.expected_version == 3
                 && change.usage == UsageEffect::Reset
                 && change.subscription.plan() == PlanId::Basic
@@ -132,7 +132,7 @@ async fn an_event_about_an_unknown_customer_is_recorded_and_ignored() {
     let mut inbox = fresh_inbox();
     inbox
         .expect_record()
-        .withf(|e, change| e.outcome == "ignored" && change.is_none())
+        .withf(|e, change| e.outcome == InboxOutcome::Ignored && change.is_none())
         .times(1)
         .returning(|_, _| Ok(RecordOutcome::Recorded));
     let receipt = service(Some(verifier(Some(event))), inbox, known_customer()).handle(b"{}", "s").await;
@@ -178,7 +178,7 @@ async fn a_stale_event_is_acknowledged_as_stale() {
     let mut inbox = fresh_inbox();
     inbox
         .expect_record()
-        .withf(|e, change| e.outcome == "stale" && change.is_none())
+        .withf(|e, change| e.outcome == InboxOutcome::Stale && change.is_none())
         .returning(|_, _| Ok(RecordOutcome::Recorded));
     let receipt = service(Some(verifier(Some(active_basic()))), inbox, subs).handle(b"{}", "s").await;
     assert_eq!(receipt.expect("handled").status, WebhookStatus::Stale);

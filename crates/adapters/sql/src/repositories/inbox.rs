@@ -35,7 +35,7 @@ macro_rules! __inbox {
                 .bind(&entry.event_type)
                 .bind($crate::Ts(entry.created))
                 .bind($crate::Ts(entry.received_at))
-                .bind(&entry.outcome)
+                .bind(entry.outcome.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::update_error)?;

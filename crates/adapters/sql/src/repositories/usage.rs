@@ -73,7 +73,7 @@ macro_rules! __usage {
             .bind(c.record_id)
             .bind(c.user_id.as_uuid())
             .bind(units)
-            .bind(&c.reason)
+            .bind(c.reason.as_str())
             .bind(c.idempotency_key.as_ref().map(|k| k.as_str()))
             .bind(resource)
             .bind($crate::Ts(c.at))
