@@ -51,7 +51,7 @@ pub async fn seed(
         };
         let mut sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
         let customer = format!("cus_bench_{i}");
-        let _ = sub.link_customer(&customer, now);
+        let _ = sub.link_customer(&customer.as_str().into(), now);
         // A new row starts at version 0.
         let mut parts = sub.parts();
         parts.version = 0;

@@ -16,7 +16,7 @@ pub mod subscription;
 pub mod user;
 
 pub use clock::{Clock, FixedClock};
-pub use ids::{SessionId, SubscriptionId, UserId};
+pub use ids::{CustomerId, ProviderSubscriptionId, SessionId, SubscriptionId, UserId};
 pub use money::{Currency, Money, MoneyError};
 pub use period::Period;
 pub use plan::{Plan, PlanCatalog, PlanId, RunCount, RunLimit, TrialTerms};

@@ -17,13 +17,13 @@ use crate::period::Period;
 use crate::plan::{PlanCatalog, PlanId};
 use crate::status::SubscriptionStatus;
 use crate::subscription::{Subscription, UsageEffect};
-use crate::Timestamp;
+use crate::{CustomerId, ProviderSubscriptionId, Timestamp};
 
 /// The provider's view of one subscription, as carried by a subscription event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProviderSubscription {
-    pub subscription_id: String,
-    pub customer_id: Option<String>,
+    pub subscription_id: ProviderSubscriptionId,
+    pub customer_id: Option<CustomerId>,
     /// The provider price the subscription is on (mapped to a plan through the catalog).
     pub price_id: Option<String>,
     pub status: SubscriptionStatus,
@@ -36,26 +36,30 @@ pub struct ProviderSubscription {
 pub enum BillingEvent {
     /// `checkout.session.completed`.
     CheckoutCompleted {
-        customer_id: Option<String>,
-        subscription_id: Option<String>,
+        customer_id: Option<CustomerId>,
+        subscription_id: Option<ProviderSubscriptionId>,
         plan: Option<PlanId>,
         paid: bool,
     },
     /// `customer.subscription.created` / `customer.subscription.updated`.
     SubscriptionChanged(ProviderSubscription),
     /// `customer.subscription.deleted`.
-    SubscriptionDeleted { subscription_id: String },
+    SubscriptionDeleted { subscription_id: ProviderSubscriptionId },
     /// `invoice.payment_succeeded` / `invoice.paid`.
-    PaymentSucceeded { subscription_id: String, customer_id: Option<String>, period: Option<Period> },
+    PaymentSucceeded {
+        subscription_id: ProviderSubscriptionId,
+        customer_id: Option<CustomerId>,
+        period: Option<Period>,
+    },
     /// `invoice.payment_failed`.
-    PaymentFailed { subscription_id: String, customer_id: Option<String> },
+    PaymentFailed { subscription_id: ProviderSubscriptionId, customer_id: Option<CustomerId> },
 }
 
 impl BillingEvent {
     /// The provider subscription this event is about, if any.
-    pub fn subscription_id(&self) -> Option<&str> {
+    pub fn subscription_id(&self) -> Option<&ProviderSubscriptionId> {
         match self {
-            Self::CheckoutCompleted { subscription_id, .. } => subscription_id.as_deref(),
+            Self::CheckoutCompleted { subscription_id, .. } => subscription_id.as_ref(),
             Self::SubscriptionChanged(s) => Some(&s.subscription_id),
             Self::SubscriptionDeleted { subscription_id }
             | Self::PaymentSucceeded { subscription_id, .. }
@@ -64,12 +68,12 @@ impl BillingEvent {
     }
 
     /// The provider customer this event names, if any.
-    pub fn customer_id(&self) -> Option<&str> {
+    pub fn customer_id(&self) -> Option<&CustomerId> {
         match self {
-            Self::CheckoutCompleted { customer_id, .. } => customer_id.as_deref(),
-            Self::SubscriptionChanged(s) => s.customer_id.as_deref(),
+            Self::CheckoutCompleted { customer_id, .. } => customer_id.as_ref(),
+            Self::SubscriptionChanged(s) => s.customer_id.as_ref(),
             Self::PaymentSucceeded { customer_id, .. } | Self::PaymentFailed { customer_id, .. } => {
-                customer_id.as_deref()
+                customer_id.as_ref()
             }
             Self::SubscriptionDeleted { .. } => None,
         }
@@ -180,7 +184,7 @@ impl Subscription {
         catalog: &PlanCatalog,
     ) -> Option<UsageEffect> {
         let linked_elsewhere =
-            self.billing.subscription_id.as_deref().is_some_and(|id| id != s.subscription_id);
+            self.billing.subscription_id.as_ref().is_some_and(|id| *id != s.subscription_id);
         match s.status {
             SubscriptionStatus::Canceled => (self.is_granted_by(&s.subscription_id)).then(|| {
                 self.return_to_free(created);
@@ -210,7 +214,7 @@ impl Subscription {
     /// granting yet is a new paid subscription: it ends a trial and starts a new period.
     fn grant(
         &mut self,
-        id: Option<String>,
+        id: Option<ProviderSubscriptionId>,
         plan: PlanId,
         status: SubscriptionStatus,
         period: Option<Period>,
@@ -298,7 +302,7 @@ impl Subscription {
     fn link_ids(&mut self, event: &BillingEvent) -> UsageEffect {
         let mut effect = UsageEffect::Unchanged;
         if let (None, Some(customer)) = (&self.billing.customer_id, event.customer_id()) {
-            self.billing.customer_id = Some(customer.to_owned());
+            self.billing.customer_id = Some(customer.clone());
             effect = UsageEffect::Keep;
         }
         // Checkout and live subscription snapshots link a subscription; payments and deletions
@@ -311,7 +315,7 @@ impl Subscription {
         if let (None, Some(sub), true) =
             (&self.billing.subscription_id, event.subscription_id(), links_subscription)
         {
-            self.billing.subscription_id = Some(sub.to_owned());
+            self.billing.subscription_id = Some(sub.clone());
             effect = UsageEffect::Keep;
         }
         effect

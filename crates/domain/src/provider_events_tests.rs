@@ -398,7 +398,9 @@ fn a_never_paid_past_due_subscription_grants_no_paid_limit_and_waits_for_its_gra
 }
 
 /// The entitlement-relevant part of a subscription.
-fn entitlement(sub: &Subscription) -> (PlanId, SubscriptionStatus, Period, bool, Option<String>) {
+fn entitlement(
+    sub: &Subscription,
+) -> (PlanId, SubscriptionStatus, Period, bool, Option<ProviderSubscriptionId>) {
     (sub.plan, sub.status, sub.period, sub.cancel_at_period_end, sub.billing.subscription_id.clone())
 }
 

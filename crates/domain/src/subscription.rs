@@ -10,6 +10,7 @@ use crate::period::Period;
 use crate::plan::{PlanCatalog, PlanId, RunCount, RunLimit, TrialTerms};
 use crate::quota::{ConsumeDecision, QuotaSnapshot, Refusal};
 use crate::status::SubscriptionStatus;
+use crate::{CustomerId, ProviderSubscriptionId};
 use crate::{SubscriptionId, Timestamp, UserId};
 
 /// What a state change does to the period's usage counter.
@@ -49,8 +50,8 @@ pub struct Trial {
 /// The link to the payment provider's customer and subscription.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BillingLink {
-    pub customer_id: Option<String>,
-    pub subscription_id: Option<String>,
+    pub customer_id: Option<CustomerId>,
+    pub subscription_id: Option<ProviderSubscriptionId>,
     /// The current plan is granted by `subscription_id`.
     pub granted: bool,
     /// `created` of the last provider event that changed this subscription (ordering rule).
@@ -409,11 +410,11 @@ impl Subscription {
     }
 
     /// Stores the payment provider's customer id, unless one is already linked.
-    pub fn link_customer(&mut self, customer_id: &str, now: Timestamp) -> UsageEffect {
+    pub fn link_customer(&mut self, customer_id: &CustomerId, now: Timestamp) -> UsageEffect {
         if self.billing.customer_id.is_some() {
             return UsageEffect::Unchanged;
         }
-        self.billing.customer_id = Some(customer_id.to_owned());
+        self.billing.customer_id = Some(customer_id.clone());
         self.touched(now, UsageEffect::Keep)
     }
 

@@ -75,8 +75,8 @@ pub async fn every_subscription_field_round_trips(s: Subject) {
     });
     s.subs.update(&sub, 1, UsageEffect::Keep).await.unwrap();
     assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(sub.clone()));
-    assert_eq!(s.subs.find_by_customer("cus_1").await.unwrap(), Some(sub.clone()));
-    assert_eq!(s.subs.find_by_provider_subscription("sub_1").await.unwrap(), Some(sub));
+    assert_eq!(s.subs.find_by_customer(&"cus_1".into()).await.unwrap(), Some(sub.clone()));
+    assert_eq!(s.subs.find_by_provider_subscription(&"sub_1".into()).await.unwrap(), Some(sub));
 }
 
 pub async fn an_update_is_a_compare_and_set_on_the_version(s: Subject) {

@@ -176,7 +176,7 @@ impl SubscriptionView {
             cancel_at_period_end: s.cancel_at_period_end(),
             is_trial: s.is_trial(),
             trial_end: s.trial().map(|t| rfc3339(t.ends_at)),
-            stripe_customer_id: s.billing().customer_id.clone(),
+            stripe_customer_id: s.billing().customer_id.as_deref().map(str::to_owned),
             created_at: rfc3339(s.created_at()),
             updated_at: rfc3339(s.updated_at()),
         }

@@ -4,8 +4,8 @@
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::{BillingLink, Trial};
 use tollgate_domain::{
-    Email, FullName, Period, PlanId, Role, RunCount, SessionId, Subscription, SubscriptionId,
-    SubscriptionParts, SubscriptionStatus, User, UserId,
+    CustomerId, Email, FullName, Period, PlanId, ProviderSubscriptionId, Role, RunCount, SessionId,
+    Subscription, SubscriptionId, SubscriptionParts, SubscriptionStatus, User, UserId,
 };
 use tollgate_ports::outbound::{
     PasswordHash, RefreshTokenRecord, Session, StoreError, UsageReason, UsageRecord, UserCredentials,
@@ -103,8 +103,8 @@ impl SubscriptionRow {
             trial_used: s.trial_used(),
             has_paid: s.has_paid(),
             past_due_since: s.past_due_since().map(Ts),
-            stripe_customer_id: s.billing().customer_id.clone(),
-            stripe_subscription_id: s.billing().subscription_id.clone(),
+            stripe_customer_id: s.billing().customer_id.as_deref().map(str::to_owned),
+            stripe_subscription_id: s.billing().subscription_id.as_deref().map(str::to_owned),
             stripe_granted: s.billing().granted,
             stripe_last_event_at: s.billing().last_event_at.map(Ts),
             version: s.version(),
@@ -139,8 +139,8 @@ impl SubscriptionRow {
             has_paid: self.has_paid,
             past_due_since: self.past_due_since.map(|t| t.0),
             billing: BillingLink {
-                customer_id: self.stripe_customer_id,
-                subscription_id: self.stripe_subscription_id,
+                customer_id: self.stripe_customer_id.map(CustomerId::new),
+                subscription_id: self.stripe_subscription_id.map(ProviderSubscriptionId::new),
                 granted: self.stripe_granted,
                 last_event_at: self.stripe_last_event_at.map(|t| t.0),
             },

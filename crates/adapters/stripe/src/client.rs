@@ -11,7 +11,7 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_checkout::CheckoutSessionMode;
 use stripe_core::customer::CreateCustomer;
-use tollgate_domain::UserId;
+use tollgate_domain::{CustomerId, UserId};
 use tollgate_ports::outbound::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError};
 
 /// How long one Stripe call may take.
@@ -61,7 +61,7 @@ impl PaymentProvider for StripeProvider {
         email: &str,
         name: &str,
         idempotency_key: &str,
-    ) -> Result<String, ProviderError> {
+    ) -> Result<CustomerId, ProviderError> {
         let metadata = HashMap::from([("user_id".to_owned(), user_id.to_string())]);
         let customer = CreateCustomer::new()
             .email(email)
@@ -72,7 +72,7 @@ impl PaymentProvider for StripeProvider {
             .send(&self.client)
             .await
             .map_err(provider_error)?;
-        Ok(customer.id.to_string())
+        Ok(CustomerId::new(customer.id.to_string()))
     }
 
     #[tracing::instrument(skip_all, fields(user_id = %request.user_id, plan = %request.plan))]
@@ -91,7 +91,7 @@ impl PaymentProvider for StripeProvider {
         subscription_data.metadata = Some(metadata.clone());
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
-            .customer(request.customer_id.clone())
+            .customer(request.customer_id.as_str())
             .client_reference_id(request.user_id.to_string())
             .line_items(vec![item])
             .metadata(metadata)
@@ -111,14 +111,14 @@ impl PaymentProvider for StripeProvider {
     #[tracing::instrument(skip_all)]
     async fn create_portal_session(
         &self,
-        customer_id: &str,
+        customer_id: &CustomerId,
         return_url: &str,
     ) -> Result<String, ProviderError> {
         // A portal session has no natural key; a fresh one still makes this call safe to replay.
         #[allow(clippy::disallowed_methods)] // a per-call key for Stripe, not a Tollgate id
         let idempotency_key = format!("portal-{}", uuid::Uuid::new_v4());
         let session = CreateBillingPortalSession::new()
-            .customer(customer_id)
+            .customer(customer_id.as_str())
             .return_url(return_url)
             .customize()
             .request_strategy(key(&idempotency_key)?)

@@ -5,7 +5,9 @@
 //! string or an object with an `id`. Unknown fields and event types are ignored.
 
 use serde_json::Value;
-use tollgate_domain::{BillingEvent, Period, PlanId, ProviderSubscription, SubscriptionStatus, Timestamp};
+use tollgate_domain::{
+    BillingEvent, Period, PlanId, ProviderSubscription, ProviderSubscriptionId, SubscriptionStatus, Timestamp,
+};
 use tollgate_ports::outbound::{VerifiedEvent, WebhookError};
 
 fn malformed(what: &str) -> WebhookError {
@@ -13,10 +15,11 @@ fn malformed(what: &str) -> WebhookError {
 }
 
 /// An id that may be expanded into an object.
-fn id_of(value: &Value) -> Option<String> {
+/// An id, given as a string or as an expanded object with an `id`.
+fn id_of<T: From<String>>(value: &Value) -> Option<T> {
     match value {
-        Value::String(id) if !id.is_empty() => Some(id.clone()),
-        Value::Object(object) => object.get("id").and_then(Value::as_str).map(str::to_owned),
+        Value::String(id) if !id.is_empty() => Some(T::from(id.clone())),
+        Value::Object(object) => object.get("id").and_then(Value::as_str).map(|id| T::from(id.to_owned())),
         _ => None,
     }
 }
@@ -88,7 +91,7 @@ fn subscription(object: &Value) -> Option<BillingEvent> {
     }))
 }
 
-fn invoice_subscription(object: &Value) -> Option<String> {
+fn invoice_subscription(object: &Value) -> Option<ProviderSubscriptionId> {
     id_of(&object["subscription"])
         .or_else(|| id_of(&object["parent"]["subscription_details"]["subscription"]))
 }

@@ -78,7 +78,7 @@ fn an_invoice_finds_its_subscription_in_either_place() {
         parsed.event,
         Some(BillingEvent::PaymentSucceeded {
             subscription_id: "sub_1".into(),
-            customer_id: fixture("invoice")["customer"].as_str().map(str::to_owned),
+            customer_id: fixture("invoice")["customer"].as_str().map(Into::into),
             period: expected_period()
         })
     );

@@ -108,7 +108,7 @@ async fn the_portal_session_is_opened_for_the_customer_with_the_return_url() {
         .await;
     let url = provider(&server)
         .await
-        .create_portal_session("cus_1", "http://localhost:3000/account")
+        .create_portal_session(&"cus_1".into(), "http://localhost:3000/account")
         .await
         .expect("url");
     assert_eq!(Some(url.as_str()), fixture("billing_portal.session")["url"].as_str());
@@ -137,7 +137,10 @@ async fn a_refusal_from_stripe_is_rejected_and_an_outage_is_unavailable() {
         Err(ProviderError::Rejected(message)) => assert!(message.contains("No such price"), "{message}"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(p.create_portal_session("cus_1", "http://x").await, Err(ProviderError::Unavailable(_))));
+    assert!(matches!(
+        p.create_portal_session(&"cus_1".into(), "http://x").await,
+        Err(ProviderError::Unavailable(_))
+    ));
     let unreachable = StripeProvider::new("sk_test", "http://127.0.0.1:9").expect("client");
     assert!(matches!(
         unreachable.create_customer(user(), "a@b.co", "A", "k").await,

@@ -39,7 +39,7 @@ impl Billing {
         let subs = app.store.ports().subs;
         let mut sub = subs.get_by_user(user).await.expect("store").expect("subscription");
         let expected = sub.version();
-        let effect = sub.link_customer(&customer, sub.created_at());
+        let effect = sub.link_customer(&customer.as_str().into(), sub.created_at());
         subs.update(&sub, expected, effect).await.expect("linked");
         let _ = SubscriptionId::from_uuid(*sub.id().as_uuid());
         Self {

@@ -1,7 +1,7 @@
 //! The payment provider (Stripe) as the application sees it.
 
 use async_trait::async_trait;
-use tollgate_domain::{BillingEvent, PlanId, Timestamp, UserId};
+use tollgate_domain::{BillingEvent, CustomerId, PlanId, Timestamp, UserId};
 
 /// A provider failure. Its text is for logs, never for clients.
 #[derive(Debug, thiserror::Error)]
@@ -18,7 +18,7 @@ pub enum ProviderError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
     pub user_id: UserId,
-    pub customer_id: String,
+    pub customer_id: CustomerId,
     pub plan: PlanId,
     pub price_id: String,
     pub success_url: String,
@@ -42,7 +42,7 @@ pub trait PaymentProvider: Send + Sync {
         email: &str,
         name: &str,
         idempotency_key: &str,
-    ) -> Result<String, ProviderError>;
+    ) -> Result<CustomerId, ProviderError>;
 
     /// Opens a Checkout session in subscription mode.
     async fn create_checkout_session(
@@ -53,7 +53,7 @@ pub trait PaymentProvider: Send + Sync {
     /// Opens a customer-portal session; returns its URL.
     async fn create_portal_session(
         &self,
-        customer_id: &str,
+        customer_id: &CustomerId,
         return_url: &str,
     ) -> Result<String, ProviderError>;
 }

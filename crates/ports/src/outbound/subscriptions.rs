@@ -1,7 +1,7 @@
 //! `SubscriptionRepository`: compare-and-set updates of the subscription aggregate.
 
 use async_trait::async_trait;
-use tollgate_domain::{Subscription, UsageEffect, UserId};
+use tollgate_domain::{CustomerId, ProviderSubscriptionId, Subscription, UsageEffect, UserId};
 
 use super::StoreError;
 
@@ -20,11 +20,11 @@ pub enum UpdateSubscriptionError {
 pub trait SubscriptionRepository: Send + Sync {
     async fn get_by_user(&self, user: UserId) -> Result<Option<Subscription>, StoreError>;
 
-    async fn find_by_customer(&self, customer_id: &str) -> Result<Option<Subscription>, StoreError>;
+    async fn find_by_customer(&self, customer_id: &CustomerId) -> Result<Option<Subscription>, StoreError>;
 
     async fn find_by_provider_subscription(
         &self,
-        subscription_id: &str,
+        subscription_id: &ProviderSubscriptionId,
     ) -> Result<Option<Subscription>, StoreError>;
 
     /// Writes `subscription`'s state if the stored version is still `expected_version`

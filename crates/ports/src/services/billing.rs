@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tollgate_domain::plan::CheckoutPlanError;
 use tollgate_domain::subscription::TrialError;
-use tollgate_domain::{PlanCatalog, PlanId, Subscription, SubscriptionStatus, UserId};
+use tollgate_domain::{CustomerId, PlanCatalog, PlanId, Subscription, SubscriptionStatus, UserId};
 
 use super::current::{load_current, update_current, CurrentError};
 use super::metering::QuotaPolicy;
@@ -184,7 +184,7 @@ impl BillingService {
         &self,
         provider: &dyn PaymentProvider,
         user: UserId,
-    ) -> Result<String, CheckoutError> {
+    ) -> Result<CustomerId, CheckoutError> {
         let account =
             self.users.find_by_id(user).await.map_err(Failure::from).map_err(SubscriptionError::from)?;
         let account = account.ok_or(SubscriptionError::NotFound)?;

@@ -218,7 +218,7 @@ async fn the_portal_opens_for_the_stored_customer_with_an_allowed_return_url() {
     let mut provider = MockPaymentProvider::new();
     provider
         .expect_create_portal_session()
-        .with(eq("cus_1"), eq("http://localhost:3000/account"))
+        .with(eq(tollgate_domain::CustomerId::new("cus_1")), eq("http://localhost:3000/account"))
         .returning(|_, _| Ok("https://portal.test/s".into()));
     let service = service(subs_returning(with_customer("cus_1")), MockUserRepository::new(), Some(provider));
     let url =

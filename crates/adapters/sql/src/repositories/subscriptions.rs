@@ -107,11 +107,11 @@ macro_rules! __subscriptions {
             #[::tracing::instrument(skip_all)]
             async fn find_by_customer(
                 &self,
-                customer_id: &str,
+                customer_id: &::tollgate_domain::CustomerId,
             ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
                 let row: Option<$crate::SubscriptionRow> =
                     ::sqlx::query_as($crate::__select_subscription!("WHERE stripe_customer_id = $1"))
-                        .bind(customer_id)
+                        .bind(customer_id.as_str())
                         .fetch_optional(self.read_pool())
                         .await
                         .map_err($crate::store_error)?;
@@ -121,11 +121,11 @@ macro_rules! __subscriptions {
             #[::tracing::instrument(skip_all)]
             async fn find_by_provider_subscription(
                 &self,
-                subscription_id: &str,
+                subscription_id: &::tollgate_domain::ProviderSubscriptionId,
             ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
                 let row: Option<$crate::SubscriptionRow> =
                     ::sqlx::query_as($crate::__select_subscription!("WHERE stripe_subscription_id = $1"))
-                        .bind(subscription_id)
+                        .bind(subscription_id.as_str())
                         .fetch_optional(self.read_pool())
                         .await
                         .map_err($crate::store_error)?;
