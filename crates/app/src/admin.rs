@@ -9,11 +9,14 @@ use crate::settings::Settings;
 use crate::startup::services;
 use crate::store::Store;
 
+/// How many of the user's latest usage records `user show` prints (support questions start there).
+const RECENT_USAGE: u32 = 10;
+
 /// What the operator asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UserCommand {
     Show { email: String },
-    SetPlan { email: String, plan: String, runs: Option<String> },
+    SetPlan { email: String, plan: String, runs: Option<RunLimit> },
 }
 
 /// Runs the command and prints the result as JSON on stdout.
@@ -21,32 +24,25 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
     let store = Store::open(settings).await?;
     store.migrate().await?;
     let admin = services(settings, &store)?.admin;
+    let usage = store.ports().usage;
     let (user, sub) = match command {
         UserCommand::Show { email } => admin.show(&parse_email(&email)?).await,
         UserCommand::SetPlan { email, plan, runs } => {
             let plan: PlanId =
                 plan.parse().map_err(|_| anyhow!("unknown plan `{plan}` (free, basic, pro, enterprise)"))?;
-            let runs = runs.as_deref().map(parse_runs).transpose()?;
             admin.set_plan(&parse_email(&email)?, plan, runs).await
         }
     }
     .map_err(describe)?;
-    println!("{}", serde_json::to_string_pretty(&view(&user, &sub, settings)).context("Failed to print")?);
+    let recent = usage.list(user.id, RECENT_USAGE).await.context("Failed to read the usage records")?;
+    let mut shown = view(&user, &sub, settings);
+    shown["recent_usage"] = serde_json::to_value(&recent).context("Failed to print")?;
+    println!("{}", serde_json::to_string_pretty(&shown).context("Failed to print")?);
     Ok(())
 }
 
 fn parse_email(raw: &str) -> anyhow::Result<Email> {
     Email::parse(raw).map_err(|_| anyhow!("`{raw}` is not a valid email address"))
-}
-
-fn parse_runs(raw: &str) -> anyhow::Result<RunLimit> {
-    if raw.trim().eq_ignore_ascii_case("unlimited") {
-        return Ok(RunLimit::Unlimited);
-    }
-    raw.trim()
-        .parse()
-        .map(RunLimit::limited)
-        .map_err(|_| anyhow!("--runs must be a whole number or `unlimited`"))
 }
 
 fn describe(e: AdminError) -> anyhow::Error {

@@ -40,7 +40,7 @@ enum UserCommand {
         plan: String,
         /// Runs per period for this customer: a number or `unlimited` (default: the plan's).
         #[arg(long)]
-        runs: Option<String>,
+        runs: Option<tollgate_domain::plan::RunLimit>,
     },
 }
 
@@ -54,7 +54,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.mode);
+    telemetry::init(settings.mode());
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&settings).await,
         Command::Migrate => migrate(&settings).await,
@@ -82,7 +82,7 @@ impl From<UserCommand> for tollgate::admin::UserCommand {
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let store = Store::open(settings).await?;
     store.migrate().await?;
-    let database = redact(&settings.database_url);
+    let database = redact(&settings.store.database_url.0);
     tracing::info!(store = store.kind(), %database, "migrations applied");
     println!("migrations applied to {database}");
     Ok(())
@@ -91,9 +91,9 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     tracing::info!(
-        listen = %settings.listen,
+        listen = %settings.server.listen,
         port = app.port(),
-        mode = ?settings.mode,
+        mode = ?settings.mode(),
         store = app.store().kind(),
         "tollgate is listening"
     );

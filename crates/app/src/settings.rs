@@ -1,22 +1,83 @@
 //! Configuration, layered: built-in defaults → `config/default.toml` → `config/{TOLLGATE_ENV}.toml`
 //! → environment, the environment last. Files use the environment's names in lower case
-//! (`tollgate_listen = "0.0.0.0:8080"`). Every bad value stops start-up with a message naming the
-//! variable.
+//! (`tollgate_listen = "0.0.0.0:8080"`).
+//!
+//! [`KEYS`] is the one table of names: each setting's environment name and its place in the typed
+//! sections below. The `config` crate layers the sources, the table moves each value to its
+//! place, and the `config` crate deserialises the sections; every value parses through its type's
+//! `FromStr` (addresses, durations, run limits, origins, the route table), and each section's
+//! `Default` is the one source of its defaults. A bad value stops start-up with a message naming
+//! the variable, never its (maybe secret) value.
 
+use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use tollgate_domain::plan::{CatalogError, RunCount, RunLimit, TrialTerms};
 use tollgate_domain::{Currency, Money, PlanCatalog, PlanId};
+use tollgate_http::RouteTable;
 use tollgate_ports::redirect::RedirectPolicy;
 
+/// Every setting: its environment name and its place in [`Sections`].
+pub const KEYS: &[(&str, &str)] = &[
+    ("TOLLGATE_LISTEN", "server.listen"),
+    ("TOLLGATE_ENV", "server.mode"),
+    ("TOLLGATE_CORS_ORIGINS", "server.cors_origins"),
+    ("TOLLGATE_MAX_BODY_BYTES", "server.max_body_bytes"),
+    ("TOLLGATE_BODY_TIMEOUT_SECS", "server.body_timeout"),
+    ("TOLLGATE_METERED_ROUTES", "server.metered_routes"),
+    ("DATABASE_URL", "store.database_url"),
+    ("TOLLGATE_DB_MAX_CONNECTIONS", "store.max_connections"),
+    ("TOLLGATE_DB_ACQUIRE_TIMEOUT_SECS", "store.acquire_timeout"),
+    ("JWT_SECRET_KEY", "auth.jwt_secret"),
+    ("TOLLGATE_ACCESS_TOKEN_TTL_SECS", "auth.access_ttl"),
+    ("TOLLGATE_REFRESH_TOKEN_TTL_DAYS", "auth.refresh_ttl_days"),
+    ("TOLLGATE_AUTH_RATE_PER_MINUTE", "auth.rate_per_minute"),
+    ("TOLLGATE_REFRESH_REUSE_GRACE_SECS", "auth.refresh_reuse_grace"),
+    ("STRIPE_SECRET_KEY", "stripe.secret_key"),
+    ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
+    ("STRIPE_API_BASE", "stripe.api_base"),
+    ("STRIPE_PRICE_ID_BASIC", "stripe.price_id_basic"),
+    ("STRIPE_PRICE_ID_PRO", "stripe.price_id_pro"),
+    ("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", "billing.redirect_origins"),
+    ("TOLLGATE_PAST_DUE_GRACE_HOURS", "billing.past_due_grace_hours"),
+    ("TOLLGATE_CHECKOUT_RATE_PER_MINUTE", "billing.checkout_rate_per_minute"),
+    ("TOLLGATE_PLAN_CURRENCY", "plans.currency"),
+    ("TOLLGATE_PLAN_FREE_RUNS", "plans.free_runs"),
+    ("TOLLGATE_PLAN_BASIC_RUNS", "plans.basic_runs"),
+    ("TOLLGATE_PLAN_PRO_RUNS", "plans.pro_runs"),
+    ("TOLLGATE_PLAN_ENTERPRISE_RUNS", "plans.enterprise_runs"),
+    ("TOLLGATE_PLAN_BASIC_PRICE_CENTS", "plans.basic_price_cents"),
+    ("TOLLGATE_PLAN_PRO_PRICE_CENTS", "plans.pro_price_cents"),
+    ("TOLLGATE_TRIAL_DAYS", "plans.trial_days"),
+    ("TOLLGATE_TRIAL_RUNS", "plans.trial_runs"),
+];
+
 /// `dev` or `production`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum RunMode {
+    #[default]
     Dev,
     Production,
+}
+
+impl FromStr for RunMode {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "dev" | "development" => Ok(Self::Dev),
+            "production" | "prod" => Ok(Self::Production),
+            _ => Err("must be `dev` or `production`"),
+        }
+    }
 }
 
 /// A setting that cannot be used. The message names the variable, never its (maybe secret) value.
@@ -32,76 +93,248 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
     SettingsError::Invalid { key, reason: reason.into() }
 }
 
+/// Whole seconds (`TOLLGATE_…_SECS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Secs(pub Duration);
+
+impl FromStr for Secs {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.trim().parse().map(|s| Self(Duration::from_secs(s))).map_err(|_| "must be whole seconds ≥ 0")
+    }
+}
+
+/// `sqlite://…` or `postgres://…`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl FromStr for DatabaseUrl {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let url = text.trim();
+        if url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self(url.to_owned()))
+        } else {
+            Err("must start with sqlite:// or postgres://")
+        }
+    }
+}
+
+/// An `http(s)://` base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpUrl(pub String);
+
+impl FromStr for HttpUrl {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let url = text.trim();
+        if url.starts_with("https://") || url.starts_with("http://") {
+            Ok(Self(url.to_owned()))
+        } else {
+            Err("must be an http(s) URL")
+        }
+    }
+}
+
+/// The HTTP server.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct ServerSettings {
+    #[serde(deserialize_with = "text")]
+    pub listen: SocketAddr,
+    #[serde(deserialize_with = "text")]
+    pub mode: RunMode,
+    /// Origins allowed by CORS; the redirect origins when unset.
+    #[serde(deserialize_with = "optional")]
+    pub cors_origins: Option<RedirectPolicy>,
+    /// Body limit of the JSON API, in bytes.
+    #[serde(deserialize_with = "text")]
+    pub max_body_bytes: NonZeroU32,
+    /// A request body must have arrived within this time (else 408).
+    #[serde(deserialize_with = "text")]
+    pub body_timeout: Secs,
+    /// `METHOD PATTERN[=COST]` entries whose requests consume runs (SPEC §7.1).
+    #[serde(deserialize_with = "text")]
+    pub metered_routes: RouteTable,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            mode: RunMode::Dev,
+            cors_origins: None,
+            max_body_bytes: NonZeroU32::new(65_536).unwrap_or(NonZeroU32::MIN),
+            body_timeout: Secs(Duration::from_secs(30)),
+            metered_routes: RouteTable::default_table(),
+        }
+    }
+}
+
+/// The store.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct StoreSettings {
+    #[serde(deserialize_with = "text")]
+    pub database_url: DatabaseUrl,
+    /// Connection-pool size.
+    #[serde(deserialize_with = "text")]
+    pub max_connections: NonZeroU32,
+    /// How long a request waits for a pooled connection before failing as unavailable.
+    #[serde(deserialize_with = "text")]
+    pub acquire_timeout: Secs,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        Self {
+            database_url: DatabaseUrl("sqlite://data/tollgate.db".to_owned()),
+            max_connections: NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN),
+            acquire_timeout: Secs(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// Sign-in and tokens.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct AuthSettings {
+    /// Checked against the mode after loading; see [`Settings::jwt_secret`].
+    #[serde(deserialize_with = "secret")]
+    pub jwt_secret: Option<SecretString>,
+    #[serde(deserialize_with = "text")]
+    pub access_ttl: Secs,
+    #[serde(deserialize_with = "text")]
+    pub refresh_ttl_days: NonZeroU32,
+    /// Login + register attempts per client address, failed logins per (email, address), per minute.
+    #[serde(deserialize_with = "text")]
+    pub rate_per_minute: u32,
+    /// Reuse of a just-rotated refresh token within this time revokes nothing.
+    #[serde(deserialize_with = "text")]
+    pub refresh_reuse_grace: Secs,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_ttl: Secs(Duration::from_secs(900)),
+            refresh_ttl_days: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
+            rate_per_minute: 30,
+            refresh_reuse_grace: Secs(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Stripe.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct StripeSettings {
+    #[serde(deserialize_with = "secret")]
+    pub secret_key: Option<SecretString>,
+    #[serde(deserialize_with = "secret")]
+    pub webhook_secret: Option<SecretString>,
+    #[serde(deserialize_with = "text")]
+    pub api_base: HttpUrl,
+    #[serde(deserialize_with = "optional")]
+    pub price_id_basic: Option<String>,
+    #[serde(deserialize_with = "optional")]
+    pub price_id_pro: Option<String>,
+}
+
+impl Default for StripeSettings {
+    fn default() -> Self {
+        Self {
+            secret_key: None,
+            webhook_secret: None,
+            api_base: HttpUrl("https://api.stripe.com".to_owned()),
+            price_id_basic: None,
+            price_id_pro: None,
+        }
+    }
+}
+
+/// Billing rules that are deployment choices.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct BillingSettings {
+    /// Origins allowed in Checkout and portal redirect URLs.
+    #[serde(deserialize_with = "text")]
+    pub redirect_origins: RedirectPolicy,
+    /// Metered use stays allowed this long after a failed payment.
+    #[serde(deserialize_with = "text")]
+    pub past_due_grace_hours: u32,
+    /// Checkout sessions per user per minute (0 = off).
+    #[serde(deserialize_with = "text")]
+    pub checkout_rate_per_minute: u32,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        Self {
+            redirect_origins: RedirectPolicy::new(["http://localhost:3000"]).unwrap_or_else(|_| {
+                RedirectPolicy::new(std::iter::empty())
+                    .unwrap_or_else(|_| unreachable!("no origins is valid"))
+            }),
+            past_due_grace_hours: 72,
+            checkout_rate_per_minute: 10,
+        }
+    }
+}
+
+/// Overrides of the plan catalog; its defaults are the domain's (`PlanCatalog::with_defaults`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PlanSettings {
+    #[serde(deserialize_with = "optional")]
+    pub currency: Option<Currency>,
+    #[serde(deserialize_with = "optional")]
+    pub free_runs: Option<RunLimit>,
+    #[serde(deserialize_with = "optional")]
+    pub basic_runs: Option<RunLimit>,
+    #[serde(deserialize_with = "optional")]
+    pub pro_runs: Option<RunLimit>,
+    #[serde(deserialize_with = "optional")]
+    pub enterprise_runs: Option<RunLimit>,
+    #[serde(deserialize_with = "optional")]
+    pub basic_price_cents: Option<u64>,
+    #[serde(deserialize_with = "optional")]
+    pub pro_price_cents: Option<u64>,
+    #[serde(deserialize_with = "optional")]
+    pub trial_days: Option<u16>,
+    #[serde(deserialize_with = "optional")]
+    pub trial_runs: Option<u32>,
+}
+
+/// Every section, as the `config` crate deserialises them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Sections {
+    server: ServerSettings,
+    store: StoreSettings,
+    auth: AuthSettings,
+    stripe: StripeSettings,
+    billing: BillingSettings,
+    plans: PlanSettings,
+}
+
 /// Everything Tollgate reads from its configuration, validated.
 #[derive(Debug)]
 pub struct Settings {
-    pub listen: SocketAddr,
-    pub mode: RunMode,
-    pub database_url: String,
-    pub jwt_secret: SecretString,
-    pub stripe_secret_key: Option<SecretString>,
-    pub stripe_webhook_secret: Option<SecretString>,
-    pub stripe_api_base: String,
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub auth: AuthSettings,
+    pub stripe: StripeSettings,
+    pub billing: BillingSettings,
+    /// The plan catalog with its overrides applied.
     pub catalog: PlanCatalog,
-    pub redirects: RedirectPolicy,
-    pub past_due_grace_hours: u32,
-    pub auth_rate_per_minute: u32,
-    /// Connection-pool size of the store.
-    pub db_max_connections: u32,
-    /// How long a request waits for a pooled connection before failing as unavailable.
-    pub db_acquire_timeout_secs: u32,
-    /// `METHOD PATTERN[=COST]` entries whose requests consume runs (SPEC §7.1).
-    pub metered_routes: tollgate_http::RouteTable,
-    /// Reuse of a just-rotated refresh token within this many seconds revokes nothing.
-    pub refresh_reuse_grace_secs: u32,
-    /// Checkout sessions per user per minute (0 = off).
-    pub checkout_rate_per_minute: u32,
-    /// A request body must have arrived within this many seconds (else 408).
-    pub body_timeout_secs: u32,
+    /// The JWT secret (generated per process in dev when unset).
+    pub jwt_secret: SecretString,
     /// Origins allowed by CORS.
     pub cors_origins: Vec<String>,
-    /// Body limit of the JSON API, in bytes.
-    pub max_body_bytes: usize,
-    /// Access-token lifetime.
-    pub access_ttl_secs: u32,
-    /// Refresh-token lifetime.
-    pub refresh_ttl_days: u32,
-}
-
-/// The raw layer, every value as text so errors can name their key.
-#[derive(Debug, Default, Deserialize)]
-struct Raw {
-    tollgate_listen: Option<String>,
-    tollgate_env: Option<String>,
-    database_url: Option<String>,
-    jwt_secret_key: Option<SecretString>,
-    stripe_secret_key: Option<SecretString>,
-    stripe_webhook_secret: Option<SecretString>,
-    stripe_price_id_basic: Option<String>,
-    stripe_price_id_pro: Option<String>,
-    stripe_api_base: Option<String>,
-    tollgate_allowed_redirect_origins: Option<String>,
-    tollgate_past_due_grace_hours: Option<String>,
-    tollgate_auth_rate_per_minute: Option<String>,
-    tollgate_plan_currency: Option<String>,
-    tollgate_plan_free_runs: Option<String>,
-    tollgate_plan_basic_runs: Option<String>,
-    tollgate_plan_pro_runs: Option<String>,
-    tollgate_plan_enterprise_runs: Option<String>,
-    tollgate_plan_basic_price_cents: Option<String>,
-    tollgate_plan_pro_price_cents: Option<String>,
-    tollgate_trial_days: Option<String>,
-    tollgate_trial_runs: Option<String>,
-    tollgate_db_max_connections: Option<String>,
-    tollgate_db_acquire_timeout_secs: Option<String>,
-    tollgate_metered_routes: Option<String>,
-    tollgate_refresh_reuse_grace_secs: Option<String>,
-    tollgate_checkout_rate_per_minute: Option<String>,
-    tollgate_body_timeout_secs: Option<String>,
-    tollgate_cors_origins: Option<String>,
-    tollgate_max_body_bytes: Option<String>,
-    tollgate_access_token_ttl_secs: Option<String>,
-    tollgate_refresh_token_ttl_days: Option<String>,
 }
 
 /// Secrets that only a placeholder would contain.
@@ -114,10 +347,7 @@ impl Settings {
     }
 
     /// Loads from `config_dir` and `env` (the process environment when `None`); for tests.
-    pub fn load_from(
-        config_dir: &Path,
-        env: Option<std::collections::HashMap<String, String>>,
-    ) -> Result<Self, SettingsError> {
+    pub fn load_from(config_dir: &Path, env: Option<HashMap<String, String>>) -> Result<Self, SettingsError> {
         let environment = config::Environment::default().source(env.clone());
         // The mode picks the file layer, so it is read from the environment first.
         let mode_hint = match &env {
@@ -130,191 +360,130 @@ impl Settings {
             let file = config_dir.join(format!("{}.toml", mode.to_lowercase()));
             builder = builder.add_source(config::File::from(file).required(false));
         }
-        let raw: Raw = builder.add_source(environment).build()?.try_deserialize()?;
-        Self::validate(raw)
+        let flat = builder.add_source(environment).build()?;
+        // Each known name moves to its section; unknown names are ignored.
+        let mut sections = config::Config::builder();
+        for (name, path) in KEYS {
+            if let Ok(value) = flat.get::<config::Value>(&name.to_lowercase()) {
+                sections = sections.set_override(*path, value)?;
+            }
+        }
+        let sections: Sections = serde_path_to_error::deserialize(sections.build()?).map_err(|e| {
+            let path = e.path().to_string();
+            let key = KEYS.iter().find(|(_, p)| *p == path).map_or("configuration", |(name, _)| name);
+            invalid(key, e.into_inner().to_string())
+        })?;
+        Self::validate(sections)
     }
 
-    fn validate(raw: Raw) -> Result<Self, SettingsError> {
-        let non_empty_text = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        let catalog = catalog(
-            &raw,
-            non_empty_text(raw.stripe_price_id_basic.clone()),
-            non_empty_text(raw.stripe_price_id_pro.clone()),
-        )?;
-        let mode = match raw.tollgate_env.as_deref().map(str::trim).unwrap_or("dev") {
-            m if m.eq_ignore_ascii_case("dev") || m.eq_ignore_ascii_case("development") => RunMode::Dev,
-            m if m.eq_ignore_ascii_case("production") || m.eq_ignore_ascii_case("prod") => {
-                RunMode::Production
-            }
-            _ => return Err(invalid("TOLLGATE_ENV", "must be `dev` or `production`")),
-        };
-        let listen = raw
-            .tollgate_listen
-            .as_deref()
-            .unwrap_or("127.0.0.1:8080")
-            .trim()
-            .parse()
-            .map_err(|_| invalid("TOLLGATE_LISTEN", "must be an address like 127.0.0.1:8080"))?;
-        let database_url = raw.database_url.unwrap_or_else(|| "sqlite://data/tollgate.db".to_owned());
-        if !(database_url.starts_with("sqlite:")
-            || database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://"))
-        {
-            return Err(invalid("DATABASE_URL", "must start with sqlite:// or postgres://"));
-        }
-        let jwt_secret = jwt_secret(raw.jwt_secret_key, mode)?;
-        let stripe_api_base = raw.stripe_api_base.unwrap_or_else(|| "https://api.stripe.com".to_owned());
-        if !(stripe_api_base.starts_with("https://") || stripe_api_base.starts_with("http://")) {
-            return Err(invalid("STRIPE_API_BASE", "must be an http(s) URL"));
-        }
-        let origins =
-            raw.tollgate_allowed_redirect_origins.unwrap_or_else(|| "http://localhost:3000".to_owned());
-        let redirects = RedirectPolicy::new(origins.split(',')).map_err(|bad| {
-            invalid("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", format!("`{bad}` is not an http(s) origin"))
-        })?;
-        let metered_routes =
-            raw.tollgate_metered_routes.as_deref().unwrap_or("POST /api/v1/sessions").parse().map_err(
-                |e: tollgate_http::route_table::RouteTableError| {
-                    invalid("TOLLGATE_METERED_ROUTES", e.to_string())
-                },
-            )?;
-        let cors_origins = match raw.tollgate_cors_origins.as_deref() {
-            None => origins.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect(),
-            Some(list) => {
-                let parsed: Vec<String> =
-                    list.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
-                RedirectPolicy::new(parsed.iter().map(String::as_str)).map_err(|bad| {
-                    invalid("TOLLGATE_CORS_ORIGINS", format!("`{bad}` is not an http(s) origin"))
-                })?;
-                parsed
-            }
-        };
-        let non_empty_secret = |v: Option<SecretString>| v.filter(|s| !s.expose_secret().trim().is_empty());
+    fn validate(s: Sections) -> Result<Self, SettingsError> {
+        let catalog = catalog(&s.plans, &s.stripe)?;
+        let jwt_secret = jwt_secret(s.auth.jwt_secret.clone(), s.server.mode)?;
+        let cors_origins = s.server.cors_origins.as_ref().unwrap_or(&s.billing.redirect_origins).origins();
         Ok(Self {
-            listen,
-            mode,
-            database_url,
-            jwt_secret,
-            stripe_secret_key: non_empty_secret(raw.stripe_secret_key),
-            stripe_webhook_secret: non_empty_secret(raw.stripe_webhook_secret),
-            stripe_api_base,
+            server: s.server,
+            store: s.store,
+            auth: s.auth,
+            stripe: s.stripe,
+            billing: s.billing,
             catalog,
-            redirects,
-            past_due_grace_hours: number(
-                raw.tollgate_past_due_grace_hours,
-                "TOLLGATE_PAST_DUE_GRACE_HOURS",
-                72,
-            )?,
-            auth_rate_per_minute: number(
-                raw.tollgate_auth_rate_per_minute,
-                "TOLLGATE_AUTH_RATE_PER_MINUTE",
-                30,
-            )?,
-            db_max_connections: positive(raw.tollgate_db_max_connections, "TOLLGATE_DB_MAX_CONNECTIONS", 16)?,
-            db_acquire_timeout_secs: positive(
-                raw.tollgate_db_acquire_timeout_secs,
-                "TOLLGATE_DB_ACQUIRE_TIMEOUT_SECS",
-                5,
-            )?,
-            metered_routes,
-            refresh_reuse_grace_secs: number(
-                raw.tollgate_refresh_reuse_grace_secs,
-                "TOLLGATE_REFRESH_REUSE_GRACE_SECS",
-                10,
-            )?,
-            checkout_rate_per_minute: number(
-                raw.tollgate_checkout_rate_per_minute,
-                "TOLLGATE_CHECKOUT_RATE_PER_MINUTE",
-                10,
-            )?,
-            body_timeout_secs: positive(raw.tollgate_body_timeout_secs, "TOLLGATE_BODY_TIMEOUT_SECS", 30)?,
+            jwt_secret,
             cors_origins,
-            max_body_bytes: positive(raw.tollgate_max_body_bytes, "TOLLGATE_MAX_BODY_BYTES", 65_536)?
-                as usize,
-            access_ttl_secs: positive(
-                raw.tollgate_access_token_ttl_secs,
-                "TOLLGATE_ACCESS_TOKEN_TTL_SECS",
-                900,
-            )?,
-            refresh_ttl_days: positive(
-                raw.tollgate_refresh_token_ttl_days,
-                "TOLLGATE_REFRESH_TOKEN_TTL_DAYS",
-                30,
-            )?,
         })
+    }
+
+    pub fn mode(&self) -> RunMode {
+        self.server.mode
     }
 }
 
-/// The plan catalog: SPEC defaults, each limit, price and trial term overridable.
-fn catalog(
-    raw: &Raw,
-    basic_price: Option<String>,
-    pro_price: Option<String>,
-) -> Result<PlanCatalog, SettingsError> {
-    let defaults = PlanCatalog::with_defaults(basic_price, pro_price);
-    let currency = match raw.tollgate_plan_currency.as_deref() {
-        None => Currency::USD,
-        Some(code) => {
-            code.parse().map_err(|_| invalid("TOLLGATE_PLAN_CURRENCY", "must be a 3-letter ISO 4217 code"))?
-        }
-    };
-    let runs = |value: &Option<String>, key: &'static str, default: RunLimit| match value
-        .as_deref()
-        .map(str::trim)
-    {
-        None => Ok(default),
-        Some(v) if v.eq_ignore_ascii_case("unlimited") => Ok(RunLimit::Unlimited),
-        Some(v) => v
-            .parse()
-            .map(RunLimit::limited)
-            .map_err(|_| invalid(key, "must be a whole number or `unlimited`")),
-    };
-    let cents = |value: &Option<String>, key: &'static str, default: Option<Money>| match value {
-        None => Ok(default.map(|m| Money::new(m.amount_minor(), currency))),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(|c| Some(Money::new(c, currency)))
-            .map_err(|_| invalid(key, "must be whole cents ≥ 0")),
-    };
-    let mut plans = defaults.plans().to_vec();
-    for plan in &mut plans {
-        let (runs_value, runs_key, price_value, price_key) = match plan.id {
-            PlanId::Free => (&raw.tollgate_plan_free_runs, "TOLLGATE_PLAN_FREE_RUNS", &None, ""),
-            PlanId::Basic => (
-                &raw.tollgate_plan_basic_runs,
-                "TOLLGATE_PLAN_BASIC_RUNS",
-                &raw.tollgate_plan_basic_price_cents,
-                "TOLLGATE_PLAN_BASIC_PRICE_CENTS",
-            ),
-            PlanId::Pro => (
-                &raw.tollgate_plan_pro_runs,
-                "TOLLGATE_PLAN_PRO_RUNS",
-                &raw.tollgate_plan_pro_price_cents,
-                "TOLLGATE_PLAN_PRO_PRICE_CENTS",
-            ),
-            PlanId::Enterprise => {
-                (&raw.tollgate_plan_enterprise_runs, "TOLLGATE_PLAN_ENTERPRISE_RUNS", &None, "")
+/// A value parsed through its type's `FromStr`, from text or from a number or boolean in a file.
+fn text<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let raw = Text::deserialize(deserializer)?.0;
+    raw.trim().parse().map_err(|e| de::Error::custom(format!("{e}")))
+}
+
+/// Like [`text`]; blank means unset.
+fn optional<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    let raw = Text::deserialize(deserializer)?.0;
+    match raw.trim() {
+        "" => Ok(None),
+        value => value.parse().map(Some).map_err(|e| de::Error::custom(format!("{e}"))),
+    }
+}
+
+/// A secret; blank means unset. Its value never reaches an error message.
+fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<SecretString>, D::Error> {
+    let raw = Text::deserialize(deserializer)?.0;
+    Ok((!raw.trim().is_empty()).then(|| SecretString::from(raw)))
+}
+
+/// Any scalar, as text.
+struct Text(String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl de::Visitor<'_> for Visitor {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a text, number or boolean")
             }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text, E> {
+                Ok(Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text, E> {
+                Ok(Text(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Text, E> {
+                Ok(Text(v.to_string()))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// The plan catalog: the domain's defaults, each limit, price and trial term overridable.
+fn catalog(plans: &PlanSettings, stripe: &StripeSettings) -> Result<PlanCatalog, SettingsError> {
+    let defaults = PlanCatalog::with_defaults(stripe.price_id_basic.clone(), stripe.price_id_pro.clone());
+    let currency = plans.currency.unwrap_or(Currency::USD);
+    let mut all = defaults.plans().to_vec();
+    for plan in &mut all {
+        let (runs, cents) = match plan.id {
+            PlanId::Free => (plans.free_runs, None),
+            PlanId::Basic => (plans.basic_runs, plans.basic_price_cents),
+            PlanId::Pro => (plans.pro_runs, plans.pro_price_cents),
+            PlanId::Enterprise => (plans.enterprise_runs, None),
         };
-        plan.runs = runs(runs_value, runs_key, plan.runs)?;
-        plan.price = cents(price_value, price_key, plan.price)?;
+        plan.runs = runs.unwrap_or(plan.runs);
+        plan.price = cents
+            .map(|c| Money::new(c, currency))
+            .or(plan.price.map(|m| Money::new(m.amount_minor(), currency)));
     }
     let trial = TrialTerms {
-        days: match &raw.tollgate_trial_days {
-            None => defaults.trial().days,
-            Some(v) => v
-                .trim()
-                .parse()
-                .map_err(|_| invalid("TOLLGATE_TRIAL_DAYS", "must be a whole number of days"))?,
-        },
-        runs: RunCount::new(number(
-            raw.tollgate_trial_runs.clone(),
-            "TOLLGATE_TRIAL_RUNS",
-            defaults.trial().runs.get(),
-        )?),
+        days: plans.trial_days.unwrap_or(defaults.trial().days),
+        runs: plans.trial_runs.map_or(defaults.trial().runs, RunCount::new),
     };
-    PlanCatalog::new(plans, trial).map_err(|e| {
+    PlanCatalog::new(all, trial).map_err(|e| {
         let key = match e {
             CatalogError::FreeMustBeLimited => "TOLLGATE_PLAN_FREE_RUNS",
             CatalogError::EmptyTrial => "TOLLGATE_TRIAL_DAYS",
@@ -325,25 +494,10 @@ fn catalog(
     })
 }
 
-fn positive(raw: Option<String>, key: &'static str, default: u32) -> Result<u32, SettingsError> {
-    match number(raw, key, default)? {
-        0 => Err(invalid(key, "must be at least 1")),
-        n => Ok(n),
-    }
-}
-
-fn number(raw: Option<String>, key: &'static str, default: u32) -> Result<u32, SettingsError> {
-    match raw {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| invalid(key, "must be a whole number ≥ 0")),
-    }
-}
-
 /// The JWT secret: required, ≥ 32 bytes and not a placeholder in production; generated per
 /// process in dev when unset (tokens then do not survive a restart).
-fn jwt_secret(raw: Option<SecretString>, mode: RunMode) -> Result<SecretString, SettingsError> {
+fn jwt_secret(given: Option<SecretString>, mode: RunMode) -> Result<SecretString, SettingsError> {
     const KEY: &str = "JWT_SECRET_KEY";
-    let given = raw.filter(|s| !s.expose_secret().trim().is_empty());
     match (given, mode) {
         (None, RunMode::Production) => Err(invalid(KEY, "is required when TOLLGATE_ENV=production")),
         (None, RunMode::Dev) => {

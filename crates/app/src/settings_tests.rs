@@ -23,15 +23,74 @@ const SECRET: &str = "0123456789abcdef0123456789abcdef";
 fn the_defaults_match_the_spec() {
     let dir = dir_with(&[]);
     let s = Settings::load_from(dir.path(), env(&[])).expect("defaults load");
-    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(s.mode, RunMode::Dev);
-    assert_eq!(s.database_url, "sqlite://data/tollgate.db");
-    assert_eq!(s.stripe_api_base, "https://api.stripe.com");
-    assert!(s.stripe_secret_key.is_none() && s.stripe_webhook_secret.is_none());
-    assert_eq!(s.past_due_grace_hours, 72);
-    assert_eq!(s.auth_rate_per_minute, 30);
-    assert!(s.redirects.check("http://localhost:3000/x").is_ok());
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(s.mode(), RunMode::Dev);
+    assert_eq!(s.store.database_url.0, "sqlite://data/tollgate.db");
+    assert_eq!(s.stripe.api_base.0, "https://api.stripe.com");
+    assert!(s.stripe.secret_key.is_none() && s.stripe.webhook_secret.is_none());
+    assert_eq!(s.billing.past_due_grace_hours, 72);
+    assert_eq!(s.auth.rate_per_minute, 30);
+    assert!(s.billing.redirect_origins.check("http://localhost:3000/x").is_ok());
     assert!(s.jwt_secret.expose_secret().len() >= 32, "dev generates a secret");
+    assert_eq!(s.server.max_body_bytes.get(), 65_536);
+    assert_eq!(s.server.body_timeout.0, std::time::Duration::from_secs(30));
+    assert_eq!(s.auth.refresh_reuse_grace.0, std::time::Duration::from_secs(10));
+    assert_eq!(s.billing.checkout_rate_per_minute, 10);
+    assert_eq!(s.store.max_connections.get(), 16);
+    assert_eq!(s.server.metered_routes, tollgate_http::RouteTable::default_table());
+    assert_eq!(s.cors_origins, ["http://localhost:3000"]);
+}
+
+#[test]
+fn every_setting_in_the_name_table_is_documented_in_env_example_and_the_readme() {
+    let example = include_str!("../../../.env.example");
+    let readme = include_str!("../../../README.md");
+    for (name, _) in KEYS {
+        assert!(example.contains(&format!("{name}=")), "{name} is not in .env.example");
+        let in_readme = readme.contains(name)
+            || (name.starts_with("TOLLGATE_PLAN_") || name.starts_with("TOLLGATE_TRIAL_"));
+        assert!(in_readme, "{name} is not in the README's table");
+    }
+}
+
+#[test]
+fn every_name_in_the_table_reaches_its_section() {
+    let dir = dir_with(&[]);
+    let s = Settings::load_from(
+        dir.path(),
+        env(&[
+            ("TOLLGATE_MAX_BODY_BYTES", "1000"),
+            ("TOLLGATE_BODY_TIMEOUT_SECS", "7"),
+            ("TOLLGATE_METERED_ROUTES", "POST /x=3"),
+            ("TOLLGATE_DB_MAX_CONNECTIONS", "3"),
+            ("TOLLGATE_DB_ACQUIRE_TIMEOUT_SECS", "2"),
+            ("TOLLGATE_ACCESS_TOKEN_TTL_SECS", "60"),
+            ("TOLLGATE_REFRESH_TOKEN_TTL_DAYS", "2"),
+            ("TOLLGATE_REFRESH_REUSE_GRACE_SECS", "0"),
+            ("TOLLGATE_CHECKOUT_RATE_PER_MINUTE", "0"),
+            ("TOLLGATE_CORS_ORIGINS", "https://app.example.com"),
+            ("STRIPE_PRICE_ID_BASIC", ""),
+        ]),
+    )
+    .expect("loads");
+    assert_eq!(s.server.max_body_bytes.get(), 1000);
+    assert_eq!(s.server.body_timeout.0.as_secs(), 7);
+    assert_eq!(s.server.metered_routes.routes().len(), 1);
+    assert_eq!((s.store.max_connections.get(), s.store.acquire_timeout.0.as_secs()), (3, 2));
+    assert_eq!((s.auth.access_ttl.0.as_secs(), s.auth.refresh_ttl_days.get()), (60, 2));
+    assert_eq!(s.auth.refresh_reuse_grace.0.as_secs(), 0);
+    assert_eq!(s.billing.checkout_rate_per_minute, 0);
+    assert_eq!(s.cors_origins, ["https://app.example.com"]);
+    assert_eq!(s.stripe.price_id_basic, None, "blank is unset");
+    for (key, value) in [
+        ("TOLLGATE_MAX_BODY_BYTES", "0"),
+        ("TOLLGATE_METERED_ROUTES", "POST /x=0"),
+        ("TOLLGATE_CORS_ORIGINS", "not an origin"),
+        ("TOLLGATE_BODY_TIMEOUT_SECS", "soon"),
+    ] {
+        let err = Settings::load_from(dir.path(), env(&[(key, value)])).expect_err(key);
+        assert!(err.to_string().contains(key), "{err}");
+    }
 }
 
 #[test]
@@ -41,8 +100,8 @@ fn a_file_overrides_the_defaults_and_the_environment_overrides_the_file() {
         "tollgate_listen = \"0.0.0.0:9000\"\ntollgate_past_due_grace_hours = \"10\"\nstripe_price_id_pro = \"price_file\"\n",
     )]);
     let s = Settings::load_from(dir.path(), env(&[("TOLLGATE_LISTEN", "127.0.0.1:7000")])).expect("loads");
-    assert_eq!(s.listen.to_string(), "127.0.0.1:7000", "environment wins over the file");
-    assert_eq!(s.past_due_grace_hours, 10, "the file wins over the default");
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:7000", "environment wins over the file");
+    assert_eq!(s.billing.past_due_grace_hours, 10, "the file wins over the default");
     assert_eq!(s.catalog.checkout_price(tollgate_domain::PlanId::Pro), Ok("price_file"));
 }
 
@@ -55,7 +114,7 @@ fn the_mode_file_is_layered_over_the_default_file() {
     let s =
         Settings::load_from(dir.path(), env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]))
             .expect("loads");
-    assert_eq!(s.auth_rate_per_minute, 50);
+    assert_eq!(s.auth.rate_per_minute, 50);
 }
 
 #[test]
@@ -94,7 +153,7 @@ fn production_refuses_a_missing_or_placeholder_jwt_secret() {
     assert!(err.expect_err("refused").to_string().contains("placeholder"));
     let ok =
         Settings::load_from(dir.path(), env(&[("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)]));
-    assert_eq!(ok.expect("accepted").mode, RunMode::Production);
+    assert_eq!(ok.expect("accepted").mode(), RunMode::Production);
 }
 
 #[test]

@@ -40,16 +40,16 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         secret: settings.jwt_secret.expose_secret().as_bytes().to_vec(),
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
-        access_ttl: time::Duration::seconds(i64::from(settings.access_ttl_secs)),
-        refresh_ttl: time::Duration::days(i64::from(settings.refresh_ttl_days)),
+        access_ttl: time::Duration::try_from(settings.auth.access_ttl.0).unwrap_or(time::Duration::MINUTE),
+        refresh_ttl: time::Duration::days(i64::from(settings.auth.refresh_ttl_days.get())),
     }));
     let policy = QuotaPolicy {
         catalog: Arc::new(settings.catalog.clone()),
-        past_due_grace: time::Duration::hours(i64::from(settings.past_due_grace_hours)),
+        past_due_grace: time::Duration::hours(i64::from(settings.billing.past_due_grace_hours)),
     };
-    let provider: Option<Arc<dyn PaymentProvider>> = match &settings.stripe_secret_key {
+    let provider: Option<Arc<dyn PaymentProvider>> = match &settings.stripe.secret_key {
         Some(key) => Some(Arc::new(
-            StripeProvider::new(key.expose_secret(), &settings.stripe_api_base)
+            StripeProvider::new(key.expose_secret(), &settings.stripe.api_base.0)
                 .map_err(|e| anyhow::anyhow!("{e}"))
                 .context("Invalid STRIPE_SECRET_KEY or STRIPE_API_BASE")?,
         )),
@@ -60,7 +60,7 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
             None
         }
     };
-    let verifier: Option<Arc<dyn WebhookVerifier>> = match &settings.stripe_webhook_secret {
+    let verifier: Option<Arc<dyn WebhookVerifier>> = match &settings.stripe.webhook_secret {
         Some(secret) => Some(Arc::new(StripeWebhooks::new(secret.expose_secret()))),
         None => {
             tracing::info!("STRIPE_WEBHOOK_SECRET is not set: the webhook answers 503 STRIPE_NOT_CONFIGURED");
@@ -75,7 +75,9 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         clock.clone(),
         ids.clone(),
     )
-    .with_reuse_grace(time::Duration::seconds(i64::from(settings.refresh_reuse_grace_secs)));
+    .with_reuse_grace(
+        time::Duration::try_from(settings.auth.refresh_reuse_grace.0).unwrap_or(time::Duration::ZERO),
+    );
     let metering = Arc::new(MeteringService::new(
         ports.subs.clone(),
         ports.usage.clone(),
@@ -88,7 +90,7 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         ports.users.clone(),
         provider,
         policy.clone(),
-        settings.redirects.clone(),
+        settings.billing.redirect_origins.clone(),
         clock.clone(),
         ids.clone(),
     );
@@ -110,13 +112,13 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
 /// The HTTP settings.
 pub fn http_config(settings: &Settings) -> HttpConfig {
     HttpConfig {
-        metered_routes: settings.metered_routes.clone(),
+        metered_routes: settings.server.metered_routes.clone(),
         cors_origins: settings.cors_origins.clone(),
-        auth_rate_per_minute: settings.auth_rate_per_minute,
-        checkout_rate_per_minute: settings.checkout_rate_per_minute,
-        max_body_bytes: settings.max_body_bytes,
-        body_timeout: std::time::Duration::from_secs(u64::from(settings.body_timeout_secs)),
-        hsts: settings.mode == crate::settings::RunMode::Production,
+        auth_rate_per_minute: settings.auth.rate_per_minute,
+        checkout_rate_per_minute: settings.billing.checkout_rate_per_minute,
+        max_body_bytes: settings.server.max_body_bytes.get() as usize,
+        body_timeout: settings.server.body_timeout.0,
+        hsts: settings.server.mode == crate::settings::RunMode::Production,
         ..HttpConfig::default()
     }
 }
@@ -139,8 +141,8 @@ impl Application {
     pub async fn build_with(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = Store::open(settings).await?;
         store.migrate().await?;
-        let listener = TcpListener::bind(settings.listen)
-            .with_context(|| format!("Failed to bind TOLLGATE_LISTEN={}", settings.listen))?;
+        let listener = TcpListener::bind(settings.server.listen)
+            .with_context(|| format!("Failed to bind TOLLGATE_LISTEN={}", settings.server.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
         let state = AppState::new(services_with(settings, &store, clock)?, http_config(settings));
         let server = tollgate_http::serve(listener, state).context("Failed to start the HTTP server")?;

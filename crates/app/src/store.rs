@@ -1,7 +1,6 @@
 //! Picks the store from `DATABASE_URL` at run time and hands its ports out.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use tollgate_ports::outbound::RepositoryPorts;
@@ -23,10 +22,10 @@ pub type Ports = RepositoryPorts;
 impl Store {
     /// Connects to `DATABASE_URL` (`sqlite://…` creates the file and its folder).
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
-        let url = settings.database_url.as_str();
+        let url = settings.store.database_url.0.as_str();
         let options = PoolOptions {
-            max_connections: settings.db_max_connections,
-            acquire_timeout: Duration::from_secs(u64::from(settings.db_acquire_timeout_secs)),
+            max_connections: settings.store.max_connections.get(),
+            acquire_timeout: settings.store.acquire_timeout.0,
         };
         let shown = redact(url);
         if url.starts_with("sqlite:") {

@@ -98,6 +98,18 @@ async fn operators_show_and_set_plans_through_the_cli() {
     };
     let sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
     store.ports().users.create(&user, &PasswordHash("$argon2id$x".into()), &sub).await.expect("created");
+    // One run, so `user show` has a usage record to list.
+    let consumption = tollgate_ports::outbound::Consumption {
+        record_id: uuid::Uuid::new_v4(),
+        user_id: user.id,
+        units: tollgate_domain::RunCount::new(1),
+        limit: tollgate_domain::plan::RunLimit::limited(10),
+        expected_version: 0,
+        idempotency_key: None,
+        reason: tollgate_ports::outbound::UsageReason::SessionCreate,
+        at: now,
+    };
+    store.ports().usage.consume(&consumption).await.expect("consumed");
 
     let (set, show, unknown, bad_plan, unlimited_free) = tokio::task::spawn_blocking({
         let dir = dir.path().to_owned();
@@ -122,6 +134,8 @@ async fn operators_show_and_set_plans_through_the_cli() {
     assert_eq!(shown["subscription"]["plan"], "enterprise");
     assert_eq!(shown["subscription"]["monthly_agent_runs_limit"], 25000);
     assert_eq!(shown["user"]["email"], "ada@example.com");
+    assert_eq!(shown["recent_usage"][0]["reason"], "session.create");
+    assert_eq!(shown["recent_usage"][0]["units"], 1);
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user with this email"));
     assert!(!bad_plan.status.success());

@@ -78,7 +78,7 @@ pub fn events(
     count: u32,
     out: &Path,
 ) -> anyhow::Result<()> {
-    let secret = settings.stripe_webhook_secret.as_ref().context("STRIPE_WEBHOOK_SECRET must be set")?;
+    let secret = settings.stripe.webhook_secret.as_ref().context("STRIPE_WEBHOOK_SECRET must be set")?;
     let price = settings
         .catalog
         .get(PlanId::Basic)

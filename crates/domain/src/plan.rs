@@ -38,6 +38,23 @@ pub enum RunLimit {
     Unlimited,
 }
 
+/// `unlimited` (any case) or a whole number of runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a whole number or `unlimited`")]
+pub struct InvalidRunLimit;
+
+impl FromStr for RunLimit {
+    type Err = InvalidRunLimit;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("unlimited") {
+            return Ok(Self::Unlimited);
+        }
+        text.parse().map(Self::limited).map_err(|_| InvalidRunLimit)
+    }
+}
+
 impl RunLimit {
     pub const fn limited(n: u32) -> Self {
         Self::Limited(RunCount::new(n))

@@ -10,6 +10,20 @@ pub const CHECKOUT_SESSION_ID: &str = "{CHECKOUT_SESSION_ID}";
 #[error("the redirect URL is not allowed")]
 pub struct InvalidRedirect;
 
+/// A listed origin is not an `http(s)` origin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an http(s) origin")]
+pub struct InvalidOrigin(pub String);
+
+impl std::str::FromStr for RedirectPolicy {
+    type Err = InvalidOrigin;
+
+    /// Comma-separated origins.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::new(text.split(',')).map_err(InvalidOrigin)
+    }
+}
+
 /// Allowed origins (`scheme://host[:port]`), from `TOLLGATE_ALLOWED_REDIRECT_ORIGINS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectPolicy {
@@ -32,6 +46,11 @@ impl RedirectPolicy {
             parsed.push(url.origin());
         }
         Ok(Self { origins: parsed, default_origin })
+    }
+
+    /// The allowed origins, serialised (`scheme://host[:port]`).
+    pub fn origins(&self) -> Vec<String> {
+        self.origins.iter().map(url::Origin::ascii_serialization).collect()
     }
 
     /// Checks `url` and returns it normalised. Stripe's `{CHECKOUT_SESSION_ID}` template stays
