@@ -24,8 +24,10 @@ if ! need wrk || ! need pgbench || ! need psql; then
   apt-get update -qq && apt-get install -y -qq wrk postgresql-client >/dev/null
 fi
 
-echo "== building the release binaries" >&2
-cargo build --release -p tollgate -p tollgate-bench -q
+if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+  echo "== building the release binaries" >&2
+  cargo build --release -p tollgate -p tollgate-bench -q
+fi
 # BENCH_SERVER_BIN runs another build of the server (a before/after comparison in one run).
 BIN=${BENCH_SERVER_BIN:-$ROOT/target/release/tollgate}
 FIXTURES=$ROOT/target/release/tollgate-bench
@@ -119,6 +121,7 @@ for store in $STORES; do
   fi
 done
 
+[ -n "${BENCH_RESULTS:-}" ] && cp "$RESULTS" "$BENCH_RESULTS"
 python3 scripts/bench/report.py "$RESULTS" "$WORK/checks.jsonl" "$OUT" \
   "BENCH_DURATION=$DURATION BENCH_CONCURRENCIES=\"$CONCURRENCIES\" BENCH_USERS=$USERS bash scripts/bench.sh"
 echo "== wrote $OUT" >&2
