@@ -70,3 +70,52 @@ fn view(user: &User, sub: &Subscription, settings: &Settings) -> serde_json::Val
         }
     })
 }
+
+/// `tollgate key …`: service keys for the service API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyCommand {
+    Create { name: String },
+    List,
+    Revoke { name: String },
+}
+
+/// Runs a key command. `create` prints the key once, on stdout; nothing else ever shows it.
+pub async fn run_key(settings: &Settings, command: KeyCommand) -> anyhow::Result<()> {
+    use tollgate_ports::services::service_keys::CreateKeyError;
+    let store = Store::open(settings).await?;
+    store.migrate().await?;
+    let keys = services(settings, &store)?.keys;
+    match command {
+        KeyCommand::Create { name } => {
+            let issued = keys.create(&name).await.map_err(|e| match e {
+                CreateKeyError::InvalidName | CreateKeyError::NameTaken => anyhow!("{e}"),
+                CreateKeyError::Failure(f) => anyhow::Error::new(f).context("the store failed"),
+            })?;
+            eprintln!("service key `{}` created; it is shown once, keep it secret:", issued.key.name);
+            println!("{}", issued.secret);
+        }
+        KeyCommand::List => {
+            let listed: Vec<serde_json::Value> = keys
+                .list()
+                .await
+                .context("the store failed")?
+                .iter()
+                .map(|k| {
+                    serde_json::json!({
+                        "name": k.name,
+                        "created_at": k.created_at.to_string(),
+                        "revoked_at": k.revoked_at.map(|t| t.to_string()),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&listed).context("Failed to print")?);
+        }
+        KeyCommand::Revoke { name } => {
+            if !keys.revoke(&name).await.context("the store failed")? {
+                anyhow::bail!("no service key named `{name}`");
+            }
+            println!("service key `{name}` revoked");
+        }
+    }
+    Ok(())
+}

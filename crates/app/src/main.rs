@@ -28,6 +28,19 @@ enum Command {
     /// Operator actions on one user (same rules as the API).
     #[command(subcommand)]
     User(UserCommand),
+    /// Service keys for the service API (`Authorization: Bearer tgk_…`).
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create a key and print it (once; only its hash is stored).
+    Create { name: String },
+    /// List the keys (names and dates, never the keys).
+    List,
+    /// Revoke a key, at once, on every replica.
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +72,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(&settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
+        Command::Key(command) => tollgate::admin::run_key(&settings, command.into()).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -75,6 +89,16 @@ impl From<UserCommand> for tollgate::admin::UserCommand {
         match c {
             UserCommand::Show { email } => Self::Show { email },
             UserCommand::SetPlan { email, plan, runs } => Self::SetPlan { email, plan, runs },
+        }
+    }
+}
+
+impl From<KeyCommand> for tollgate::admin::KeyCommand {
+    fn from(c: KeyCommand) -> Self {
+        match c {
+            KeyCommand::Create { name } => Self::Create { name },
+            KeyCommand::List => Self::List,
+            KeyCommand::Revoke { name } => Self::Revoke { name },
         }
     }
 }

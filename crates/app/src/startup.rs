@@ -14,6 +14,7 @@ use tollgate_ports::services::admin::AdminService;
 use tollgate_ports::services::auth::AuthService;
 use tollgate_ports::services::billing::BillingService;
 use tollgate_ports::services::metering::{MeteringService, QuotaPolicy};
+use tollgate_ports::services::service_keys::ServiceKeyService;
 use tollgate_ports::services::sessions::SessionService;
 use tollgate_ports::services::webhooks::WebhookService;
 use tollgate_security::{Argon2Hasher, JwtConfig, JwtIssuer};
@@ -67,6 +68,7 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
             None
         }
     };
+    let keys = ServiceKeyService::new(ports.service_keys.clone(), issuer.clone(), clock.clone(), ids.clone());
     let auth = AuthService::new(
         ports.users.clone(),
         ports.tokens.clone(),
@@ -105,6 +107,7 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         sessions: Arc::new(sessions),
         webhooks: Arc::new(webhooks),
         admin: Arc::new(admin),
+        keys: Arc::new(keys),
         health: ports.health,
     })
 }
@@ -128,6 +131,7 @@ pub struct Application {
     port: u16,
     server: Server,
     store: Store,
+    services: Services,
 }
 
 impl Application {
@@ -144,9 +148,10 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("Failed to bind TOLLGATE_LISTEN={}", settings.server.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
-        let state = AppState::new(services_with(settings, &store, clock)?, http_config(settings));
+        let services = services_with(settings, &store, clock)?;
+        let state = AppState::new(services.clone(), http_config(settings));
         let server = tollgate_http::serve(listener, state).context("Failed to start the HTTP server")?;
-        Ok(Self { port, server, store })
+        Ok(Self { port, server, store, services })
     }
 
     pub fn port(&self) -> u16 {
@@ -155,6 +160,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The use cases the server runs (tests and tools act through them).
+    pub fn services(&self) -> &Services {
+        &self.services
     }
 
     /// Runs until SIGTERM or Ctrl-C, then drains in-flight requests.

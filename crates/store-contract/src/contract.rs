@@ -6,8 +6,9 @@ use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::Trial;
 use tollgate_domain::{Email, Period, PlanId, RunCount, SessionId, SubscriptionStatus, UsageEffect};
 use tollgate_ports::outbound::{
-    ConsumeOutcome, CreateUserError, IdempotencyKey, InboxEntry, InboxOutcome, Page, RecordOutcome,
-    RefreshTokenRecord, RotateOutcome, SubscriptionChange, UpdateSubscriptionError, UsageReason,
+    ConsumeOutcome, CreateServiceKeyError, CreateUserError, IdempotencyKey, InboxEntry, InboxOutcome, Page,
+    RecordOutcome, RefreshTokenRecord, RefundOutcome, RotateOutcome, ServiceKey, SubscriptionChange,
+    UpdateSubscriptionError, UsageReason,
 };
 
 use crate::fixtures::{consumption, hash, id, registered, session, user, with, T0};
@@ -197,9 +198,9 @@ pub async fn a_refund_gives_the_runs_back_once(s: Subject) {
     let c = consumption(user.id, 0, TEN, None);
     s.usage.consume(&c).await.unwrap();
     s.usage.consume(&consumption(user.id, 0, TEN, None)).await.unwrap();
-    assert!(s.usage.refund(c.record_id).await.unwrap());
-    assert!(!s.usage.refund(c.record_id).await.unwrap());
-    assert!(!s.usage.refund(id()).await.unwrap());
+    assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded);
+    assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::AlreadyRefunded);
+    assert_eq!(s.usage.refund(id()).await.unwrap(), RefundOutcome::NotFound);
     assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
     let records = s.usage.list(user.id, 10).await.unwrap();
     assert_eq!(records.iter().filter(|r| r.refunded).count(), 1);
@@ -213,7 +214,7 @@ pub async fn a_refund_after_the_period_rolled_over_leaves_the_new_counter_alone(
     assert_eq!(sub.refresh(later), UsageEffect::Reset);
     s.subs.update(&sub, 0, UsageEffect::Reset).await.unwrap();
     s.usage.consume(&consumption(user.id, 1, TEN, None)).await.unwrap();
-    assert!(s.usage.refund(c.record_id).await.unwrap());
+    assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded);
     assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
 }
 
@@ -498,4 +499,27 @@ pub async fn concurrent_registrations_of_one_email_make_one_user(s: Subject) {
         }
     }
     assert_eq!(created, 1);
+}
+
+pub async fn service_keys_are_found_by_hash_until_revoked_and_names_are_unique(s: Subject) {
+    let key = ServiceKey {
+        id: id(),
+        name: "agents".into(),
+        key_hash: "hash-1".into(),
+        created_at: T0,
+        revoked_at: None,
+    };
+    s.service_keys.create(&key).await.unwrap();
+    let taken = ServiceKey { id: id(), key_hash: "hash-2".into(), ..key.clone() };
+    assert!(matches!(s.service_keys.create(&taken).await, Err(CreateServiceKeyError::DuplicateName)));
+    assert_eq!(s.service_keys.find_active("hash-1").await.unwrap(), Some(key.clone()));
+    assert_eq!(s.service_keys.find_active("hash-2").await.unwrap(), None);
+    assert!(s.service_keys.revoke("agents", T0 + Duration::seconds(1)).await.unwrap());
+    assert_eq!(s.service_keys.find_active("hash-1").await.unwrap(), None);
+    // Revoking again keeps the first time; an unknown name is reported.
+    assert!(s.service_keys.revoke("agents", T0 + Duration::seconds(9)).await.unwrap());
+    assert!(!s.service_keys.revoke("nobody", T0).await.unwrap());
+    let listed = s.service_keys.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].revoked_at, Some(T0 + Duration::seconds(1)));
 }

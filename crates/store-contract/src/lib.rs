@@ -58,6 +58,7 @@ macro_rules! contract_suite {
                 refresh_tokens_rotate_once_and_revoke_by_family,
                 an_event_and_its_change_are_recorded_together_once,
                 an_event_whose_change_conflicts_is_not_recorded,
+                service_keys_are_found_by_hash_until_revoked_and_names_are_unique,
             ],
             16 => [
                 concurrent_metered_creates_make_exactly_the_allowed_sessions,

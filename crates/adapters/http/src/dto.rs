@@ -332,3 +332,95 @@ pub struct SessionPage {
 pub struct StatusResponse {
     pub status: &'static str,
 }
+
+// ---- service API (SPEC §7.2) --------------------------------------------------------------
+
+/// A whole number as JSON Schema's `integer` means it: `5` and `5.0` alike; `null` is absent.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    match Option::<f64>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(n) if n.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&n) => Ok(Some(n as u32)),
+        Some(n) => Err(D::Error::custom(format!("invalid value: {n}, expected a whole number"))),
+    }
+}
+
+/// The quota as the service API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceQuotaView {
+    pub plan: String,
+    pub status: String,
+    pub monthly_agent_runs: u32,
+    /// `null` when unlimited.
+    pub monthly_agent_runs_limit: Option<u32>,
+    /// Runs held by reservations, counted against the quota.
+    pub reserved_runs: u32,
+    /// `null` when unlimited.
+    pub remaining_runs: Option<u32>,
+    pub resets_at: String,
+}
+
+impl From<&QuotaSnapshot> for ServiceQuotaView {
+    fn from(q: &QuotaSnapshot) -> Self {
+        Self {
+            plan: q.plan.as_str().to_owned(),
+            status: q.status.as_str().to_owned(),
+            monthly_agent_runs: q.runs_used.get(),
+            monthly_agent_runs_limit: q.runs_limit.as_option(),
+            reserved_runs: 0,
+            remaining_runs: q.remaining(),
+            resets_at: rfc3339(q.resets_at),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct UsageCheckRequest {
+    pub user_id: Uuid,
+    /// Runs the caller is about to spend (default 1).
+    #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub runs: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageCheckResponse {
+    /// Whether `runs` could be consumed now (nothing is debited).
+    pub allowed: bool,
+    /// Why not: `SUBSCRIPTION_LIMIT_REACHED` or `SUBSCRIPTION_INACTIVE`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    pub subscription: ServiceQuotaView,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct UsageConsumeRequest {
+    pub user_id: Uuid,
+    /// Runs to consume (default 1).
+    #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub runs: Option<u32>,
+    /// What consumed them, recorded with the usage (at most 200 characters).
+    #[schema(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageConsumeResponse {
+    /// Give it to `POST /usage/refund` if the run fails.
+    pub consumption_id: Uuid,
+    pub runs: u32,
+    pub subscription: ServiceQuotaView,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UsageRefundRequest {
+    pub consumption_id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageRefundResponse {
+    pub consumption_id: Uuid,
+    /// Always `true`: refunded now or before.
+    pub refunded: bool,
+}

@@ -6,6 +6,8 @@ use std::fmt;
 /// A problem's `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    ConsumptionNotFound,
+    UserNotFound,
     AlreadySubscribed,
     BadRequest,
     CorsRefused,
@@ -43,6 +45,8 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, for the documentation test.
     pub const ALL: &'static [ErrorCode] = &[
+        Self::ConsumptionNotFound,
+        Self::UserNotFound,
         Self::AlreadySubscribed,
         Self::BadRequest,
         Self::CorsRefused,
@@ -80,6 +84,8 @@ impl ErrorCode {
     /// The code on the wire, e.g. `SUBSCRIPTION_LIMIT_REACHED`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::ConsumptionNotFound => "CONSUMPTION_NOT_FOUND",
+            Self::UserNotFound => "USER_NOT_FOUND",
             Self::AlreadySubscribed => "ALREADY_SUBSCRIBED",
             Self::BadRequest => "BAD_REQUEST",
             Self::CorsRefused => "CORS_REFUSED",

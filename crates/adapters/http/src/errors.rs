@@ -182,6 +182,14 @@ impl From<HandleWebhookError> for ApiError {
     }
 }
 
+/// The code of a refusal.
+pub fn refusal_code(reason: Refusal) -> ErrorCode {
+    match reason {
+        Refusal::LimitReached => ErrorCode::SubscriptionLimitReached,
+        Refusal::Inactive => ErrorCode::SubscriptionInactive,
+    }
+}
+
 /// A refused metered request: 402 with what the user can do about it.
 pub fn refused(reason: Refusal, quota: &QuotaSnapshot) -> ApiError {
     let view = QuotaView::from(quota);
@@ -214,6 +222,11 @@ impl From<MeterError> for ApiError {
         match e {
             MeterError::Refused { reason, quota } => refused(reason, &quota),
             MeterError::NoUnits => ApiError::malformed("A metered request must consume at least one run."),
+            MeterError::UnknownUser => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::UserNotFound,
+                "There is no user with this id.",
+            ),
             MeterError::KeyMismatch => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::IdempotencyKeyMismatch,
@@ -248,5 +261,23 @@ pub fn not_json() -> ApiError {
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ErrorCode::UnsupportedMediaType,
         "The body must be JSON (Content-Type: application/json).",
+    )
+}
+
+/// `POST /usage/refund` for a consumption that does not exist.
+pub fn consumption_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::ConsumptionNotFound,
+        "There is no consumption with this id.",
+    )
+}
+
+/// No valid service key (`Authorization: Bearer tgk_…`).
+pub fn invalid_service_key() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated,
+        "A valid service key (Authorization: Bearer tgk_…) is required.",
     )
 }

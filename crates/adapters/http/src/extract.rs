@@ -18,16 +18,8 @@ pub struct Caller(pub AccessClaims);
 /// Checks the bearer token of a request.
 pub fn authenticate(req: &HttpRequest) -> Result<AccessClaims, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().ok_or_else(ApiError::unauthenticated)?;
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or_else(ApiError::unauthenticated)?;
-    let (scheme, token) = value.trim().split_once(' ').ok_or_else(ApiError::unauthenticated)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthenticated());
-    }
-    state.services.auth.authenticate(token.trim()).map_err(|_| ApiError::unauthenticated())
+    let token = bearer(req).ok_or_else(ApiError::unauthenticated)?;
+    state.services.auth.authenticate(token).map_err(|_| ApiError::unauthenticated())
 }
 
 impl FromRequest for Caller {
@@ -37,6 +29,42 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         ready(authenticate(req).map(Caller))
     }
+}
+
+/// A service-API caller, from `Authorization: Bearer tgk_…` (an active service key; looked up on
+/// every request, so a revocation holds at once). User tokens are refused here, as keys are on
+/// user endpoints.
+#[derive(Debug, Clone)]
+pub struct ServiceCaller(pub tollgate_ports::outbound::ServiceKey);
+
+impl FromRequest for ServiceCaller {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let bearer = bearer(req).map(str::to_owned);
+        Box::pin(async move {
+            let (Some(state), Some(bearer)) = (state, bearer) else {
+                return Err(crate::errors::invalid_service_key());
+            };
+            match state.services.keys.authenticate(&bearer).await {
+                Ok(key) => Ok(ServiceCaller(key)),
+                Err(tollgate_ports::services::service_keys::KeyAuthError::Invalid) => {
+                    Err(crate::errors::invalid_service_key())
+                }
+                Err(tollgate_ports::services::service_keys::KeyAuthError::Failure(f)) => Err(f.into()),
+            }
+        })
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// JSON body errors as problem+json: too large → 413, not JSON → 415, broken syntax → 400,

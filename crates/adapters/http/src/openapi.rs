@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, billing, ops, sessions};
+use crate::routes::{auth, billing, ops, sessions, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,11 +14,12 @@ use crate::routes::{auth, billing, ops, sessions};
         billing::plans, billing::subscription, billing::activate_trial, billing::create_checkout_session,
         billing::create_portal_session, billing::webhook,
         sessions::create, sessions::list, sessions::get, sessions::delete,
+        usage::check, usage::consume, usage::refund,
     ),
     components(schemas(crate::problem::Problem, crate::problem::FieldError, crate::dto::QuotaView,
         crate::dto::StripeEvent, crate::dto::StripeEventData, crate::dto::CheckoutPlan)),
     modifiers(&Bearer),
-    tags((name = "auth"), (name = "billing"), (name = "sessions"), (name = "operations"))
+    tags((name = "auth"), (name = "billing"), (name = "sessions"), (name = "service", description = "Server to server, with a service key"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -31,6 +32,16 @@ impl Modify for Bearer {
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+        components.add_security_scheme(
+            "service_key",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("tgk_…")
+                    .description(Some("A service key from `tollgate key create NAME`"))
+                    .build(),
             ),
         );
     }

@@ -8,7 +8,8 @@ use tollgate_domain::{
     Subscription, SubscriptionId, SubscriptionParts, SubscriptionStatus, User, UserId,
 };
 use tollgate_ports::outbound::{
-    PasswordHash, RefreshTokenRecord, Session, StoreError, UsageReason, UsageRecord, UserCredentials,
+    PasswordHash, RefreshTokenRecord, ServiceKey, Session, StoreError, UsageReason, UsageRecord,
+    UserCredentials,
 };
 use uuid::Uuid;
 
@@ -221,6 +222,27 @@ impl UsageRow {
             refunded: self.refunded,
             at: self.created_at.0,
         })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ServiceKeyRow {
+    pub id: Uuid,
+    pub name: String,
+    pub key_hash: String,
+    pub created_at: Ts,
+    pub revoked_at: Option<Ts>,
+}
+
+impl ServiceKeyRow {
+    pub fn into_domain(self) -> ServiceKey {
+        ServiceKey {
+            id: self.id,
+            name: self.name,
+            key_hash: self.key_hash,
+            created_at: self.created_at.0,
+            revoked_at: self.revoked_at.map(|t| t.0),
+        }
     }
 }
 

@@ -18,6 +18,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<FixedClock>,
     pub store: Store,
+    pub services: tollgate_http::Services,
     _dir: tempfile::TempDir,
     database: Option<TestDatabase>,
 }
@@ -73,8 +74,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let app = Application::build_with(&settings, clock.clone()).await.expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
     let store = app.store().clone();
+    let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), clock, store, _dir: dir, database }
+    TestApp { address, client: reqwest::Client::new(), clock, store, services, _dir: dir, database }
 }
 
 fn now_to_micros() -> time::OffsetDateTime {
@@ -143,6 +145,11 @@ impl TestApp {
 
     pub async fn create_session(&self, token: &str) -> Response {
         self.post("/api/v1/sessions", Some(token), json!({"title": "agent run"})).await
+    }
+
+    /// A new service key's secret (`tgk_…`).
+    pub async fn service_key(&self, name: &str) -> String {
+        self.services.keys.create(name).await.expect("service key").secret
     }
 
     pub async fn subscription(&self, token: &str) -> Value {

@@ -14,6 +14,7 @@ mod localstripe;
 mod ops;
 mod outage;
 mod schemathesis;
+mod service_api;
 mod sessions;
 mod stripe_events;
 mod webhooks;

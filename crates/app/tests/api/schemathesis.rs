@@ -60,12 +60,14 @@ async fn the_openapi_document_holds_against_schemathesis_with_every_phase_and_ch
     let config = format!("{}/tests/schemathesis/schemathesis.toml", env!("CARGO_MANIFEST_DIR"));
     let schema = app.url("/api/v1/openapi.json");
     let token = account.access.clone();
+    let service_key = app.service_key("schemathesis").await;
     let dir = work.path().to_owned();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(&binary)
             .args(["--config-file", &config, "run", &schema])
             .args(["--phases", "examples,coverage,fuzzing,stateful", "--checks", "all", "--no-color"])
             .env("TOLLGATE_ST_TOKEN", token)
+            .env("TOLLGATE_ST_SERVICE_KEY", service_key)
             .env("HYPOTHESIS_STORAGE_DIRECTORY", dir.join("hypothesis"))
             .current_dir(&dir)
             .output()

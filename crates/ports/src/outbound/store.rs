@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 
 use super::{
-    RefreshTokenRepository, SessionRepository, StoreError, SubscriptionRepository, UsageRepository,
-    UserRepository, WebhookInbox,
+    RefreshTokenRepository, ServiceKeyRepository, SessionRepository, StoreError, SubscriptionRepository,
+    UsageRepository, UserRepository, WebhookInbox,
 };
 
 /// Whether the store answers (for `/ready`).
@@ -27,6 +27,7 @@ pub trait Repositories:
     + SessionRepository
     + RefreshTokenRepository
     + WebhookInbox
+    + ServiceKeyRepository
     + HealthCheck
 {
 }
@@ -38,6 +39,7 @@ impl<S> Repositories for S where
         + SessionRepository
         + RefreshTokenRepository
         + WebhookInbox
+        + ServiceKeyRepository
         + HealthCheck
 {
 }
@@ -51,6 +53,7 @@ pub struct RepositoryPorts {
     pub sessions: std::sync::Arc<dyn SessionRepository>,
     pub tokens: std::sync::Arc<dyn RefreshTokenRepository>,
     pub inbox: std::sync::Arc<dyn WebhookInbox>,
+    pub service_keys: std::sync::Arc<dyn ServiceKeyRepository>,
     pub health: std::sync::Arc<dyn HealthCheck>,
 }
 
@@ -63,6 +66,7 @@ impl RepositoryPorts {
             sessions: store.clone(),
             tokens: store.clone(),
             inbox: store.clone(),
+            service_keys: store.clone(),
             health: store,
         }
     }

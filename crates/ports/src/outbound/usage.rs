@@ -53,16 +53,20 @@ pub enum UsageReason {
     SessionCreate,
     /// A metered route gated upfront: `METHOD /route/{pattern}`.
     Route(String),
+    /// The service API (`POST /usage/consume`), with the caller's own reason (may be empty).
+    Service(String),
 }
 
 impl UsageReason {
     const SESSION_CREATE: &'static str = "session.create";
+    const SERVICE: &'static str = "service:";
 
-    /// As stored.
-    pub fn as_str(&self) -> &str {
+    /// As stored: `session.create`, `METHOD /pattern`, or `service:<reason>`.
+    pub fn stored(&self) -> String {
         match self {
-            Self::SessionCreate => Self::SESSION_CREATE,
-            Self::Route(route) => route,
+            Self::SessionCreate => Self::SESSION_CREATE.to_owned(),
+            Self::Route(route) => route.clone(),
+            Self::Service(reason) => format!("{}{reason}", Self::SERVICE),
         }
     }
 
@@ -70,6 +74,8 @@ impl UsageReason {
     pub fn from_stored(stored: String) -> Self {
         if stored == Self::SESSION_CREATE {
             Self::SessionCreate
+        } else if let Some(reason) = stored.strip_prefix(Self::SERVICE) {
+            Self::Service(reason.to_owned())
         } else {
             Self::Route(stored)
         }
@@ -78,8 +84,18 @@ impl UsageReason {
 
 impl Serialize for UsageReason {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        serializer.serialize_str(&self.stored())
     }
+}
+
+/// What a refund did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Refunded,
+    /// Refunded before; nothing changed.
+    AlreadyRefunded,
+    /// No consumption with this id.
+    NotFound,
 }
 
 /// A request to spend runs, conditional on the state the decision was made on.
@@ -137,9 +153,9 @@ pub trait UsageRepository: Send + Sync {
     /// the usage record. Returns the record id as the value.
     async fn consume(&self, consumption: &Consumption) -> Result<ConsumeOutcome<Uuid>, StoreError>;
 
-    /// Gives back the runs of a consumption whose work failed (counter decremented, record
-    /// marked refunded), once. Returns whether anything was refunded.
-    async fn refund(&self, record_id: Uuid) -> Result<bool, StoreError>;
+    /// Gives back the runs of a consumption whose work failed (counter decremented, if the
+    /// consumption is in the current period; record marked refunded), once.
+    async fn refund(&self, record_id: Uuid) -> Result<RefundOutcome, StoreError>;
 
     /// The user's usage records, newest first.
     async fn list(&self, user: UserId, limit: u32) -> Result<Vec<UsageRecord>, StoreError>;

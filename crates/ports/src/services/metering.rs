@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::current::{load_current, CurrentError};
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
-    Clock, ConsumeOutcome, Consumption, IdGenerator, IdempotencyKey, StoreError, SubscriptionRepository,
-    UsageReason, UsageRepository,
+    Clock, ConsumeOutcome, Consumption, IdGenerator, IdempotencyKey, RefundOutcome, StoreError,
+    SubscriptionRepository, UsageReason, UsageRepository,
 };
 
 /// Quota rules that come from configuration.
@@ -42,6 +42,9 @@ pub enum MeterError {
     Refused { reason: Refusal, quota: QuotaSnapshot },
     #[error("units must be at least 1")]
     NoUnits,
+    /// No such user (the service API names users by id).
+    #[error("no such user")]
+    UnknownUser,
     /// The idempotency key was used before with a different request.
     #[error("the idempotency key belongs to another request")]
     KeyMismatch,
@@ -52,7 +55,7 @@ pub enum MeterError {
 impl From<CurrentError> for MeterError {
     fn from(e: CurrentError) -> Self {
         match e {
-            CurrentError::NotFound => Failure::internal("user without subscription").into(),
+            CurrentError::NotFound => Self::UnknownUser,
             CurrentError::Failure(f) => f.into(),
         }
     }
@@ -113,8 +116,8 @@ impl MeteringService {
         }
     }
 
-    /// Gives back a consumption whose work failed.
-    pub async fn refund(&self, record_id: Uuid) -> Result<bool, Failure> {
+    /// Gives back a consumption whose work failed, once.
+    pub async fn refund(&self, record_id: Uuid) -> Result<RefundOutcome, Failure> {
         Ok(self.usage.refund(record_id).await?)
     }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::outbound::{
-    MockSubscriptionRepository, MockUsageRepository, UpdateSubscriptionError, UsageReason,
+    MockSubscriptionRepository, MockUsageRepository, RefundOutcome, UpdateSubscriptionError, UsageReason,
 };
 use crate::services::test_support::{self as ts, free_sub, outage};
 
@@ -251,11 +251,12 @@ async fn a_store_outage_is_reported_as_unavailable() {
 #[tokio::test]
 async fn a_failed_operation_is_refunded_through_the_store() {
     let mut usage = MockUsageRepository::new();
-    usage.expect_refund().with(mockall::predicate::eq(Uuid::from_u128(7))).returning(|_| Ok(true));
-    assert!(service(MockSubscriptionRepository::new(), usage)
-        .refund(Uuid::from_u128(7))
-        .await
-        .expect("refunded"));
+    usage
+        .expect_refund()
+        .with(mockall::predicate::eq(Uuid::from_u128(7)))
+        .returning(|_| Ok(RefundOutcome::Refunded));
+    let outcome = service(MockSubscriptionRepository::new(), usage).refund(Uuid::from_u128(7)).await;
+    assert_eq!(outcome.expect("refunded"), RefundOutcome::Refunded);
 }
 
 #[test]

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod billing;
 pub mod ops;
 pub mod sessions;
+pub mod usage;
 
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
@@ -90,4 +91,7 @@ routes! {
     get "/api/v1/sessions" => sessions::list;
     get "/api/v1/sessions/{id}" => sessions::get;
     delete "/api/v1/sessions/{id}" => sessions::delete;
+    post "/api/v1/usage/check" => usage::check;
+    post "/api/v1/usage/consume" => usage::consume;
+    post "/api/v1/usage/refund" => usage::refund;
 }

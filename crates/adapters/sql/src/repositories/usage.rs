@@ -73,7 +73,7 @@ macro_rules! __usage {
             .bind(c.record_id)
             .bind(c.user_id.as_uuid())
             .bind(units)
-            .bind(c.reason.as_str())
+            .bind(c.reason.stored())
             .bind(c.idempotency_key.as_ref().map(|k| k.as_str()))
             .bind(resource)
             .bind($crate::Ts(c.at))
@@ -135,7 +135,11 @@ macro_rules! __usage {
             }
 
             #[::tracing::instrument(skip_all)]
-            async fn refund(&self, record_id: ::uuid::Uuid) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
+            async fn refund(
+                &self,
+                record_id: ::uuid::Uuid,
+            ) -> Result<::tollgate_ports::outbound::RefundOutcome, ::tollgate_ports::outbound::StoreError> {
+                use ::tollgate_ports::outbound::RefundOutcome;
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let refunded: Option<(::uuid::Uuid, i64, $crate::Ts)> = ::sqlx::query_as(
                     "UPDATE usage_records SET refunded = TRUE WHERE id = $1 AND refunded = FALSE \
@@ -145,7 +149,14 @@ macro_rules! __usage {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store_error)?;
-                let Some((user_id, units, at)) = refunded else { return Ok(false) };
+                let Some((user_id, units, at)) = refunded else {
+                    let exists: Option<bool> = ::sqlx::query_scalar("SELECT refunded FROM usage_records WHERE id = $1")
+                        .bind(record_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err($crate::store_error)?;
+                    return Ok(if exists.is_some() { RefundOutcome::AlreadyRefunded } else { RefundOutcome::NotFound });
+                };
                 // Only a consumption of the current period is given back to the counter.
                 ::sqlx::query(
                     "UPDATE subscriptions SET runs_used = runs_used - $2 \
@@ -158,7 +169,7 @@ macro_rules! __usage {
                 .await
                 .map_err($crate::store_error)?;
                 tx.commit().await.map_err($crate::store_error)?;
-                Ok(true)
+                Ok(RefundOutcome::Refunded)
             }
 
             #[::tracing::instrument(skip_all)]

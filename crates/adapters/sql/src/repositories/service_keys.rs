@@ -1,0 +1,78 @@
+//! `ServiceKeyRepository`.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __service_keys {
+    ($store:ty, $db:ty) => {
+        #[::async_trait::async_trait]
+        impl ::tollgate_ports::outbound::ServiceKeyRepository for $store {
+            #[::tracing::instrument(skip_all, fields(name = %key.name))]
+            async fn create(
+                &self,
+                key: &::tollgate_ports::outbound::ServiceKey,
+            ) -> Result<(), ::tollgate_ports::outbound::CreateServiceKeyError> {
+                use ::tollgate_ports::outbound::CreateServiceKeyError;
+                let inserted = ::sqlx::query(
+                    "INSERT INTO service_keys (id, name, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(key.id)
+                .bind(&key.name)
+                .bind(&key.key_hash)
+                .bind($crate::Ts(key.created_at))
+                .bind(key.revoked_at.map($crate::Ts))
+                .execute(self.write_pool())
+                .await;
+                match inserted {
+                    Ok(_) => Ok(()),
+                    Err(e) if $crate::is_unique_violation(&e) => Err(CreateServiceKeyError::DuplicateName),
+                    Err(e) => Err(CreateServiceKeyError::Store($crate::store_error(e))),
+                }
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn list(
+                &self,
+            ) -> Result<Vec<::tollgate_ports::outbound::ServiceKey>, ::tollgate_ports::outbound::StoreError> {
+                let rows: Vec<$crate::ServiceKeyRow> = ::sqlx::query_as(
+                    "SELECT id, name, key_hash, created_at, revoked_at FROM service_keys ORDER BY created_at, name",
+                )
+                .fetch_all(self.read_pool())
+                .await
+                .map_err($crate::store_error)?;
+                Ok(rows.into_iter().map($crate::ServiceKeyRow::into_domain).collect())
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn revoke(
+                &self,
+                name: &str,
+                at: ::time::OffsetDateTime,
+            ) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
+                ::sqlx::query("UPDATE service_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1")
+                    .bind(name)
+                    .bind($crate::Ts(at))
+                    .execute(self.write_pool())
+                    .await
+                    .map(|done| done.rows_affected() == 1)
+                    .map_err($crate::store_error)
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn find_active(
+                &self,
+                key_hash: &str,
+            ) -> Result<Option<::tollgate_ports::outbound::ServiceKey>, ::tollgate_ports::outbound::StoreError>
+            {
+                let row: Option<$crate::ServiceKeyRow> = ::sqlx::query_as(
+                    "SELECT id, name, key_hash, created_at, revoked_at FROM service_keys \
+                     WHERE key_hash = $1 AND revoked_at IS NULL",
+                )
+                .bind(key_hash)
+                .fetch_optional(self.read_pool())
+                .await
+                .map_err($crate::store_error)?;
+                Ok(row.map($crate::ServiceKeyRow::into_domain))
+            }
+        }
+    };
+}

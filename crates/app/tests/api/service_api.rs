@@ -1,0 +1,187 @@
+//! The service API (SPEC §7.2) over real HTTP: service keys, check, consume, refund.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{problem, spawn_app, TestApp};
+
+async fn call(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
+    app.post(path, Some(key), body).await
+}
+
+async fn consume(app: &TestApp, key: &str, body: Value, idempotency: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.post(app.url("/api/v1/usage/consume")).bearer_auth(key).json(&body);
+    if let Some(k) = idempotency {
+        req = req.header("idempotency-key", k);
+    }
+    req.send().await.expect("sent")
+}
+
+#[tokio::test]
+async fn keys_and_user_tokens_never_work_on_each_others_endpoints() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    assert!(key.starts_with("tgk_") && key.len() >= 4 + 43, "{key}");
+    // A user token on the service API.
+    let res = call(&app, "/api/v1/usage/check", &ada.access, json!({"user_id": ada.id})).await;
+    problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    // A service key on a user endpoint.
+    problem(
+        app.get("/api/v1/billing/subscription", Some(&key)).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    problem(app.create_session(&key).await, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    // Forged and missing keys.
+    for bad in ["tgk_forged", "", "Basic abc"] {
+        let res = call(&app, "/api/v1/usage/check", bad, json!({"user_id": ada.id})).await;
+        problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    }
+    let res = call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_at_once() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    assert_eq!(
+        call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await.status(),
+        StatusCode::OK
+    );
+    assert!(app.services.keys.revoke("agents").await.expect("revoked"));
+    let res = call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
+    problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+}
+
+#[tokio::test]
+async fn check_says_whether_runs_are_allowed_and_debits_nothing() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let res = call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id, "runs": 10})).await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["allowed"], true);
+    assert!(body.get("code").is_none());
+    let sub = &body["subscription"];
+    assert_eq!((sub["plan"].as_str(), sub["monthly_agent_runs"].as_u64()), (Some("free"), Some(0)));
+    assert_eq!((sub["reserved_runs"].as_u64(), sub["remaining_runs"].as_u64()), (Some(0), Some(10)));
+    assert!(sub["resets_at"].is_string());
+    let body: Value = call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id, "runs": 11}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (body["allowed"].as_bool(), body["code"].as_str()),
+        (Some(false), Some("SUBSCRIPTION_LIMIT_REACHED"))
+    );
+    assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 0);
+}
+
+#[tokio::test]
+async fn consume_debits_any_cost_and_refuses_with_the_same_402_as_sessions() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let res =
+        consume(&app, &key, json!({"user_id": ada.id, "runs": 7, "reason": "research agent"}), None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers().get("ratelimit-remaining").unwrap(), "3");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["runs"], 7);
+    assert!(body["consumption_id"].is_string());
+    assert_eq!(body["subscription"]["monthly_agent_runs"], 7);
+    let refused = consume(&app, &key, json!({"user_id": ada.id, "runs": 4}), None).await;
+    let problem_body = problem(refused, StatusCode::PAYMENT_REQUIRED, "SUBSCRIPTION_LIMIT_REACHED").await;
+    assert_eq!(problem_body["subscription"]["monthly_agent_runs_limit"], 10);
+    assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 7);
+    // The usage record carries the caller's reason.
+    let shown = app.services.metering.check(ada.id.parse().unwrap(), tollgate_domain::RunCount::new(3)).await;
+    assert!(shown.is_ok(), "3 runs are still allowed");
+}
+
+#[tokio::test]
+async fn a_replayed_consume_answers_the_same_and_another_body_with_the_key_is_refused() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let request = json!({"user_id": ada.id, "runs": 2});
+    let first: Value = consume(&app, &key, request.clone(), Some("job-1")).await.json().await.unwrap();
+    let again = consume(&app, &key, request, Some("job-1")).await;
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["consumption_id"], first["consumption_id"]);
+    assert_eq!(again["runs"], 2);
+    let other = consume(&app, &key, json!({"user_id": ada.id, "runs": 3}), Some("job-1")).await;
+    problem(other, StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_MISMATCH").await;
+    assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 2);
+}
+
+#[tokio::test]
+async fn refund_gives_the_runs_back_exactly_once() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let body: Value =
+        consume(&app, &key, json!({"user_id": ada.id, "runs": 4}), None).await.json().await.unwrap();
+    let id = body["consumption_id"].clone();
+    for _ in 0..2 {
+        let res = call(&app, "/api/v1/usage/refund", &key, json!({"consumption_id": id})).await;
+        let refunded: Value = res.json().await.unwrap();
+        assert_eq!(
+            (refunded["consumption_id"].clone(), refunded["refunded"].clone()),
+            (id.clone(), json!(true))
+        );
+        assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 0);
+    }
+    let unknown =
+        call(&app, "/api/v1/usage/refund", &key, json!({"consumption_id": uuid::Uuid::nil()})).await;
+    problem(unknown, StatusCode::NOT_FOUND, "CONSUMPTION_NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn unknown_users_and_bad_input_are_refused_and_cost_nothing() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let nobody = uuid::Uuid::nil();
+    for path in ["/api/v1/usage/check", "/api/v1/usage/consume"] {
+        problem(
+            call(&app, path, &key, json!({"user_id": nobody})).await,
+            StatusCode::NOT_FOUND,
+            "USER_NOT_FOUND",
+        )
+        .await;
+        for bad in [
+            json!({"user_id": ada.id, "runs": 0}),
+            json!({"user_id": ada.id, "runs": 1_000_001}),
+            json!({"user_id": "not-a-uuid"}),
+            json!({"runs": 1}),
+        ] {
+            problem(call(&app, path, &key, bad).await, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED")
+                .await;
+        }
+    }
+    let res = consume(&app, &key, json!({"user_id": ada.id, "reason": "x".repeat(201)}), None).await;
+    problem(res, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
+    let res = consume(&app, &key, json!({"user_id": ada.id}), Some("has space")).await;
+    problem(res, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
+    assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 0);
+}
+
+#[tokio::test]
+async fn concurrent_consumes_by_many_callers_never_oversell() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let calls = (0..30).map(|_| consume(&app, &key, json!({"user_id": ada.id, "runs": 1}), None));
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(calls).await.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count(), 20);
+    assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 10);
+}

@@ -1,0 +1,48 @@
+//! `ServiceKeyRepository`: the keys agent backends use for the service API (SPEC §7.2). Only a
+//! hash of each key is stored.
+
+use async_trait::async_trait;
+use tollgate_domain::Timestamp;
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// A stored service key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceKey {
+    pub id: Uuid,
+    /// The operator's name for it (`tollgate key create NAME`), unique.
+    pub name: String,
+    /// SHA-256 of the key; the key itself is shown once, at creation.
+    pub key_hash: String,
+    pub created_at: Timestamp,
+    /// Set when revoked; a revoked key authenticates nothing, on every replica at once (keys are
+    /// looked up on each request).
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Why a key could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateServiceKeyError {
+    #[error("a service key with this name exists")]
+    DuplicateName,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ServiceKeyRepository: Send + Sync {
+    /// # Errors
+    /// [`CreateServiceKeyError::DuplicateName`] when the name is taken (revoked keys keep theirs).
+    async fn create(&self, key: &ServiceKey) -> Result<(), CreateServiceKeyError>;
+
+    /// Every key, oldest first.
+    async fn list(&self) -> Result<Vec<ServiceKey>, StoreError>;
+
+    /// Revokes the named key at `at` (once); returns whether a key of that name exists.
+    async fn revoke(&self, name: &str, at: Timestamp) -> Result<bool, StoreError>;
+
+    /// The key with this hash, if it exists and is not revoked.
+    async fn find_active(&self, key_hash: &str) -> Result<Option<ServiceKey>, StoreError>;
+}

@@ -1,0 +1,177 @@
+//! Service keys (SPEC §7.2): created, listed and revoked by operators; presented by agent
+//! backends as `Authorization: Bearer tgk_…`. A key is `tgk_` followed by 32 random bytes
+//! (base64url), shown once; only its SHA-256 is stored. Keys are looked up on every request, so a
+//! revocation holds at once on every replica.
+
+use std::sync::Arc;
+
+use super::Failure;
+use crate::outbound::{
+    Clock, CreateServiceKeyError, IdGenerator, ServiceKey, ServiceKeyRepository, StoreError, TokenIssuer,
+};
+
+/// Every service key starts with this.
+pub const SERVICE_KEY_PREFIX: &str = "tgk_";
+
+/// A new key and the secret to hand over (never stored, never shown again).
+#[derive(Clone)]
+pub struct IssuedKey {
+    pub key: ServiceKey,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedKey").field("key", &self.key).field("secret", &"[REDACTED]").finish()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateKeyError {
+    #[error("a name is 1–64 letters, digits, `.`, `_` or `-`")]
+    InvalidName,
+    #[error("a service key with this name exists")]
+    NameTaken,
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+/// A bearer that is not an active service key.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyAuthError {
+    #[error("not a valid service key")]
+    Invalid,
+    #[error(transparent)]
+    Failure(#[from] Failure),
+}
+
+pub struct ServiceKeyService {
+    keys: Arc<dyn ServiceKeyRepository>,
+    secrets: Arc<dyn TokenIssuer>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl ServiceKeyService {
+    pub fn new(
+        keys: Arc<dyn ServiceKeyRepository>,
+        secrets: Arc<dyn TokenIssuer>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self { keys, secrets, clock, ids }
+    }
+
+    /// Creates a key named `name`; the returned secret is the only copy.
+    pub async fn create(&self, name: &str) -> Result<IssuedKey, CreateKeyError> {
+        let name = name.trim();
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !valid {
+            return Err(CreateKeyError::InvalidName);
+        }
+        // Opaque secrets share one generator and hash with refresh tokens.
+        let secret = format!("{SERVICE_KEY_PREFIX}{}", self.secrets.new_refresh_token().token);
+        let key = ServiceKey {
+            id: self.ids.new_id(),
+            name: name.to_owned(),
+            key_hash: self.secrets.hash_refresh_token(&secret),
+            created_at: self.clock.now(),
+            revoked_at: None,
+        };
+        match self.keys.create(&key).await {
+            Ok(()) => Ok(IssuedKey { key, secret }),
+            Err(CreateServiceKeyError::DuplicateName) => Err(CreateKeyError::NameTaken),
+            Err(CreateServiceKeyError::Store(e)) => Err(Failure::from(e).into()),
+        }
+    }
+
+    pub async fn list(&self) -> Result<Vec<ServiceKey>, Failure> {
+        Ok(self.keys.list().await?)
+    }
+
+    /// Revokes the named key; `false` when there is none.
+    pub async fn revoke(&self, name: &str) -> Result<bool, Failure> {
+        Ok(self.keys.revoke(name.trim(), self.clock.now()).await?)
+    }
+
+    /// The active key presented as a bearer token.
+    pub async fn authenticate(&self, bearer: &str) -> Result<ServiceKey, KeyAuthError> {
+        if !bearer.starts_with(SERVICE_KEY_PREFIX) {
+            return Err(KeyAuthError::Invalid);
+        }
+        let hash = self.secrets.hash_refresh_token(bearer);
+        self.keys
+            .find_active(&hash)
+            .await
+            .map_err(|e: StoreError| Failure::from(e))?
+            .ok_or(KeyAuthError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mockall::predicate::eq;
+
+    use super::*;
+    use crate::outbound::{MockServiceKeyRepository, MockTokenIssuer, NewRefreshToken};
+    use crate::services::test_support as ts;
+
+    fn issuer() -> MockTokenIssuer {
+        let mut issuer = MockTokenIssuer::new();
+        issuer
+            .expect_new_refresh_token()
+            .returning(|| NewRefreshToken { token: "RANDOM".into(), hash: "unused".into() });
+        issuer
+            .expect_hash_refresh_token()
+            .returning(|t| format!("hash-of-{}-chars:{}", t.len(), t.starts_with("tgk_good")));
+        issuer
+    }
+
+    fn service(keys: MockServiceKeyRepository) -> ServiceKeyService {
+        ServiceKeyService::new(Arc::new(keys), Arc::new(issuer()), ts::clock(), ts::ids())
+    }
+
+    #[tokio::test]
+    async fn a_key_is_stored_as_a_hash_and_its_secret_returned_once() {
+        let mut keys = MockServiceKeyRepository::new();
+        keys.expect_create()
+            .withf(|k| k.name == "agents" && k.key_hash == "hash-of-10-chars:false" && k.revoked_at.is_none())
+            .times(1)
+            .returning(|_| Ok(()));
+        let issued = service(keys).create(" agents ").await.expect("created");
+        assert_eq!(issued.secret, "tgk_RANDOM");
+        assert!(!format!("{issued:?}").contains("tgk_RANDOM"), "the secret is not printed");
+    }
+
+    #[tokio::test]
+    async fn bad_and_taken_names_are_refused() {
+        let mut keys = MockServiceKeyRepository::new();
+        keys.expect_create().returning(|_| Err(CreateServiceKeyError::DuplicateName));
+        let service = service(keys);
+        for bad in ["", "has space", &"x".repeat(65), "naïve"] {
+            assert!(matches!(service.create(bad).await, Err(CreateKeyError::InvalidName)), "{bad}");
+        }
+        assert!(matches!(service.create("taken").await, Err(CreateKeyError::NameTaken)));
+    }
+
+    #[tokio::test]
+    async fn only_an_active_key_with_the_prefix_authenticates() {
+        let mut keys = MockServiceKeyRepository::new();
+        keys.expect_find_active().with(eq("hash-of-8-chars:true")).returning(|_| {
+            Ok(Some(ServiceKey {
+                id: uuid::Uuid::nil(),
+                name: "agents".into(),
+                key_hash: "hash-of-8-chars:true".into(),
+                created_at: ts::NOW,
+                revoked_at: None,
+            }))
+        });
+        keys.expect_find_active().returning(|_| Ok(None));
+        let service = service(keys);
+        assert_eq!(service.authenticate("tgk_good").await.expect("valid").name, "agents");
+        assert!(matches!(service.authenticate("tgk_revoked").await, Err(KeyAuthError::Invalid)));
+        assert!(matches!(service.authenticate("eyJhbGciOi.user.token").await, Err(KeyAuthError::Invalid)));
+    }
+}
