@@ -49,6 +49,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_ALLOWED_REDIRECT_ORIGINS", "billing.redirect_origins"),
     ("TOLLGATE_PAST_DUE_GRACE_HOURS", "billing.past_due_grace_hours"),
     ("TOLLGATE_CHECKOUT_RATE_PER_MINUTE", "billing.checkout_rate_per_minute"),
+    ("TOLLGATE_RESERVATION_SWEEP_SECS", "billing.reservation_sweep"),
     ("TOLLGATE_PLAN_CURRENCY", "plans.currency"),
     ("TOLLGATE_PLAN_FREE_RUNS", "plans.free_runs"),
     ("TOLLGATE_PLAN_BASIC_RUNS", "plans.basic_runs"),
@@ -270,6 +271,9 @@ pub struct BillingSettings {
     /// Checkout sessions per user per minute (0 = off).
     #[serde(deserialize_with = "text")]
     pub checkout_rate_per_minute: u32,
+    /// How often expired reservations are swept (0 = never; expiry is also lazy).
+    #[serde(deserialize_with = "text")]
+    pub reservation_sweep: Secs,
 }
 
 impl Default for BillingSettings {
@@ -281,6 +285,7 @@ impl Default for BillingSettings {
             }),
             past_due_grace_hours: 72,
             checkout_rate_per_minute: 10,
+            reservation_sweep: Secs(Duration::from_secs(60)),
         }
     }
 }

@@ -14,6 +14,7 @@ use tollgate_ports::services::admin::AdminService;
 use tollgate_ports::services::auth::AuthService;
 use tollgate_ports::services::billing::BillingService;
 use tollgate_ports::services::metering::{MeteringService, QuotaPolicy};
+use tollgate_ports::services::reservations::ReservationService;
 use tollgate_ports::services::service_keys::ServiceKeyService;
 use tollgate_ports::services::sessions::SessionService;
 use tollgate_ports::services::webhooks::WebhookService;
@@ -87,6 +88,8 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         clock.clone(),
         ids.clone(),
     ));
+    let reservations =
+        ReservationService::new(metering.clone(), ports.reservations.clone(), clock.clone(), ids.clone());
     let billing = BillingService::new(
         ports.subs.clone(),
         ports.users.clone(),
@@ -108,6 +111,7 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         webhooks: Arc::new(webhooks),
         admin: Arc::new(admin),
         keys: Arc::new(keys),
+        reservations: Arc::new(reservations),
         health: ports.health,
     })
 }
@@ -132,6 +136,8 @@ pub struct Application {
     server: Server,
     store: Store,
     services: Services,
+    /// How often expired reservations are swept (`None`: never; expiry is still lazy).
+    sweep_every: Option<std::time::Duration>,
 }
 
 impl Application {
@@ -151,7 +157,8 @@ impl Application {
         let services = services_with(settings, &store, clock)?;
         let state = AppState::new(services.clone(), http_config(settings));
         let server = tollgate_http::serve(listener, state).context("Failed to start the HTTP server")?;
-        Ok(Self { port, server, store, services })
+        let sweep_every = Some(settings.billing.reservation_sweep.0).filter(|d| !d.is_zero());
+        Ok(Self { port, server, store, services, sweep_every })
     }
 
     pub fn port(&self) -> u16 {
@@ -169,6 +176,21 @@ impl Application {
 
     /// Runs until SIGTERM or Ctrl-C, then drains in-flight requests.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        if let Some(every) = self.sweep_every {
+            let reservations = self.services.reservations.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    // Each hold expires once however many replicas sweep (a guarded UPDATE).
+                    match reservations.sweep().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(expired = n, "expired reservations swept"),
+                        Err(e) => tracing::warn!(error = ?e, "the reservation sweep failed; it runs again"),
+                    }
+                }
+            });
+        }
         self.server.await
     }
 }

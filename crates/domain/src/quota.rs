@@ -13,6 +13,8 @@ pub struct QuotaSnapshot {
     pub plan: PlanId,
     pub status: SubscriptionStatus,
     pub runs_used: RunCount,
+    /// Runs held by live reservations, counted against the limit.
+    pub runs_reserved: RunCount,
     pub runs_limit: RunLimit,
     /// When the counter next resets (the current period's end).
     #[serde(with = "time::serde::rfc3339")]
@@ -28,8 +30,10 @@ impl QuotaSnapshot {
         (self.resets_at - self.as_of).whole_seconds().max(0)
     }
 
+    /// What is left: `limit − used − reserved` (`None` when unlimited).
     pub fn remaining(&self) -> Option<u32> {
-        self.runs_limit.remaining(self.runs_used)
+        self.runs_limit
+            .remaining(RunCount::new(self.runs_used.get().saturating_add(self.runs_reserved.get())))
     }
 }
 

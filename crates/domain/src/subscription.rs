@@ -86,6 +86,9 @@ pub struct Subscription {
     pub(crate) status: SubscriptionStatus,
     /// Runs used in `period`. Read-only outside the store; see the module docs.
     pub(crate) runs_used: RunCount,
+    /// Runs held by live reservations (SPEC §7.2), counted against the limit. Kept by the store
+    /// like `runs_used` (never written from a snapshot); a period rollover leaves it.
+    pub(crate) runs_reserved: RunCount,
     pub(crate) period: Period,
     /// Anchor of the monthly sequence used when a period ends without a provider telling us the next one.
     pub(crate) period_anchor: Timestamp,
@@ -115,6 +118,9 @@ pub struct SubscriptionParts {
     pub status: SubscriptionStatus,
     /// Runs used in `period`. Read-only outside the store; see the module docs.
     pub runs_used: RunCount,
+    /// Runs held by live reservations (SPEC §7.2), counted against the limit. Kept by the store
+    /// like `runs_used` (never written from a snapshot); a period rollover leaves it.
+    pub runs_reserved: RunCount,
     pub period: Period,
     /// Anchor of the monthly sequence used when a period ends without a provider telling us the next one.
     pub period_anchor: Timestamp,
@@ -143,6 +149,7 @@ impl Subscription {
             plan: p.plan,
             status: p.status,
             runs_used: p.runs_used,
+            runs_reserved: p.runs_reserved,
             period: p.period,
             period_anchor: p.period_anchor,
             runs_limit_override: p.runs_limit_override,
@@ -166,6 +173,7 @@ impl Subscription {
             plan: self.plan,
             status: self.status,
             runs_used: self.runs_used,
+            runs_reserved: self.runs_reserved,
             period: self.period,
             period_anchor: self.period_anchor,
             runs_limit_override: self.runs_limit_override,
@@ -200,6 +208,12 @@ impl Subscription {
     /// Runs used in `period`. Read-only outside the store; see the module docs.
     pub fn runs_used(&self) -> RunCount {
         self.runs_used
+    }
+
+    /// Runs held by live reservations (SPEC §7.2), counted against the limit. Kept by the store
+    /// like `runs_used` (never written from a snapshot); a period rollover leaves it.
+    pub fn runs_reserved(&self) -> RunCount {
+        self.runs_reserved
     }
 
     pub fn period(&self) -> Period {
@@ -265,6 +279,7 @@ impl Subscription {
             plan: PlanId::Free,
             status: SubscriptionStatus::Active,
             runs_used: RunCount::ZERO,
+            runs_reserved: RunCount::ZERO,
             period: Period::monthly(now, 0),
             period_anchor: now,
             runs_limit_override: None,
@@ -301,6 +316,7 @@ impl Subscription {
             plan: self.plan,
             status: self.status,
             runs_used: self.runs_used,
+            runs_reserved: self.runs_reserved,
             runs_limit: self.runs_limit(catalog),
             resets_at: self.period.end(),
         }
@@ -355,7 +371,8 @@ impl Subscription {
         if !self.status_allows_use(now, past_due_grace) {
             return ConsumeDecision::Refused { reason: Refusal::Inactive, snapshot };
         }
-        if !snapshot.runs_limit.allows(self.runs_used, units) {
+        let committed = RunCount::new(self.runs_used.get().saturating_add(self.runs_reserved.get()));
+        if !snapshot.runs_limit.allows(committed, units) {
             return ConsumeDecision::Refused { reason: Refusal::LimitReached, snapshot };
         }
         ConsumeDecision::Allowed { limit: snapshot.runs_limit, snapshot }

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use tollgate_ports::outbound::{
-    HealthCheck, RefreshTokenRepository, Repositories, RepositoryPorts, ServiceKeyRepository,
-    SessionRepository, SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
+    HealthCheck, RefreshTokenRepository, Repositories, RepositoryPorts, ReservationRepository,
+    ServiceKeyRepository, SessionRepository, SubscriptionRepository, UsageRepository, UserRepository,
+    WebhookInbox,
 };
 use tollgate_store_postgres::PgStore;
 use tollgate_store_sqlite::{PoolOptions, SqliteStore};
@@ -22,6 +23,7 @@ pub struct Subject {
     pub tokens: Arc<dyn RefreshTokenRepository>,
     pub inbox: Arc<dyn WebhookInbox>,
     pub service_keys: Arc<dyn ServiceKeyRepository>,
+    pub reservations: Arc<dyn ReservationRepository>,
     pub health: Arc<dyn HealthCheck>,
     /// Runs the store's migrations again (they must be idempotent).
     pub migrate: Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
@@ -49,6 +51,7 @@ impl Subject {
             tokens: ports.tokens,
             inbox: ports.inbox,
             service_keys: ports.service_keys,
+            reservations: ports.reservations,
             health: ports.health,
             migrate: Arc::new(move || migrate(store.clone())),
         }

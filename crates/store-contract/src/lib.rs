@@ -59,14 +59,22 @@ macro_rules! contract_suite {
                 an_event_and_its_change_are_recorded_together_once,
                 an_event_whose_change_conflicts_is_not_recorded,
                 service_keys_are_found_by_hash_until_revoked_and_names_are_unique,
+                a_hold_counts_against_the_limit_and_a_commit_charges_only_what_it_cost,
+                a_release_gives_every_held_run_back_once,
+                a_repeated_key_answers_the_first_hold,
+                any_interleaving_of_holds_and_consumptions_never_oversells_and_conserves_runs,
             ],
             16 => [
                 concurrent_metered_creates_make_exactly_the_allowed_sessions,
                 concurrent_requests_with_one_key_count_once,
                 concurrent_rollovers_open_the_next_period_once,
                 concurrent_registrations_of_one_email_make_one_user,
+                an_expired_hold_comes_back_once_whoever_expires_it,
             ],
-            64 => [sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten],
+            64 => [
+                sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,
+                sixty_four_concurrent_holds_against_a_limit_of_ten_hold_exactly_ten,
+            ],
         );
     };
 }

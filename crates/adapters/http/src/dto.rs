@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tollgate_domain::quota::QuotaSnapshot;
 use tollgate_domain::{Plan, PlanCatalog, Subscription, User};
-use tollgate_ports::outbound::Session;
+use tollgate_ports::outbound::{Reservation, Session};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -148,7 +148,9 @@ pub struct SubscriptionView {
     pub monthly_agent_runs: u32,
     /// `null` when unlimited.
     pub monthly_agent_runs_limit: Option<u32>,
-    /// `null` when unlimited.
+    /// Runs held by live reservations, counted against the limit.
+    pub reserved_runs: u32,
+    /// `limit − used − reserved`; `null` when unlimited.
     pub remaining_runs: Option<u32>,
     pub current_period_start: String,
     pub current_period_end: String,
@@ -170,7 +172,10 @@ impl SubscriptionView {
             status: s.status().as_str().to_owned(),
             monthly_agent_runs: s.runs_used().get(),
             monthly_agent_runs_limit: limit.as_option(),
-            remaining_runs: limit.remaining(s.runs_used()),
+            reserved_runs: s.runs_reserved().get(),
+            remaining_runs: limit.remaining(tollgate_domain::RunCount::new(
+                s.runs_used().get().saturating_add(s.runs_reserved().get()),
+            )),
             current_period_start: rfc3339(s.period().start()),
             current_period_end: rfc3339(s.period().end()),
             cancel_at_period_end: s.cancel_at_period_end(),
@@ -367,7 +372,7 @@ impl From<&QuotaSnapshot> for ServiceQuotaView {
             status: q.status.as_str().to_owned(),
             monthly_agent_runs: q.runs_used.get(),
             monthly_agent_runs_limit: q.runs_limit.as_option(),
-            reserved_runs: 0,
+            reserved_runs: q.runs_reserved.get(),
             remaining_runs: q.remaining(),
             resets_at: rfc3339(q.resets_at),
         }
@@ -423,4 +428,74 @@ pub struct UsageRefundResponse {
     pub consumption_id: Uuid,
     /// Always `true`: refunded now or before.
     pub refunded: bool,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ReserveRequest {
+    pub user_id: Uuid,
+    /// Runs to hold (default 1).
+    #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub runs: Option<u32>,
+    /// How long the hold lives, 1–86,400 (default 900); past it the runs come back.
+    #[schema(minimum = 1, maximum = 86400)]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub ttl_seconds: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CommitRequest {
+    /// Runs the work actually cost, at most the runs held (default: all of them).
+    #[schema(minimum = 0, maximum = 1000000)]
+    #[serde(default, deserialize_with = "whole_number")]
+    pub runs: Option<u32>,
+}
+
+/// A reservation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservationView {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// Runs held.
+    pub runs: u32,
+    /// Runs charged by the commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed_runs: Option<u32>,
+    /// `held`, `committed`, `released` or `expired`.
+    pub status: &'static str,
+    pub expires_at: String,
+    pub created_at: String,
+}
+
+impl ReservationView {
+    pub fn new(r: &Reservation, now: OffsetDateTime) -> Self {
+        Self {
+            id: r.id,
+            user_id: *r.user_id.as_uuid(),
+            runs: r.runs.get(),
+            committed_runs: r.committed_runs.map(|n| n.get()),
+            status: r.status_at(now).as_str(),
+            expires_at: rfc3339(r.expires_at),
+            created_at: rfc3339(r.created_at),
+        }
+    }
+}
+
+/// A new hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReservedResponse {
+    #[serde(flatten)]
+    pub reservation: ReservationView,
+    pub subscription: ServiceQuotaView,
+}
+
+/// A commit's or release's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SettledResponse {
+    pub id: Uuid,
+    /// `committed`, `released` or `expired`.
+    pub status: &'static str,
+    /// Runs charged (commits).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runs: Option<u32>,
 }

@@ -6,6 +6,10 @@ use std::fmt;
 /// A problem's `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    ReservationCommitted,
+    ReservationExpired,
+    ReservationReleased,
+    ReservationNotFound,
     ConsumptionNotFound,
     UserNotFound,
     AlreadySubscribed,
@@ -45,6 +49,10 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, for the documentation test.
     pub const ALL: &'static [ErrorCode] = &[
+        Self::ReservationCommitted,
+        Self::ReservationExpired,
+        Self::ReservationReleased,
+        Self::ReservationNotFound,
         Self::ConsumptionNotFound,
         Self::UserNotFound,
         Self::AlreadySubscribed,
@@ -84,6 +92,10 @@ impl ErrorCode {
     /// The code on the wire, e.g. `SUBSCRIPTION_LIMIT_REACHED`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::ReservationCommitted => "RESERVATION_COMMITTED",
+            Self::ReservationExpired => "RESERVATION_EXPIRED",
+            Self::ReservationReleased => "RESERVATION_RELEASED",
+            Self::ReservationNotFound => "RESERVATION_NOT_FOUND",
             Self::ConsumptionNotFound => "CONSUMPTION_NOT_FOUND",
             Self::UserNotFound => "USER_NOT_FOUND",
             Self::AlreadySubscribed => "ALREADY_SUBSCRIBED",

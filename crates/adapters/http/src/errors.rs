@@ -281,3 +281,24 @@ pub fn invalid_service_key() -> ApiError {
         "A valid service key (Authorization: Bearer tgk_…) is required.",
     )
 }
+
+/// No reservation with this id.
+pub fn reservation_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::ReservationNotFound,
+        "There is no reservation with this id.",
+    )
+}
+
+/// A reservation already settled another way (`RESERVATION_RELEASED`, `_EXPIRED`, `_COMMITTED`).
+pub fn reservation_settled(code: ErrorCode) -> ApiError {
+    let detail = match code {
+        ErrorCode::ReservationReleased => "The reservation was released; its runs are back.",
+        ErrorCode::ReservationExpired => {
+            "The reservation expired before it was committed; its runs are back."
+        }
+        _ => "The reservation was committed.",
+    };
+    ApiError::new(StatusCode::CONFLICT, code, detail)
+}

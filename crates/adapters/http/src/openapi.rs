@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, billing, ops, sessions, usage};
+use crate::routes::{auth, billing, ops, reservations, sessions, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use crate::routes::{auth, billing, ops, sessions, usage};
         billing::create_portal_session, billing::webhook,
         sessions::create, sessions::list, sessions::get, sessions::delete,
         usage::check, usage::consume, usage::refund,
+        reservations::reserve, reservations::get, reservations::commit, reservations::release,
     ),
     components(schemas(crate::problem::Problem, crate::problem::FieldError, crate::dto::QuotaView,
         crate::dto::StripeEvent, crate::dto::StripeEventData, crate::dto::CheckoutPlan)),
@@ -50,6 +51,7 @@ impl Modify for Bearer {
 /// Request bodies that may be left out (`required: false`): the handler takes an
 /// `OptionalJson`, and a body that is sent must still be valid.
 const OPTIONAL_BODIES: &[(&str, &str)] = &[
+    ("post", "/api/v1/reservations/{id}/commit"),
     ("post", "/api/v1/auth/logout"),
     ("post", "/api/v1/billing/create-portal-session"),
     ("post", "/api/v1/sessions"),

@@ -9,6 +9,7 @@ use tollgate_ports::services::admin::AdminService;
 use tollgate_ports::services::auth::AuthService;
 use tollgate_ports::services::billing::BillingService;
 use tollgate_ports::services::metering::MeteringService;
+use tollgate_ports::services::reservations::ReservationService;
 use tollgate_ports::services::service_keys::ServiceKeyService;
 use tollgate_ports::services::sessions::SessionService;
 use tollgate_ports::services::webhooks::WebhookService;
@@ -26,6 +27,7 @@ pub struct Services {
     pub webhooks: Arc<WebhookService>,
     pub admin: Arc<AdminService>,
     pub keys: Arc<ServiceKeyService>,
+    pub reservations: Arc<ReservationService>,
     pub health: Arc<dyn HealthCheck>,
 }
 

@@ -8,8 +8,8 @@ use tollgate_domain::{
     Subscription, SubscriptionId, SubscriptionParts, SubscriptionStatus, User, UserId,
 };
 use tollgate_ports::outbound::{
-    PasswordHash, RefreshTokenRecord, ServiceKey, Session, StoreError, UsageReason, UsageRecord,
-    UserCredentials,
+    PasswordHash, RefreshTokenRecord, Reservation, ReservationStatus, ServiceKey, Session, StoreError,
+    UsageReason, UsageRecord, UserCredentials,
 };
 use uuid::Uuid;
 
@@ -67,6 +67,7 @@ pub struct SubscriptionRow {
     pub plan: String,
     pub status: String,
     pub runs_used: i64,
+    pub runs_reserved: i64,
     pub period_start: Ts,
     pub period_end: Ts,
     pub period_anchor: Ts,
@@ -94,6 +95,7 @@ impl SubscriptionRow {
             plan: s.plan().as_str().to_owned(),
             status: s.status().as_str().to_owned(),
             runs_used: i64::from(s.runs_used().get()),
+            runs_reserved: i64::from(s.runs_reserved().get()),
             period_start: Ts(s.period().start()),
             period_end: Ts(s.period().end()),
             period_anchor: Ts(s.period_anchor()),
@@ -131,6 +133,9 @@ impl SubscriptionRow {
             plan: self.plan.parse::<PlanId>().map_err(|_| corrupt("plan"))?,
             status: self.status.parse::<SubscriptionStatus>().map_err(|_| corrupt("status"))?,
             runs_used: RunCount::new(u32::try_from(self.runs_used).map_err(|_| corrupt("usage"))?),
+            runs_reserved: RunCount::new(
+                u32::try_from(self.runs_reserved).map_err(|_| corrupt("reserved runs"))?,
+            ),
             period: Period::new(self.period_start.0, self.period_end.0).map_err(|_| corrupt("period"))?,
             period_anchor: self.period_anchor.0,
             runs_limit_override,
@@ -226,6 +231,47 @@ impl UsageRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ReservationRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub runs: i64,
+    pub committed_runs: Option<i64>,
+    pub status: String,
+    pub expires_at: Ts,
+    pub created_at: Ts,
+    pub updated_at: Ts,
+}
+
+impl ReservationRow {
+    pub fn into_domain(self) -> Result<Reservation, StoreError> {
+        let count = |n: i64| u32::try_from(n).map(RunCount::new).map_err(|_| corrupt("reservation runs"));
+        Ok(Reservation {
+            id: self.id,
+            user_id: UserId::from_uuid(self.user_id),
+            runs: count(self.runs)?,
+            committed_runs: self.committed_runs.map(count).transpose()?,
+            status: ReservationStatus::from_stored(&self.status)
+                .ok_or_else(|| corrupt("reservation status"))?,
+            expires_at: self.expires_at.0,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+/// `SELECT <every reservations column> FROM reservations <tail>`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __select_reservation {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, user_id, runs, committed_runs, status, expires_at, created_at, updated_at FROM reservations ",
+            $tail
+        )
+    };
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ServiceKeyRow {
     pub id: Uuid,
     pub name: String,
@@ -261,7 +307,7 @@ macro_rules! __select_user {
 macro_rules! __select_subscription {
     ($tail:literal) => {
         concat!(
-            "SELECT id, user_id, plan, status, runs_used, period_start, period_end, period_anchor, limit_override, \
+            "SELECT id, user_id, plan, status, runs_used, runs_reserved, period_start, period_end, period_anchor, limit_override, \
              cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
              stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, \
              created_at, updated_at FROM subscriptions ",

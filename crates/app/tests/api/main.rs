@@ -13,6 +13,7 @@ mod helpers;
 mod localstripe;
 mod ops;
 mod outage;
+mod reservations;
 mod schemathesis;
 mod service_api;
 mod sessions;

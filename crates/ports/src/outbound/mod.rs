@@ -3,6 +3,7 @@
 mod error;
 mod inbox;
 mod provider;
+mod reservations;
 mod security;
 mod service_keys;
 mod sessions;
@@ -16,6 +17,7 @@ mod users;
 pub use error::StoreError;
 pub use inbox::*;
 pub use provider::*;
+pub use reservations::*;
 pub use security::*;
 pub use service_keys::*;
 pub use sessions::*;

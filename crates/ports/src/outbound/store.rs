@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 
 use super::{
-    RefreshTokenRepository, ServiceKeyRepository, SessionRepository, StoreError, SubscriptionRepository,
-    UsageRepository, UserRepository, WebhookInbox,
+    RefreshTokenRepository, ReservationRepository, ServiceKeyRepository, SessionRepository, StoreError,
+    SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
 };
 
 /// Whether the store answers (for `/ready`).
@@ -28,6 +28,7 @@ pub trait Repositories:
     + RefreshTokenRepository
     + WebhookInbox
     + ServiceKeyRepository
+    + ReservationRepository
     + HealthCheck
 {
 }
@@ -40,6 +41,7 @@ impl<S> Repositories for S where
         + RefreshTokenRepository
         + WebhookInbox
         + ServiceKeyRepository
+        + ReservationRepository
         + HealthCheck
 {
 }
@@ -54,6 +56,7 @@ pub struct RepositoryPorts {
     pub tokens: std::sync::Arc<dyn RefreshTokenRepository>,
     pub inbox: std::sync::Arc<dyn WebhookInbox>,
     pub service_keys: std::sync::Arc<dyn ServiceKeyRepository>,
+    pub reservations: std::sync::Arc<dyn ReservationRepository>,
     pub health: std::sync::Arc<dyn HealthCheck>,
 }
 
@@ -67,6 +70,7 @@ impl RepositoryPorts {
             tokens: store.clone(),
             inbox: store.clone(),
             service_keys: store.clone(),
+            reservations: store.clone(),
             health: store,
         }
     }

@@ -1,7 +1,7 @@
 //! `SubscriptionRepository`: compare-and-set updates of the subscription aggregate.
 
 use async_trait::async_trait;
-use tollgate_domain::{CustomerId, ProviderSubscriptionId, Subscription, UsageEffect, UserId};
+use tollgate_domain::{CustomerId, ProviderSubscriptionId, Subscription, Timestamp, UsageEffect, UserId};
 
 use super::StoreError;
 
@@ -26,6 +26,10 @@ pub trait SubscriptionRepository: Send + Sync {
         &self,
         subscription_id: &ProviderSubscriptionId,
     ) -> Result<Option<Subscription>, StoreError>;
+
+    /// Expires the user's reservations past their expiry and gives their runs back (lazily,
+    /// before a decision or a read that shows `runs_reserved`). Returns the runs given back.
+    async fn expire_holds(&self, user: UserId, now: Timestamp) -> Result<u32, StoreError>;
 
     /// Writes `subscription`'s state if the stored version is still `expected_version`
     /// (compare-and-set; this is how a period rollover happens exactly once). The usage

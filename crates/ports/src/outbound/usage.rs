@@ -55,11 +55,14 @@ pub enum UsageReason {
     Route(String),
     /// The service API (`POST /usage/consume`), with the caller's own reason (may be empty).
     Service(String),
+    /// A reservation's commit (the record's resource is the reservation).
+    ReservationCommit,
 }
 
 impl UsageReason {
     const SESSION_CREATE: &'static str = "session.create";
     const SERVICE: &'static str = "service:";
+    const RESERVATION_COMMIT: &'static str = "reservation.commit";
 
     /// As stored: `session.create`, `METHOD /pattern`, or `service:<reason>`.
     pub fn stored(&self) -> String {
@@ -67,6 +70,7 @@ impl UsageReason {
             Self::SessionCreate => Self::SESSION_CREATE.to_owned(),
             Self::Route(route) => route.clone(),
             Self::Service(reason) => format!("{}{reason}", Self::SERVICE),
+            Self::ReservationCommit => Self::RESERVATION_COMMIT.to_owned(),
         }
     }
 
@@ -74,6 +78,8 @@ impl UsageReason {
     pub fn from_stored(stored: String) -> Self {
         if stored == Self::SESSION_CREATE {
             Self::SessionCreate
+        } else if stored == Self::RESERVATION_COMMIT {
+            Self::ReservationCommit
         } else if let Some(reason) = stored.strip_prefix(Self::SERVICE) {
             Self::Service(reason.to_owned())
         } else {

@@ -24,6 +24,13 @@ pub(crate) async fn load_current(
 ) -> Result<Subscription, CurrentError> {
     for _ in 0..MAX_ATTEMPTS {
         let mut sub = subs.get_by_user(user).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
+        // Holds past their expiry count for nothing: give them back before anything is decided
+        // or shown (only users with holds pay for this).
+        if sub.runs_reserved() > tollgate_domain::RunCount::ZERO
+            && subs.expire_holds(user, now).await.map_err(Failure::from)? > 0
+        {
+            sub = subs.get_by_user(user).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
+        }
         let expected = sub.version();
         let effect = sub.refresh(now);
         if !effect.changed() {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod billing;
 mod current;
 pub mod metering;
+pub mod reservations;
 pub mod service_keys;
 pub mod sessions;
 pub mod webhooks;

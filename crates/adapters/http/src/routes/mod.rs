@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod billing;
 pub mod ops;
+pub mod reservations;
 pub mod sessions;
 pub mod usage;
 
@@ -94,4 +95,8 @@ routes! {
     post "/api/v1/usage/check" => usage::check;
     post "/api/v1/usage/consume" => usage::consume;
     post "/api/v1/usage/refund" => usage::refund;
+    post "/api/v1/reservations" => reservations::reserve;
+    get "/api/v1/reservations/{id}" => reservations::get;
+    post "/api/v1/reservations/{id}/commit" => reservations::commit;
+    post "/api/v1/reservations/{id}/release" => reservations::release;
 }

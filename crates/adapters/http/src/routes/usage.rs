@@ -19,14 +19,14 @@ use crate::state::AppState;
 /// At most this many runs in one call.
 const MAX_RUNS: u32 = 1_000_000;
 
-fn runs(requested: Option<u32>) -> Result<RunCount, ApiError> {
+pub(crate) fn runs(requested: Option<u32>) -> Result<RunCount, ApiError> {
     match requested.unwrap_or(1) {
         n @ 1..=MAX_RUNS => Ok(RunCount::new(n)),
         _ => Err(ApiError::validation(vec![FieldError::new("runs", "must be between 1 and 1000000")])),
     }
 }
 
-fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     match req.headers().get(IDEMPOTENCY_KEY) {
         None => Ok(None),
         Some(raw) => raw.to_str().ok().and_then(IdempotencyKey::parse).map(Some).ok_or_else(|| {

@@ -11,6 +11,7 @@
 //!   transaction (SQLite: `BEGIN IMMEDIATE` on its one writer connection).
 
 mod inbox;
+mod reservations;
 mod service_keys;
 mod sessions;
 mod subscriptions;
@@ -29,6 +30,7 @@ macro_rules! repositories {
         $crate::__tokens!($store, $db);
         $crate::__inbox!($store, $db);
         $crate::__service_keys!($store, $db);
+        $crate::__reservations!($store, $db);
 
         #[::async_trait::async_trait]
         impl ::tollgate_ports::outbound::HealthCheck for $store {

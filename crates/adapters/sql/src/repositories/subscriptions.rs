@@ -14,8 +14,9 @@ macro_rules! __subscriptions {
             ::sqlx::query(
                 "INSERT INTO subscriptions (id, user_id, plan, status, runs_used, period_start, period_end, period_anchor, \
                  limit_override, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
-                 stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
+                 stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, created_at, updated_at, \
+                 runs_reserved) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
             )
             .bind(r.id)
             .bind(&r.user_id)
@@ -39,9 +40,41 @@ macro_rules! __subscriptions {
             .bind(r.version)
             .bind(r.created_at)
             .bind(r.updated_at)
+            .bind(r.runs_reserved)
             .execute(conn)
             .await
             .map(|_| ())
+        }
+
+        /// Expires holds past their expiry (of one user, or all) and gives their runs back, in the
+        /// caller's transaction. Each hold expires once: the row's `status = 'held'` guard is
+        /// re-checked under its lock. Returns `(user, runs)` per expired hold.
+        async fn expire_holds_in(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            user: Option<::tollgate_domain::UserId>,
+            now: ::time::OffsetDateTime,
+        ) -> Result<Vec<(::uuid::Uuid, i64)>, ::sqlx::Error> {
+            let expired: Vec<(::uuid::Uuid, i64)> = ::sqlx::query_as(
+                "UPDATE reservations SET status = 'expired', updated_at = $2 \
+                 WHERE status = 'held' AND expires_at <= $2 AND ($1 IS NULL OR user_id = $1) \
+                 RETURNING user_id, runs",
+            )
+            .bind(user.map(|u| *u.as_uuid()))
+            .bind($crate::Ts(now))
+            .fetch_all(&mut *conn)
+            .await?;
+            let mut per_user: ::std::collections::BTreeMap<::uuid::Uuid, i64> = ::std::collections::BTreeMap::new();
+            for (owner, runs) in &expired {
+                *per_user.entry(*owner).or_default() += runs;
+            }
+            for (owner, runs) in per_user {
+                ::sqlx::query("UPDATE subscriptions SET runs_reserved = runs_reserved - $2 WHERE user_id = $1")
+                    .bind(owner)
+                    .bind(runs)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(expired)
         }
 
         /// The compare-and-set update of every state column; `runs_used` is kept or reset, never
@@ -130,6 +163,18 @@ macro_rules! __subscriptions {
                         .await
                         .map_err($crate::store_error)?;
                 row.map($crate::SubscriptionRow::into_domain).transpose()
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn expire_holds(
+                &self,
+                user: ::tollgate_domain::UserId,
+                now: ::time::OffsetDateTime,
+            ) -> Result<u32, ::tollgate_ports::outbound::StoreError> {
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                let released = expire_holds_in(&mut tx, Some(user), now).await.map_err($crate::store_error)?;
+                tx.commit().await.map_err($crate::store_error)?;
+                Ok(released.iter().map(|(_, runs)| *runs).sum::<i64>().try_into().unwrap_or(u32::MAX))
             }
 
             #[::tracing::instrument(skip_all)]

@@ -43,7 +43,7 @@ macro_rules! __usage {
             let limit = c.limit.as_option().map(i64::from);
             let used: Option<i64> = ::sqlx::query_scalar(
                 "UPDATE subscriptions SET runs_used = runs_used + $3 \
-                 WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + $3 <= $4) \
+                 WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + runs_reserved + $3 <= $4) \
                  RETURNING runs_used",
             )
             .bind(c.user_id.as_uuid())

@@ -1,0 +1,256 @@
+//! `ReservationRepository`: holds counted against the quota in the same conditional statement as
+//! consumptions, settled once.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __reservations {
+    ($store:ty, $db:ty) => {
+        /// Holds `c.units` runs in `conn`'s transaction (the counterpart of `consume_in`).
+        async fn hold_in(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            c: &::tollgate_ports::outbound::Consumption,
+            expires_at: ::time::OffsetDateTime,
+        ) -> Result<$crate::Step, ::sqlx::Error> {
+            use $crate::Step;
+            if let Some(key) = &c.idempotency_key {
+                let earlier: Option<(::uuid::Uuid, Option<String>)> = ::sqlx::query_as(
+                    "SELECT id, request_hash FROM reservations WHERE user_id = $1 AND idempotency_key = $2",
+                )
+                .bind(c.user_id.as_uuid())
+                .bind(key.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+                if let Some((id, hash)) = earlier {
+                    return Ok(if key.matches(hash.as_deref()) { Step::Replayed(id) } else { Step::Mismatch });
+                }
+            }
+            let units = i64::from(c.units.get());
+            let limit = c.limit.as_option().map(i64::from);
+            let used: Option<i64> = ::sqlx::query_scalar(
+                "UPDATE subscriptions SET runs_reserved = runs_reserved + $3 \
+                 WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + runs_reserved + $3 <= $4) \
+                 RETURNING runs_used",
+            )
+            .bind(c.user_id.as_uuid())
+            .bind(c.expected_version)
+            .bind(units)
+            .bind(limit)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let Some(used) = used else {
+                let current: Option<(i64, i64)> =
+                    ::sqlx::query_as("SELECT version, runs_used FROM subscriptions WHERE user_id = $1")
+                        .bind(c.user_id.as_uuid())
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                return Ok(match current {
+                    Some((version, used)) if version == c.expected_version => {
+                        Step::LimitReached($crate::run_count(used)?)
+                    }
+                    _ => Step::Stale,
+                });
+            };
+            let inserted = ::sqlx::query(
+                "INSERT INTO reservations \
+                 (id, user_id, runs, committed_runs, status, expires_at, idempotency_key, request_hash, created_at, updated_at) \
+                 VALUES ($1, $2, $3, NULL, 'held', $4, $5, $6, $7, $7)",
+            )
+            .bind(c.record_id)
+            .bind(c.user_id.as_uuid())
+            .bind(units)
+            .bind($crate::Ts(expires_at))
+            .bind(c.idempotency_key.as_ref().map(|k| k.as_str()))
+            .bind(c.idempotency_key.as_ref().and_then(|k| k.fingerprint()))
+            .bind($crate::Ts(c.at))
+            .execute(&mut *conn)
+            .await;
+            match inserted {
+                Ok(_) => Ok(Step::Consumed($crate::run_count(used)?)),
+                Err(e) if $crate::is_unique_violation(&e) => Ok(Step::Raced),
+                Err(e) => Err(e),
+            }
+        }
+
+        async fn reservation_in(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            id: ::uuid::Uuid,
+        ) -> Result<Option<::tollgate_ports::outbound::Reservation>, ::tollgate_ports::outbound::StoreError> {
+            let row: Option<$crate::ReservationRow> = ::sqlx::query_as($crate::__select_reservation!("WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(conn)
+                .await
+                .map_err($crate::store_error)?;
+            row.map($crate::ReservationRow::into_domain).transpose()
+        }
+
+        #[::async_trait::async_trait]
+        impl ::tollgate_ports::outbound::ReservationRepository for $store {
+            #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
+            async fn hold(
+                &self,
+                c: &::tollgate_ports::outbound::Consumption,
+                expires_at: ::time::OffsetDateTime,
+            ) -> Result<
+                ::tollgate_ports::outbound::ConsumeOutcome<::tollgate_ports::outbound::Reservation>,
+                ::tollgate_ports::outbound::StoreError,
+            > {
+                use ::tollgate_ports::outbound::ConsumeOutcome;
+                use $crate::Step;
+                for _ in 0..3 {
+                    let mut tx = self.write().await.map_err($crate::store_error)?;
+                    match hold_in(&mut tx, c, expires_at).await.map_err($crate::store_error)? {
+                        Step::Consumed(runs_used) => {
+                            let held = reservation_in(&mut tx, c.record_id).await?;
+                            tx.commit().await.map_err($crate::store_error)?;
+                            let value = held.ok_or_else(|| {
+                                ::tollgate_ports::outbound::StoreError::failed("a hold vanished in its transaction")
+                            })?;
+                            return Ok(ConsumeOutcome::Consumed { value, runs_used });
+                        }
+                        Step::Replayed(original) => {
+                            drop(tx);
+                            let value = self.get(original).await?;
+                            return Ok(ConsumeOutcome::Replayed { value });
+                        }
+                        Step::Mismatch => return Ok(ConsumeOutcome::KeyMismatch),
+                        Step::LimitReached(runs_used) => return Ok(ConsumeOutcome::LimitReached { runs_used }),
+                        Step::Stale => return Ok(ConsumeOutcome::StaleState),
+                        Step::Raced => continue,
+                    }
+                }
+                Ok(ConsumeOutcome::StaleState)
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn commit(
+                &self,
+                id: ::uuid::Uuid,
+                runs: Option<::tollgate_domain::RunCount>,
+                record_id: ::uuid::Uuid,
+                at: ::time::OffsetDateTime,
+            ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
+                use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome, UsageReason};
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                let Some(found) = reservation_in(&mut tx, id).await? else { return Ok(SettleOutcome::NotFound) };
+                match found.status {
+                    ReservationStatus::Committed => return Ok(SettleOutcome::Already(found)),
+                    ReservationStatus::Released | ReservationStatus::Expired => return Ok(SettleOutcome::Conflict(found)),
+                    ReservationStatus::Held => {}
+                }
+                if at >= found.expires_at {
+                    // Past its expiry: it expires now (runs back), it is never committed.
+                    expire_holds_in(&mut tx, Some(found.user_id), at).await.map_err($crate::store_error)?;
+                    let expired = reservation_in(&mut tx, id).await?;
+                    tx.commit().await.map_err($crate::store_error)?;
+                    return Ok(SettleOutcome::Conflict(expired.unwrap_or(found)));
+                }
+                let charged = runs.unwrap_or(found.runs);
+                if charged > found.runs {
+                    return Ok(SettleOutcome::TooManyRuns(found));
+                }
+                let marked = ::sqlx::query(
+                    "UPDATE reservations SET status = 'committed', committed_runs = $2, updated_at = $3 \
+                     WHERE id = $1 AND status = 'held'",
+                )
+                .bind(id)
+                .bind(i64::from(charged.get()))
+                .bind($crate::Ts(at))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                if marked.rows_affected() != 1 {
+                    // Settled concurrently (Postgres re-checks the status under the row lock).
+                    drop(tx);
+                    return match self.get(id).await? {
+                        Some(r) if r.status == ReservationStatus::Committed => Ok(SettleOutcome::Already(r)),
+                        Some(r) => Ok(SettleOutcome::Conflict(r)),
+                        None => Ok(SettleOutcome::NotFound),
+                    };
+                }
+                // Never refused for quota: the work happened. Counted in the current period.
+                ::sqlx::query(
+                    "UPDATE subscriptions SET runs_reserved = runs_reserved - $2, runs_used = runs_used + $3 \
+                     WHERE user_id = $1",
+                )
+                .bind(found.user_id.as_uuid())
+                .bind(i64::from(found.runs.get()))
+                .bind(i64::from(charged.get()))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                if charged > ::tollgate_domain::RunCount::ZERO {
+                    ::sqlx::query(
+                        "INSERT INTO usage_records \
+                         (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) \
+                         VALUES ($1, $2, $3, $4, NULL, $5, FALSE, $6, NULL)",
+                    )
+                    .bind(record_id)
+                    .bind(found.user_id.as_uuid())
+                    .bind(i64::from(charged.get()))
+                    .bind(UsageReason::ReservationCommit.stored())
+                    .bind(id)
+                    .bind($crate::Ts(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store_error)?;
+                }
+                let committed = reservation_in(&mut tx, id).await?;
+                tx.commit().await.map_err($crate::store_error)?;
+                Ok(committed.map_or(SettleOutcome::NotFound, SettleOutcome::Done))
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn release(
+                &self,
+                id: ::uuid::Uuid,
+                at: ::time::OffsetDateTime,
+            ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
+                use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome};
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                let released: Option<(::uuid::Uuid, i64)> = ::sqlx::query_as(
+                    "UPDATE reservations SET status = 'released', updated_at = $2 WHERE id = $1 AND status = 'held' \
+                     RETURNING user_id, runs",
+                )
+                .bind(id)
+                .bind($crate::Ts(at))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                let Some((user, runs)) = released else {
+                    drop(tx);
+                    return match self.get(id).await? {
+                        Some(r) if r.status == ReservationStatus::Committed => Ok(SettleOutcome::Conflict(r)),
+                        Some(r) => Ok(SettleOutcome::Already(r)),
+                        None => Ok(SettleOutcome::NotFound),
+                    };
+                };
+                ::sqlx::query("UPDATE subscriptions SET runs_reserved = runs_reserved - $2 WHERE user_id = $1")
+                    .bind(user)
+                    .bind(runs)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store_error)?;
+                let done = reservation_in(&mut tx, id).await?;
+                tx.commit().await.map_err($crate::store_error)?;
+                Ok(done.map_or(SettleOutcome::NotFound, SettleOutcome::Done))
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn get(
+                &self,
+                id: ::uuid::Uuid,
+            ) -> Result<Option<::tollgate_ports::outbound::Reservation>, ::tollgate_ports::outbound::StoreError> {
+                let mut conn = self.read_pool().acquire().await.map_err($crate::store_error)?;
+                reservation_in(&mut conn, id).await
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn expire_due(&self, now: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::outbound::StoreError> {
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                let expired = expire_holds_in(&mut tx, None, now).await.map_err($crate::store_error)?;
+                tx.commit().await.map_err($crate::store_error)?;
+                Ok(expired.len() as u64)
+            }
+        }
+    };
+}
