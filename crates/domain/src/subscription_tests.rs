@@ -281,3 +281,27 @@ fn combining_effects_keeps_the_strongest() {
     assert_eq!(Keep.then(Reset), Reset);
     assert_eq!(Reset.then(Unchanged), Reset);
 }
+
+mod reserved {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Held runs count against the limit exactly as used runs do: a decision allows `units`
+        /// iff used + reserved + units fits, and the snapshot's remaining is what is left.
+        #[test]
+        fn a_decision_counts_used_and_reserved_runs_together(
+            used in 0u32..40, reserved in 0u32..40, units in 1u32..40,
+        ) {
+            let mut p = fresh().parts();
+            p.runs_used = RunCount::new(used);
+            p.runs_reserved = RunCount::new(reserved);
+            let sub = Subscription::from_parts(p);
+            let decision = sub.decide(RunCount::new(units), SIGNUP, &catalog(), GRACE);
+            let fits = used + reserved + units <= 10;
+            prop_assert_eq!(matches!(decision, ConsumeDecision::Allowed { .. }), fits);
+            prop_assert_eq!(decision.snapshot().remaining(), Some(10u32.saturating_sub(used + reserved)));
+        }
+    }
+}
