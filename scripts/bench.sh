@@ -11,7 +11,7 @@ DURATION=${BENCH_DURATION:-10s}
 CONCURRENCIES=${BENCH_CONCURRENCIES:-"1 16 64 256"}
 USERS=${BENCH_USERS:-1000}
 STORES=${BENCH_STORES:-"sqlite postgres"}
-WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook"}
+WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook consume reserve"}
 PG_ADMIN=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 PORT=${BENCH_PORT:-18080}
@@ -53,6 +53,8 @@ export TOLLGATE_LISTEN="127.0.0.1:$PORT"
 export RUST_LOG=${BENCH_RUST_LOG:-warn}
 export BENCH_LUA_DIR=$ROOT/scripts/bench
 export BENCH_TOKENS=$WORK/tokens
+export BENCH_USER_IDS=$WORK/user_ids
+export BENCH_SERVICE_KEY=$WORK/service_key
 CONFIG="--config-dir $WORK"
 
 record() { # store workload concurrency json
@@ -92,7 +94,8 @@ for store in $STORES; do
     psql "$PG_ADMIN" -qc "CREATE DATABASE $DB_NAME" >/dev/null
     export DATABASE_URL="${PG_ADMIN%/*}/$DB_NAME"
   fi
-  "$FIXTURES" seed $CONFIG --users "$USERS" --tokens "$WORK/tokens" --customers "$WORK/customers" >&2
+  "$FIXTURES" seed $CONFIG --users "$USERS" --tokens "$WORK/tokens" --customers "$WORK/customers" \
+    --user-ids "$WORK/user_ids" --service-key "$WORK/service_key" >&2
   "$BIN" serve $CONFIG > "$WORK/server-$store.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done

@@ -22,11 +22,23 @@ pub async fn seed(
     users: u32,
     tokens_out: &Path,
     customers_out: &Path,
+    user_ids_out: Option<&Path>,
+    service_key_out: Option<&Path>,
 ) -> anyhow::Result<()> {
     let store = Store::open(settings).await?;
     store.migrate().await?;
     let ports = store.ports();
-    let admin = services(settings, &store)?.admin;
+    let services = services(settings, &store)?;
+    let admin = services.admin.clone();
+    let mut user_ids = match user_ids_out {
+        Some(path) => Some(std::fs::File::create(path).context("Failed to create the user ids file")?),
+        None => None,
+    };
+    if let Some(path) = service_key_out {
+        let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
+        let issued = services.keys.create(&name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        std::fs::write(path, issued.secret).context("Failed to write the service key")?;
+    }
     let issuer = JwtIssuer::new(JwtConfig {
         secret: settings.jwt_secret.expose_secret().as_bytes().to_vec(),
         issuer: ISSUER.into(),
@@ -64,6 +76,9 @@ pub async fn seed(
         let token = issuer.issue_access(user.id, user.role).map_err(|e| anyhow::anyhow!("{e}"))?;
         writeln!(tokens, "{}", token.token)?;
         writeln!(customers, "{customer}")?;
+        if let Some(file) = user_ids.as_mut() {
+            writeln!(file, "{}", user.id)?;
+        }
     }
     println!("seeded {users} users on enterprise/unlimited");
     Ok(())

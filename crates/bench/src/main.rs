@@ -33,6 +33,12 @@ enum Command {
         tokens: PathBuf,
         #[arg(long)]
         customers: PathBuf,
+        /// Where to write the users' ids (for the service API workloads).
+        #[arg(long)]
+        user_ids: Option<PathBuf>,
+        /// Where to write a new service key (for the service API workloads).
+        #[arg(long)]
+        service_key: Option<PathBuf>,
     },
     /// Write distinct, signed subscription events for those customers.
     Events {
@@ -59,8 +65,9 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Seed { users, tokens, customers } => {
-            fixtures::seed(&settings, users, &tokens, &customers).await
+        Command::Seed { users, tokens, customers, user_ids, service_key } => {
+            fixtures::seed(&settings, users, &tokens, &customers, user_ids.as_deref(), service_key.as_deref())
+                .await
         }
         Command::Events { customers, count, start, out } => {
             fixtures::events(&settings, &customers, start, count, &out)
