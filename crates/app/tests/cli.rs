@@ -143,3 +143,34 @@ async fn operators_show_and_set_plans_through_the_cli() {
     assert!(!unlimited_free.status.success());
     assert!(String::from_utf8_lossy(&unlimited_free.stderr).contains("refused"));
 }
+
+#[tokio::test]
+async fn operators_create_list_and_revoke_service_keys_through_the_cli() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tollgate.db", dir.path().display());
+    let (created, listed, revoked, again, unknown) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || {
+            (
+                tollgate(&["key", "create", "research-backend"], &url, &dir),
+                tollgate(&["key", "list"], &url, &dir),
+                tollgate(&["key", "revoke", "research-backend"], &url, &dir),
+                tollgate(&["key", "create", "research-backend"], &url, &dir),
+                tollgate(&["key", "revoke", "nobody"], &url, &dir),
+            )
+        }
+    })
+    .await
+    .expect("joined");
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let key = String::from_utf8_lossy(&created.stdout).trim().to_owned();
+    assert!(key.starts_with("tgk_") && key.len() > 40, "{key}");
+    let list = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(
+        list.contains("research-backend") && !list.contains(&key),
+        "the list never shows the key: {list}"
+    );
+    assert!(revoked.status.success());
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("exists"));
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("no service key"));
+}

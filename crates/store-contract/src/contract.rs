@@ -703,3 +703,27 @@ pub async fn any_interleaving_of_holds_and_consumptions_never_oversells_and_cons
     assert_eq!(used_and_reserved(&s, user.id).await, (charged, 0));
     assert!(refused > 0, "the sequence reached the limit");
 }
+
+pub async fn concurrent_holds_with_one_key_hold_once(s: Subject) {
+    let (user, _) = registered(&s, "ada@example.com").await;
+    let later = T0 + Duration::minutes(5);
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (s, user) = (s.clone(), user.id);
+            tokio::spawn(async move {
+                s.reservations.hold(&hold(user, 0, TEN, 3, Some("job-9")), later).await.unwrap()
+            })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            ConsumeOutcome::Consumed { value, .. } | ConsumeOutcome::Replayed { value: Some(value) } => {
+                ids.insert(value.id);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ids.len(), 1, "every request answers the one hold");
+    assert_eq!(used_and_reserved(&s, user.id).await, (0, 3));
+}

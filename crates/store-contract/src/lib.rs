@@ -70,6 +70,7 @@ macro_rules! contract_suite {
                 concurrent_rollovers_open_the_next_period_once,
                 concurrent_registrations_of_one_email_make_one_user,
                 an_expired_hold_comes_back_once_whoever_expires_it,
+                concurrent_holds_with_one_key_hold_once,
             ],
             64 => [
                 sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,

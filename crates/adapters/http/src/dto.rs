@@ -195,6 +195,8 @@ pub struct QuotaView {
     pub status: String,
     pub monthly_agent_runs: u32,
     pub monthly_agent_runs_limit: Option<u32>,
+    /// Runs held by live reservations, counted against the limit.
+    pub reserved_runs: u32,
     pub resets_at: String,
 }
 
@@ -211,6 +213,7 @@ impl From<&QuotaSnapshot> for QuotaView {
             status: q.status.as_str().to_owned(),
             monthly_agent_runs: q.runs_used.get(),
             monthly_agent_runs_limit: q.runs_limit.as_option(),
+            reserved_runs: q.runs_reserved.get(),
             resets_at: rfc3339(q.resets_at),
         }
     }

@@ -19,6 +19,8 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     pub store: Store,
     pub services: tollgate_http::Services,
+    /// The store's URL (a replica opens the same).
+    pub database_url: String,
     _dir: tempfile::TempDir,
     database: Option<TestDatabase>,
 }
@@ -45,24 +47,35 @@ pub async fn spawn_app() -> TestApp {
 /// The application with extra settings (environment names). Uses Postgres when
 /// `TOLLGATE_TEST_STORE=postgres`, else a fresh SQLite file.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    spawn_on(None, extra).await
+}
+
+/// Another server on `app`'s store: a second replica.
+pub async fn spawn_replica(app: &TestApp) -> TestApp {
+    spawn_on(Some(app.database_url.clone()), &[]).await
+}
+
+async fn spawn_on(shared: Option<String>, extra: &[(&str, &str)]) -> TestApp {
     // `TEST_LOG=1` shows the application's logs (zero2prod's switch).
     if std::env::var("TEST_LOG").is_ok() {
         tollgate::telemetry::init(tollgate::settings::RunMode::Dev);
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let database = match std::env::var("TOLLGATE_TEST_STORE").as_deref() {
+        _ if shared.is_some() => None,
         Ok("postgres") => {
             Some(TestDatabase::create().await.expect("TOLLGATE_TEST_STORE=postgres needs Postgres"))
         }
         _ => None,
     };
-    let url = match &database {
-        Some(db) => db.url().to_owned(),
-        None => format!("sqlite://{}/tollgate.db", dir.path().display()),
+    let url = match (&database, shared) {
+        (_, Some(url)) => url,
+        (Some(db), None) => db.url().to_owned(),
+        (None, None) => format!("sqlite://{}/tollgate.db", dir.path().display()),
     };
     let mut env: HashMap<String, String> = HashMap::from([
         ("TOLLGATE_LISTEN".into(), "127.0.0.1:0".into()),
-        ("DATABASE_URL".into(), url),
+        ("DATABASE_URL".into(), url.clone()),
         ("JWT_SECRET_KEY".into(), SECRET.into()),
         ("TOLLGATE_AUTH_RATE_PER_MINUTE".into(), "10000".into()),
     ]);
@@ -76,7 +89,16 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let store = app.store().clone();
     let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), clock, store, services, _dir: dir, database }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        clock,
+        store,
+        services,
+        database_url: url,
+        _dir: dir,
+        database,
+    }
 }
 
 fn now_to_micros() -> time::OffsetDateTime {

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{problem, spawn_app, Account, TestApp};
+use crate::helpers::{problem, spawn_app, spawn_replica, Account, TestApp};
 
 async fn reserve(app: &TestApp, key: &str, body: Value, idempotency: Option<&str>) -> reqwest::Response {
     let mut req = app.client.post(app.url("/api/v1/reservations")).bearer_auth(key).json(&body);
@@ -187,5 +187,22 @@ async fn concurrent_holds_never_oversell() {
     let statuses: Vec<StatusCode> =
         futures_util::future::join_all(calls).await.iter().map(|r| r.status()).collect();
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 10, "{statuses:?}");
+    assert_eq!(quota(&app, &ada).await, (0, 10, 0));
+}
+
+#[tokio::test]
+async fn concurrent_holds_through_two_replicas_never_oversell() {
+    let app = spawn_app().await;
+    let replica = spawn_replica(&app).await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let calls = (0..40).map(|i| {
+        let server = if i % 2 == 0 { &app } else { &replica };
+        reserve(server, &key, json!({"user_id": ada.id, "runs": 1}), None)
+    });
+    let statuses: Vec<StatusCode> =
+        futures_util::future::join_all(calls).await.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count(), 30);
     assert_eq!(quota(&app, &ada).await, (0, 10, 0));
 }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{problem, spawn_app, TestApp};
+use crate::helpers::{problem, spawn_app, spawn_replica, TestApp};
 
 async fn call(app: &TestApp, path: &str, key: &str, body: Value) -> reqwest::Response {
     app.post(path, Some(key), body).await
@@ -184,4 +184,22 @@ async fn concurrent_consumes_by_many_callers_never_oversell() {
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 10, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::PAYMENT_REQUIRED).count(), 20);
     assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 10);
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_on_every_replica_at_once() {
+    let app = spawn_app().await;
+    let replica = spawn_replica(&app).await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    for server in [&app, &replica] {
+        let res = call(server, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Revoked through the first replica; the second has no cache to wait for.
+    assert!(app.services.keys.revoke("agents").await.expect("revoked"));
+    for server in [&replica, &app] {
+        let res = call(server, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
+        problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
+    }
 }
