@@ -8,6 +8,12 @@ if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install cargo-nextest --locked
 fi
 
+# nginx (Debian's package) for the forward-auth gate tests.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing nginx…" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >&2
+fi
+
 # The Stripe emulator for the Stripe adapter tests (a virtualenv under the repository).
 TOLLGATE_LOCALSTRIPE="$(bash scripts/localstripe.sh)"
 export TOLLGATE_LOCALSTRIPE

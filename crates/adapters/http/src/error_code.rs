@@ -6,6 +6,7 @@ use std::fmt;
 /// A problem's `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    ForwardHeadersMissing,
     ReservationCommitted,
     ReservationExpired,
     ReservationReleased,
@@ -49,6 +50,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, for the documentation test.
     pub const ALL: &'static [ErrorCode] = &[
+        Self::ForwardHeadersMissing,
         Self::ReservationCommitted,
         Self::ReservationExpired,
         Self::ReservationReleased,
@@ -92,6 +94,7 @@ impl ErrorCode {
     /// The code on the wire, e.g. `SUBSCRIPTION_LIMIT_REACHED`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::ForwardHeadersMissing => "FORWARD_HEADERS_MISSING",
             Self::ReservationCommitted => "RESERVATION_COMMITTED",
             Self::ReservationExpired => "RESERVATION_EXPIRED",
             Self::ReservationReleased => "RESERVATION_RELEASED",

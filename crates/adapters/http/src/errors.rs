@@ -302,3 +302,12 @@ pub fn reservation_settled(code: ErrorCode) -> ApiError {
     };
     ApiError::new(StatusCode::CONFLICT, code, detail)
 }
+
+/// The gate was asked without the original request's method and URI.
+pub fn forward_headers_missing() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::ForwardHeadersMissing,
+        "The gate needs the original request: X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy) or X-Original-Method and X-Original-URI (nginx).",
+    )
+}

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, billing, ops, reservations, sessions, usage};
+use crate::routes::{auth, billing, gate, ops, reservations, sessions, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,7 +12,7 @@ use crate::routes::{auth, billing, ops, reservations, sessions, usage};
         ops::health, ops::ready, ops::openapi,
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         billing::plans, billing::subscription, billing::activate_trial, billing::create_checkout_session,
-        billing::create_portal_session, billing::webhook,
+        billing::create_portal_session, billing::webhook, gate::gate,
         sessions::create, sessions::list, sessions::get, sessions::delete,
         usage::check, usage::consume, usage::refund,
         reservations::reserve, reservations::get, reservations::commit, reservations::release,
@@ -20,7 +20,8 @@ use crate::routes::{auth, billing, ops, reservations, sessions, usage};
     components(schemas(crate::problem::Problem, crate::problem::FieldError, crate::dto::QuotaView,
         crate::dto::StripeEvent, crate::dto::StripeEventData, crate::dto::CheckoutPlan)),
     modifiers(&Bearer),
-    tags((name = "auth"), (name = "billing"), (name = "sessions"), (name = "service", description = "Server to server, with a service key"), (name = "operations"))
+    tags((name = "auth"), (name = "billing"), (name = "sessions"), (name = "service", description = "Server to server, with a service key"),
+        (name = "gate", description = "Forward-auth for nginx, Traefik and Caddy"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -71,6 +72,14 @@ pub fn document() -> serde_json::Value {
 ///   422; one with query parameters 422 — each a problem;
 /// - the bodies in [`OPTIONAL_BODIES`] are not required.
 fn finish(doc: &mut serde_json::Value) {
+    // The gate answers every method a proxy asks with; one annotation documents them all.
+    if let Some(gate) = doc["paths"]["/api/v1/gate"]["get"].as_object().cloned() {
+        for method in ["post", "put", "patch", "delete"] {
+            let mut op = gate.clone();
+            op.insert("operationId".into(), format!("gate_{method}").into());
+            doc["paths"]["/api/v1/gate"][method] = op.into();
+        }
+    }
     let problem = serde_json::json!({
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
     });

@@ -193,6 +193,23 @@ impl ApiError {
         self
     }
 
+    /// The problem document, as one line of JSON.
+    pub fn problem_json(&self) -> String {
+        let body = Problem {
+            kind: format!(
+                "urn:tollgate:problem:{}",
+                self.0.code.as_str().to_ascii_lowercase().replace('_', "-")
+            ),
+            title: self.title().to_owned(),
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.clone(),
+            code: self.0.code.as_str().to_owned(),
+            errors: self.0.errors.clone(),
+            subscription: self.0.subscription.clone(),
+        };
+        serde_json::to_string(&body).unwrap_or_default()
+    }
+
     pub fn code(&self) -> ErrorCode {
         self.0.code
     }
@@ -213,18 +230,6 @@ impl ResponseError for ApiError {
                 cause_chain(self.0.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static)));
             tracing::error!(code = self.0.code.as_str(), status = self.0.status.as_u16(), cause = %chain, "request failed");
         }
-        let body = Problem {
-            kind: format!(
-                "urn:tollgate:problem:{}",
-                self.0.code.as_str().to_ascii_lowercase().replace('_', "-")
-            ),
-            title: self.title().to_owned(),
-            status: self.0.status.as_u16(),
-            detail: self.0.detail.clone(),
-            code: self.0.code.as_str().to_owned(),
-            errors: self.0.errors.clone(),
-            subscription: self.0.subscription.clone(),
-        };
         let mut response = HttpResponse::build(self.0.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json")));
         if let Some(secs) = self.0.retry_after_secs {
@@ -236,7 +241,7 @@ impl ResponseError for ApiError {
         for (name, value) in &self.0.headers {
             response.insert_header((name.clone(), value.clone()));
         }
-        response.body(serde_json::to_string(&body).unwrap_or_default())
+        response.body(self.problem_json())
     }
 }
 

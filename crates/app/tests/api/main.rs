@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod billing;
 mod checkout;
+mod gate;
 mod hardening;
 mod helpers;
 mod localstripe;

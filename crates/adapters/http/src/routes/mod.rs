@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod billing;
+pub mod gate;
 pub mod ops;
 pub mod reservations;
 pub mod sessions;
@@ -88,6 +89,12 @@ routes! {
     post "/api/v1/billing/create-checkout-session" => billing::create_checkout_session;
     post "/api/v1/billing/create-portal-session" => billing::create_portal_session;
     post "/api/v1/billing/webhook" => billing::webhook;
+    // Proxies ask the gate with the original request's method.
+    get "/api/v1/gate" => gate::gate;
+    post "/api/v1/gate" => gate::gate;
+    put "/api/v1/gate" => gate::gate;
+    patch "/api/v1/gate" => gate::gate;
+    delete "/api/v1/gate" => gate::gate;
     post "/api/v1/sessions" => sessions::create, with_resource;
     get "/api/v1/sessions" => sessions::list;
     get "/api/v1/sessions/{id}" => sessions::get;
