@@ -22,6 +22,7 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use tollgate_domain::plan::{CatalogError, RunCount, RunLimit, TrialTerms};
 use tollgate_domain::{Currency, Money, PlanCatalog, PlanId};
+use tollgate_http::route_table::PathPatterns;
 use tollgate_http::RouteTable;
 use tollgate_ports::redirect::RedirectPolicy;
 
@@ -50,6 +51,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_PAST_DUE_GRACE_HOURS", "billing.past_due_grace_hours"),
     ("TOLLGATE_CHECKOUT_RATE_PER_MINUTE", "billing.checkout_rate_per_minute"),
     ("TOLLGATE_RESERVATION_SWEEP_SECS", "billing.reservation_sweep"),
+    ("TOLLGATE_UPSTREAM_URL", "proxy.upstream_url"),
+    ("TOLLGATE_PROXY_ROUTES", "proxy.routes"),
+    ("TOLLGATE_PROXY_PUBLIC_ROUTES", "proxy.public_routes"),
+    ("TOLLGATE_UPSTREAM_TIMEOUT_SECS", "proxy.timeout"),
     ("TOLLGATE_PLAN_CURRENCY", "plans.currency"),
     ("TOLLGATE_PLAN_FREE_RUNS", "plans.free_runs"),
     ("TOLLGATE_PLAN_BASIC_RUNS", "plans.basic_runs"),
@@ -290,6 +295,34 @@ impl Default for BillingSettings {
     }
 }
 
+/// The built-in proxy (SPEC §7.4); off while `upstream_url` is unset.
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct ProxySettings {
+    #[serde(deserialize_with = "optional")]
+    pub upstream_url: Option<HttpUrl>,
+    /// Paths forwarded to the upstream (patterns as the route table's).
+    #[serde(deserialize_with = "text")]
+    pub routes: PathPatterns,
+    /// Paths forwarded without a token.
+    #[serde(deserialize_with = "text")]
+    pub public_routes: PathPatterns,
+    /// How long the upstream may take to answer.
+    #[serde(deserialize_with = "text")]
+    pub timeout: Secs,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            upstream_url: None,
+            routes: "/**".parse().unwrap_or_default(),
+            public_routes: PathPatterns::default(),
+            timeout: Secs(Duration::from_secs(300)),
+        }
+    }
+}
+
 /// Overrides of the plan catalog; its defaults are the domain's (`PlanCatalog::with_defaults`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -324,6 +357,7 @@ struct Sections {
     stripe: StripeSettings,
     billing: BillingSettings,
     plans: PlanSettings,
+    proxy: ProxySettings,
 }
 
 /// Everything Tollgate reads from its configuration, validated.
@@ -334,6 +368,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub stripe: StripeSettings,
     pub billing: BillingSettings,
+    pub proxy: ProxySettings,
     /// The plan catalog with its overrides applied.
     pub catalog: PlanCatalog,
     /// The JWT secret (generated per process in dev when unset).
@@ -391,6 +426,7 @@ impl Settings {
             auth: s.auth,
             stripe: s.stripe,
             billing: s.billing,
+            proxy: s.proxy,
             catalog,
             jwt_secret,
             cors_origins,

@@ -126,6 +126,12 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         max_body_bytes: settings.server.max_body_bytes.get() as usize,
         body_timeout: settings.server.body_timeout.0,
         hsts: settings.server.mode == crate::settings::RunMode::Production,
+        proxy: settings.proxy.upstream_url.as_ref().map(|url| tollgate_http::proxy::ProxyConfig {
+            upstream: url.0.trim_end_matches('/').to_owned(),
+            routes: settings.proxy.routes.clone(),
+            public: settings.proxy.public_routes.clone(),
+            timeout: settings.proxy.timeout.0,
+        }),
         ..HttpConfig::default()
     }
 }

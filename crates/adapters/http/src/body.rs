@@ -102,7 +102,7 @@ impl<T> OptionalJson<T> {
 }
 
 /// Whether the request carries no body at all.
-fn has_no_body(req: &HttpRequest) -> bool {
+pub(crate) fn has_no_body(req: &HttpRequest) -> bool {
     let headers = req.headers();
     match headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()) {
         Some(length) => length.trim() == "0",

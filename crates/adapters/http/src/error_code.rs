@@ -6,6 +6,8 @@ use std::fmt;
 /// A problem's `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    UpstreamUnavailable,
+    UpstreamTimeout,
     ForwardHeadersMissing,
     ReservationCommitted,
     ReservationExpired,
@@ -50,6 +52,8 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, for the documentation test.
     pub const ALL: &'static [ErrorCode] = &[
+        Self::UpstreamUnavailable,
+        Self::UpstreamTimeout,
         Self::ForwardHeadersMissing,
         Self::ReservationCommitted,
         Self::ReservationExpired,
@@ -94,6 +98,8 @@ impl ErrorCode {
     /// The code on the wire, e.g. `SUBSCRIPTION_LIMIT_REACHED`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::ForwardHeadersMissing => "FORWARD_HEADERS_MISSING",
             Self::ReservationCommitted => "RESERVATION_COMMITTED",
             Self::ReservationExpired => "RESERVATION_EXPIRED",

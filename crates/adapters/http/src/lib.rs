@@ -10,6 +10,7 @@ pub mod metering;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod proxy;
 pub mod rate_limit;
 pub mod route_table;
 pub mod routes;
@@ -84,9 +85,8 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .wrap(security_headers(limits.hsts))
             .wrap(from_fn(middleware::request_id))
             .configure(routes::configure)
-            .default_service(web::to(|| async {
-                Err::<actix_web::HttpResponse, _>(problem::ApiError::not_found())
-            }))
+            // Everything the router did not route: the proxy when one is configured, else 404.
+            .default_service(web::to(proxy::forward))
     })
     .shutdown_timeout(SHUTDOWN_GRACE_SECS)
     .listen(listener)?

@@ -272,7 +272,8 @@ pub async fn render_errors(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let proxied = res.response().extensions().get::<crate::proxy::Proxied>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || proxied {
         return Ok(res);
     }
     let problem = match res.response().error() {

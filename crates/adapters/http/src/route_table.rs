@@ -125,6 +125,50 @@ impl fmt::Display for MeteredRoute {
     }
 }
 
+/// A path pattern without a method (`TOLLGATE_PROXY_ROUTES`, `TOLLGATE_PROXY_PUBLIC_ROUTES`):
+/// the same segments as the route table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPattern(Vec<Segment>);
+
+impl PathPattern {
+    pub fn matches(&self, path: &str) -> bool {
+        matches_segments(&self.0, path)
+    }
+}
+
+impl FromStr for PathPattern {
+    type Err = RouteTableError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let route: MeteredRoute = format!("ANY {}", text.trim()).parse()?;
+        if route.cost != RunCount::new(1) || text.contains('=') {
+            return Err(RouteTableError {
+                entry: text.trim().to_owned(),
+                reason: "a path pattern has no cost",
+            });
+        }
+        Ok(Self(route.segments))
+    }
+}
+
+/// Comma-separated path patterns; a path matches when any does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathPatterns(Vec<PathPattern>);
+
+impl PathPatterns {
+    pub fn matches(&self, path: &str) -> bool {
+        self.0.iter().any(|p| p.matches(path))
+    }
+}
+
+impl FromStr for PathPatterns {
+    type Err = RouteTableError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        text.split(',').filter(|e| !e.trim().is_empty()).map(str::parse).collect::<Result<_, _>>().map(Self)
+    }
+}
+
 /// The whole table.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RouteTable(Vec<MeteredRoute>);

@@ -50,6 +50,8 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
     /// Send `Strict-Transport-Security` (production).
     pub hsts: bool,
+    /// The built-in proxy to an agent API (`TOLLGATE_UPSTREAM_URL`), when configured.
+    pub proxy: Option<crate::proxy::ProxyConfig>,
 }
 
 impl Default for HttpConfig {
@@ -63,6 +65,7 @@ impl Default for HttpConfig {
             max_webhook_bytes: 1024 * 1024,
             body_timeout: Duration::from_secs(30),
             hsts: false,
+            proxy: None,
         }
     }
 }
@@ -73,11 +76,21 @@ pub struct AppState {
     pub services: Services,
     pub config: Arc<HttpConfig>,
     pub limits: Arc<RateLimits>,
+    /// The HTTP client to the proxy's upstream (pooled connections), when a proxy is configured.
+    pub upstream: Option<reqwest::Client>,
 }
 
 impl AppState {
     pub fn new(services: Services, config: HttpConfig) -> Self {
         let limits = Arc::new(RateLimits::new(config.auth_rate_per_minute, config.checkout_rate_per_minute));
-        Self { services, config: Arc::new(config), limits }
+        let upstream = config.proxy.as_ref().map(|proxy| {
+            reqwest::Client::builder()
+                .connect_timeout(proxy.timeout.min(std::time::Duration::from_secs(10)))
+                // The proxy forwards redirects as answers; it never follows them.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default()
+        });
+        Self { services, config: Arc::new(config), limits, upstream }
     }
 }

@@ -14,6 +14,7 @@ mod helpers;
 mod localstripe;
 mod ops;
 mod outage;
+mod proxy;
 mod reservations;
 mod schemathesis;
 mod service_api;
