@@ -11,7 +11,7 @@ DURATION=${BENCH_DURATION:-10s}
 CONCURRENCIES=${BENCH_CONCURRENCIES:-"1 16 64 256"}
 USERS=${BENCH_USERS:-1000}
 STORES=${BENCH_STORES:-"sqlite postgres"}
-WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook consume reserve"}
+WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook consume reserve gate direct proxy proxy-metered"}
 PG_ADMIN=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 PORT=${BENCH_PORT:-18080}
@@ -33,12 +33,17 @@ BIN=${BENCH_SERVER_BIN:-$ROOT/target/release/tollgate}
 FIXTURES=$ROOT/target/release/tollgate-bench
 
 WORK=$(mktemp -d)
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing nginx (the proxy workloads' upstream)…" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+fi
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
 SERVER_PID=""
 DB_NAME=""
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  [ -f "$WORK/upstream/nginx.pid" ] && kill "$(cat "$WORK/upstream/nginx.pid")" 2>/dev/null || true
   [ -n "$DB_NAME" ] && psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$WORK"
 }
@@ -50,12 +55,39 @@ export STRIPE_PRICE_ID_BASIC="price_bench_basic"
 export STRIPE_PRICE_ID_PRO="price_bench_pro"
 export TOLLGATE_AUTH_RATE_PER_MINUTE=0
 export TOLLGATE_LISTEN="127.0.0.1:$PORT"
+# The gate and proxy workloads: an agent route metered at one run, and an nginx upstream that
+# answers 200 at once (the proxy's overhead is measured against calling it directly).
+UPSTREAM_PORT=${BENCH_UPSTREAM_PORT:-18099}
+export TOLLGATE_METERED_ROUTES="POST /api/v1/sessions, POST /v1/agents/*/run"
+export TOLLGATE_UPSTREAM_URL="http://127.0.0.1:$UPSTREAM_PORT"
 export RUST_LOG=${BENCH_RUST_LOG:-warn}
 export BENCH_LUA_DIR=$ROOT/scripts/bench
 export BENCH_TOKENS=$WORK/tokens
 export BENCH_USER_IDS=$WORK/user_ids
 export BENCH_SERVICE_KEY=$WORK/service_key
 CONFIG="--config-dir $WORK"
+
+# The upstream: nginx answering 200 "ok" to anything, one worker.
+mkdir -p "$WORK/upstream"
+cat > "$WORK/upstream/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/upstream/nginx.pid;
+error_log $WORK/upstream/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/upstream/body;
+  proxy_temp_path $WORK/upstream/proxy;
+  fastcgi_temp_path $WORK/upstream/fastcgi;
+  uwsgi_temp_path $WORK/upstream/uwsgi;
+  scgi_temp_path $WORK/upstream/scgi;
+  server {
+    listen 127.0.0.1:$UPSTREAM_PORT;
+    location / { default_type text/plain; return 200 "ok"; }
+  }
+}
+NGINX
+"$(command -v nginx || echo /usr/sbin/nginx)" -c "$WORK/upstream/nginx.conf" -e "$WORK/upstream/error.log"
 
 record() { # store workload concurrency json
   python3 - "$1" "$2" "$3" "$4" "$5" >> "$RESULTS" <<'PY'
@@ -80,7 +112,10 @@ run_wrk() { # store workload concurrency
   fi
   peak_rss_reset
   local line
-  line=$(wrk -t"$threads" -c"$c" -d"$DURATION" --timeout 10s -s "scripts/bench/$workload.lua" "http://127.0.0.1:$PORT" | grep '^RESULT ' | sed 's/^RESULT //')
+  # `direct` calls the proxy's upstream itself: the baseline of the proxy's overhead.
+  local target=$PORT
+  [ "$workload" = direct ] && target=$UPSTREAM_PORT
+  line=$(wrk -t"$threads" -c"$c" -d"$DURATION" --timeout 10s -s "scripts/bench/$workload.lua" "http://127.0.0.1:$target" | grep '^RESULT ' | sed 's/^RESULT //')
   record "$store" "$workload" "$c" "$line" "$(peak_rss)"
   echo "   $store $workload c=$c: $line" >&2
 }
