@@ -57,16 +57,21 @@ pub fn bill(req: &HttpRequest) -> Result<Option<Bill>, ApiError> {
         return Ok(None);
     };
     let claims = crate::extract::authenticate(req)?;
-    let key = match req.headers().get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(raw) => Some(raw.to_str().ok().and_then(IdempotencyKey::parse).ok_or_else(|| {
+    let key = idempotency_key(req)?;
+    Ok(Some(Bill { user: claims.user_id, cost, key }))
+}
+
+/// The request's `Idempotency-Key`, if it sent one (422 when it is not 1–255 visible ASCII).
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    match req.headers().get(IDEMPOTENCY_KEY) {
+        None => Ok(None),
+        Some(raw) => raw.to_str().ok().and_then(IdempotencyKey::parse).map(Some).ok_or_else(|| {
             ApiError::validation(vec![FieldError::new(
                 "Idempotency-Key",
                 "must be 1–255 visible ASCII characters",
             )])
-        })?),
-    };
-    Ok(Some(Bill { user: claims.user_id, cost, key }))
+        }),
+    }
 }
 
 /// A fingerprint of a request, bound to its idempotency key: the same key with another request

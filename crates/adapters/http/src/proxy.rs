@@ -11,11 +11,10 @@ use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use tollgate_ports::outbound::IdempotencyKey;
 
 use crate::error_code::ErrorCode;
-use crate::metering::{fingerprint, rate_limit_headers, IDEMPOTENCY_KEY};
-use crate::problem::{ApiError, FieldError};
+use crate::metering::{fingerprint, idempotency_key, rate_limit_headers};
+use crate::problem::ApiError;
 use crate::route_table::PathPatterns;
 use crate::routes::gate::{normalise, CONSUMPTION_ID, PLAN, USER_ID};
 use crate::state::AppState;
@@ -106,16 +105,8 @@ pub async fn forward(
     let reservations = &state.services.reservations;
     let hold = match (cost, caller) {
         (Some(cost), Some(claims)) => {
-            let key = match req.headers().get(IDEMPOTENCY_KEY) {
-                None => None,
-                Some(raw) => Some(raw.to_str().ok().and_then(IdempotencyKey::parse).ok_or_else(|| {
-                    ApiError::validation(vec![FieldError::new(
-                        "Idempotency-Key",
-                        "must be 1–255 visible ASCII characters",
-                    )])
-                })?),
-            }
-            .map(|k| k.for_request(fingerprint(req.method().as_str(), &path, b"")));
+            let key =
+                idempotency_key(&req)?.map(|k| k.for_request(fingerprint(req.method().as_str(), &path, b"")));
             let ttl = time::Duration::try_from(config.timeout).unwrap_or(time::Duration::MINUTE)
                 + time::Duration::MINUTE;
             let held = reservations.reserve(claims.user_id, cost, ttl, key).await?;

@@ -7,9 +7,9 @@
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use tollgate_ports::outbound::{IdempotencyKey, UsageReason};
+use tollgate_ports::outbound::UsageReason;
 
-use crate::metering::{fingerprint, rate_limit_headers, IDEMPOTENCY_KEY};
+use crate::metering::{fingerprint, idempotency_key, rate_limit_headers};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -149,16 +149,8 @@ async fn decide(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, Api
     let Some(cost) = state.config.metered_routes.cost(&original.method, &original.path) else {
         return Ok(res.finish());
     };
-    let key = match req.headers().get(IDEMPOTENCY_KEY) {
-        None => None,
-        Some(raw) => Some(raw.to_str().ok().and_then(IdempotencyKey::parse).ok_or_else(|| {
-            ApiError::validation(vec![FieldError::new(
-                "Idempotency-Key",
-                "must be 1–255 visible ASCII characters",
-            )])
-        })?),
-    }
-    .map(|k| k.for_request(fingerprint(original.method.as_str(), &original.path, b"")));
+    let key = idempotency_key(req)?
+        .map(|k| k.for_request(fingerprint(original.method.as_str(), &original.path, b"")));
     let reason = UsageReason::Route(format!("gate {} {}", original.method, original.path));
     let metered = state.services.metering.consume(claims.user_id, cost, key, reason).await?;
     res.insert_header((PLAN, metered.quota.plan.as_str()));

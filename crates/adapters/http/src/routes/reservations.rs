@@ -12,9 +12,9 @@ use crate::dto::{
     CommitRequest, ReservationView, ReserveRequest, ReservedResponse, ServiceQuotaView, SettledResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{fingerprint, rate_limit_headers, IDEMPOTENT_REPLAYED};
+use crate::metering::{fingerprint, idempotency_key, rate_limit_headers, IDEMPOTENT_REPLAYED};
 use crate::problem::{ApiError, FieldError, Problem};
-use crate::routes::usage::{idempotency_key, runs};
+use crate::routes::usage::runs;
 use crate::state::AppState;
 
 fn reservation_id(raw: &str) -> Result<uuid::Uuid, ApiError> {

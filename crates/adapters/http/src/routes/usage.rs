@@ -4,7 +4,7 @@
 use actix_web::http::header::HeaderValue;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_domain::{RunCount, UserId};
-use tollgate_ports::outbound::{IdempotencyKey, RefundOutcome, UsageReason};
+use tollgate_ports::outbound::{RefundOutcome, UsageReason};
 use tollgate_ports::services::metering::MeterError;
 
 use crate::dto::{
@@ -12,7 +12,7 @@ use crate::dto::{
     UsageRefundRequest, UsageRefundResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{fingerprint, rate_limit_headers, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
+use crate::metering::{fingerprint, idempotency_key, rate_limit_headers, IDEMPOTENT_REPLAYED};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -23,18 +23,6 @@ pub(crate) fn runs(requested: Option<u32>) -> Result<RunCount, ApiError> {
     match requested.unwrap_or(1) {
         n @ 1..=MAX_RUNS => Ok(RunCount::new(n)),
         _ => Err(ApiError::validation(vec![FieldError::new("runs", "must be between 1 and 1000000")])),
-    }
-}
-
-pub(crate) fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
-    match req.headers().get(IDEMPOTENCY_KEY) {
-        None => Ok(None),
-        Some(raw) => raw.to_str().ok().and_then(IdempotencyKey::parse).map(Some).ok_or_else(|| {
-            ApiError::validation(vec![FieldError::new(
-                "Idempotency-Key",
-                "must be 1–255 visible ASCII characters",
-            )])
-        }),
     }
 }
 
