@@ -33,3 +33,16 @@ function done(summary, latency, requests)
     summary.requests, summary.duration, ok, made, e.status, e.connect + e.read + e.write + e.timeout,
     latency:percentile(50), latency:percentile(99)))
 end
+
+-- Each thread walks the list of `path` (an environment variable naming a file) from its own
+-- offset: `rotation("BENCH_TOKENS")` in `init`, then `nxt()` per request gives the next line
+-- and the request's number.
+local rotating, n
+function rotation(variable)
+  rotating = lines_of(os.getenv(variable))
+  n = id * 7919
+end
+function nxt()
+  n = n + 1
+  return rotating[(n % #rotating) + 1], n
+end

@@ -1,14 +1,9 @@
 -- GET /api/v1/gate as Traefik or Caddy ask it: a metered original request (POST /v1/agents/N/run)
 -- with a different user's token each time; every answer is a decision and a consumption.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
-local tokens, i
-function init(args)
-  tokens = lines_of(os.getenv("BENCH_TOKENS"))
-  i = id * 7919
-end
+function init(args) rotation("BENCH_TOKENS") end
 function request()
-  i = i + 1
-  local token = tokens[(i % #tokens) + 1]
+  local token, i = nxt()
   return wrk.format("GET", "/api/v1/gate", {
     ["Authorization"] = "Bearer " .. token,
     ["X-Forwarded-Method"] = "POST",

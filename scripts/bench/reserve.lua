@@ -1,11 +1,10 @@
 -- POST /api/v1/reservations then POST /api/v1/reservations/{id}/commit on each connection, a
 -- different user each time: every "request" counted by wrk is one half of a reserve + commit pair.
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
-local users, key, i, pending
+local key, pending
 function init(args)
-  users = lines_of(os.getenv("BENCH_USER_IDS"))
+  rotation("BENCH_USER_IDS")
   key = lines_of(os.getenv("BENCH_SERVICE_KEY"))[1]
-  i = id * 7919
 end
 local headers = function()
   return { ["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json" }
@@ -16,9 +15,7 @@ function request()
     pending = nil
     return wrk.format("POST", path, headers(), '{"runs":1}')
   end
-  i = i + 1
-  local user = users[(i % #users) + 1]
-  return wrk.format("POST", "/api/v1/reservations", headers(), '{"user_id":"' .. user .. '","runs":2,"ttl_seconds":600}')
+  return wrk.format("POST", "/api/v1/reservations", headers(), '{"user_id":"' .. nxt() .. '","runs":2,"ttl_seconds":600}')
 end
 local count_status = response
 function response(status, headers, body)

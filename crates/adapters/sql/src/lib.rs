@@ -81,6 +81,15 @@ pub fn run_count(n: i64) -> Result<RunCount, sqlx::Error> {
     u32::try_from(n).map(RunCount::new).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
+/// Which counter a metered write adds to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// `runs_used`: a consumption.
+    Used,
+    /// `runs_reserved`: a hold.
+    Reserved,
+}
+
 /// What a consumption's transaction found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {

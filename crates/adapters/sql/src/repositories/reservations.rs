@@ -25,30 +25,9 @@ macro_rules! __reservations {
                 }
             }
             let units = i64::from(c.units.get());
-            let limit = c.limit.as_option().map(i64::from);
-            let used: Option<i64> = ::sqlx::query_scalar(
-                "UPDATE subscriptions SET runs_reserved = runs_reserved + $3 \
-                 WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + runs_reserved + $3 <= $4) \
-                 RETURNING runs_used",
-            )
-            .bind(c.user_id.as_uuid())
-            .bind(c.expected_version)
-            .bind(units)
-            .bind(limit)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(used) = used else {
-                let current: Option<(i64, i64)> =
-                    ::sqlx::query_as("SELECT version, runs_used FROM subscriptions WHERE user_id = $1")
-                        .bind(c.user_id.as_uuid())
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                return Ok(match current {
-                    Some((version, used)) if version == c.expected_version => {
-                        Step::LimitReached($crate::run_count(used)?)
-                    }
-                    _ => Step::Stale,
-                });
+            let used = match count_in(&mut *conn, c, $crate::Counter::Reserved).await? {
+                Ok(used) => used,
+                Err(step) => return Ok(step),
             };
             let inserted = ::sqlx::query(
                 "INSERT INTO reservations \

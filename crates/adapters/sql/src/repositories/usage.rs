@@ -28,6 +28,49 @@ macro_rules! __usage {
             }))
         }
 
+        /// The conditional statement every metered write shares: adds `c.units` to `counter` where
+        /// the version is `c.expected_version` and `used + reserved + units` fits the limit.
+        /// `Ok(runs used after)`, or the step that stops the write (`LimitReached`, `Stale`).
+        async fn count_in(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            c: &::tollgate_ports::outbound::Consumption,
+            counter: $crate::Counter,
+        ) -> Result<Result<i64, $crate::Step>, ::sqlx::Error> {
+            let sql = match counter {
+                $crate::Counter::Used => {
+                    "UPDATE subscriptions SET runs_used = runs_used + $3 \
+                     WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + runs_reserved + $3 <= $4) \
+                     RETURNING runs_used"
+                }
+                $crate::Counter::Reserved => {
+                    "UPDATE subscriptions SET runs_reserved = runs_reserved + $3 \
+                     WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + runs_reserved + $3 <= $4) \
+                     RETURNING runs_used"
+                }
+            };
+            let used: Option<i64> = ::sqlx::query_scalar(sql)
+                .bind(c.user_id.as_uuid())
+                .bind(c.expected_version)
+                .bind(i64::from(c.units.get()))
+                .bind(c.limit.as_option().map(i64::from))
+                .fetch_optional(&mut *conn)
+                .await?;
+            if let Some(used) = used {
+                return Ok(Ok(used));
+            }
+            let current: Option<(i64, i64)> =
+                ::sqlx::query_as("SELECT version, runs_used FROM subscriptions WHERE user_id = $1")
+                    .bind(c.user_id.as_uuid())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            Ok(Err(match current {
+                Some((version, used)) if version == c.expected_version => {
+                    $crate::Step::LimitReached($crate::run_count(used)?)
+                }
+                _ => $crate::Step::Stale,
+            }))
+        }
+
         /// Counts `c` in `conn`'s transaction. On `Consumed` the caller inserts its resource and
         /// commits; on anything else it rolls back (dropping the transaction does).
         async fn consume_in(
@@ -40,30 +83,9 @@ macro_rules! __usage {
                 return Ok(step);
             }
             let units = i64::from(c.units.get());
-            let limit = c.limit.as_option().map(i64::from);
-            let used: Option<i64> = ::sqlx::query_scalar(
-                "UPDATE subscriptions SET runs_used = runs_used + $3 \
-                 WHERE user_id = $1 AND version = $2 AND (CAST($4 AS BIGINT) IS NULL OR runs_used + runs_reserved + $3 <= $4) \
-                 RETURNING runs_used",
-            )
-            .bind(c.user_id.as_uuid())
-            .bind(c.expected_version)
-            .bind(units)
-            .bind(limit)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let Some(used) = used else {
-                let current: Option<(i64, i64)> =
-                    ::sqlx::query_as("SELECT version, runs_used FROM subscriptions WHERE user_id = $1")
-                        .bind(c.user_id.as_uuid())
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                return Ok(match current {
-                    Some((version, used)) if version == c.expected_version => {
-                        Step::LimitReached($crate::run_count(used)?)
-                    }
-                    _ => Step::Stale,
-                });
+            let used = match count_in(&mut *conn, c, $crate::Counter::Used).await? {
+                Ok(used) => used,
+                Err(step) => return Ok(step),
             };
             let inserted = ::sqlx::query(
                 "INSERT INTO usage_records \
