@@ -31,6 +31,8 @@ enum Command {
     /// Service keys for the service API (`Authorization: Bearer tgk_…`).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Write a consistent copy of the SQLite store to PATH while it keeps serving (Postgres: use pg_dump).
+    Backup { path: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +75,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
         Command::Key(command) => tollgate::admin::run_key(&settings, command.into()).await,
+        Command::Backup { path } => backup(&settings, &path).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,6 +104,13 @@ impl From<KeyCommand> for tollgate::admin::KeyCommand {
             KeyCommand::Revoke { name } => Self::Revoke { name },
         }
     }
+}
+
+async fn backup(settings: &Settings, path: &std::path::Path) -> anyhow::Result<()> {
+    let store = Store::open(settings).await?;
+    store.backup(path).await?;
+    println!("backed up {} to {}", redact(&settings.store.database_url.0), path.display());
+    Ok(())
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {

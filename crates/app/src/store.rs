@@ -50,6 +50,25 @@ impl Store {
         .context("Failed to apply migrations")
     }
 
+    /// `tollgate backup PATH`: a consistent online copy of a SQLite store. Postgres has its own
+    /// tools for that.
+    pub async fn backup(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        match self {
+            Self::Sqlite(s) => {
+                anyhow::ensure!(
+                    !path.exists(),
+                    "{} exists; a backup never overwrites a file",
+                    path.display()
+                );
+                s.backup(path).await.with_context(|| format!("Failed to back up to {}", path.display()))
+            }
+            Self::Postgres(_) => anyhow::bail!(
+                "`tollgate backup` copies a SQLite store; back up Postgres with its own tools, e.g. \
+                 `pg_dump --format=custom --file=tollgate.dump \"$DATABASE_URL\"`"
+            ),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Sqlite(_) => "sqlite",

@@ -67,6 +67,14 @@ impl SqliteStore {
         sqlx::migrate!("./migrations").run(&self.writer).await.map_err(StoreError::failed)
     }
 
+    /// Writes a consistent copy of the database to `path` while the store keeps serving
+    /// (`VACUUM INTO`: one read transaction, so writers go on; the copy is a complete,
+    /// compacted database). `path` must not exist yet.
+    pub async fn backup(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        let target = path.to_str().ok_or_else(|| StoreError::failed("the backup path is not UTF-8"))?;
+        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.pool).await.map(|_| ()).map_err(store_error)
+    }
+
     fn read_pool(&self) -> &SqlitePool {
         &self.pool
     }
