@@ -17,6 +17,7 @@ use tollgate_ports::services::metering::{MeteringService, QuotaPolicy};
 use tollgate_ports::services::reservations::ReservationService;
 use tollgate_ports::services::service_keys::ServiceKeyService;
 use tollgate_ports::services::sessions::SessionService;
+use tollgate_ports::services::usage_history::UsageHistoryService;
 use tollgate_ports::services::webhooks::WebhookService;
 use tollgate_security::{Argon2Hasher, JwtConfig, JwtIssuer};
 use tollgate_stripe::{StripeProvider, StripeWebhooks};
@@ -102,7 +103,7 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
     let sessions = SessionService::new(ports.sessions.clone(), metering.clone(), clock.clone(), ids);
     let webhooks =
         WebhookService::new(verifier, ports.inbox.clone(), ports.subs.clone(), policy, clock.clone());
-    let admin = AdminService::new(ports.users.clone(), ports.subs.clone(), clock);
+    let admin = AdminService::new(ports.users.clone(), ports.subs.clone(), clock.clone());
     Ok(Services {
         auth: Arc::new(auth),
         billing: Arc::new(billing),
@@ -112,6 +113,11 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         admin: Arc::new(admin),
         keys: Arc::new(keys),
         reservations: Arc::new(reservations),
+        usage_history: Arc::new(UsageHistoryService::new(
+            ports.subs.clone(),
+            ports.usage.clone(),
+            clock.clone(),
+        )),
         health: ports.health,
     })
 }

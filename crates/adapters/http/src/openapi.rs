@@ -11,7 +11,7 @@ use crate::routes::{auth, billing, gate, ops, reservations, sessions, usage};
     paths(
         ops::health, ops::ready, ops::openapi,
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
-        billing::plans, billing::subscription, billing::activate_trial, billing::create_checkout_session,
+        billing::plans, billing::subscription, billing::usage, billing::activate_trial, billing::create_checkout_session,
         billing::create_portal_session, billing::webhook, gate::gate,
         sessions::create, sessions::list, sessions::get, sessions::delete,
         usage::check, usage::consume, usage::refund,

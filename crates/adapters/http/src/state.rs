@@ -12,6 +12,7 @@ use tollgate_ports::services::metering::MeteringService;
 use tollgate_ports::services::reservations::ReservationService;
 use tollgate_ports::services::service_keys::ServiceKeyService;
 use tollgate_ports::services::sessions::SessionService;
+use tollgate_ports::services::usage_history::UsageHistoryService;
 use tollgate_ports::services::webhooks::WebhookService;
 
 use crate::rate_limit::RateLimits;
@@ -28,6 +29,7 @@ pub struct Services {
     pub admin: Arc<AdminService>,
     pub keys: Arc<ServiceKeyService>,
     pub reservations: Arc<ReservationService>,
+    pub usage_history: Arc<UsageHistoryService>,
     pub health: Arc<dyn HealthCheck>,
 }
 

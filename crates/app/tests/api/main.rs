@@ -20,4 +20,5 @@ mod schemathesis;
 mod service_api;
 mod sessions;
 mod stripe_events;
+mod usage_history;
 mod webhooks;

@@ -163,6 +163,14 @@ pub trait UsageRepository: Send + Sync {
     /// consumption is in the current period; record marked refunded), once.
     async fn refund(&self, record_id: Uuid) -> Result<RefundOutcome, StoreError>;
 
+    /// The user's usage records made in `[from, to)`, oldest first (usage history).
+    async fn between(
+        &self,
+        user: UserId,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<UsageRecord>, StoreError>;
+
     /// The user's usage records, newest first.
     async fn list(&self, user: UserId, limit: u32) -> Result<Vec<UsageRecord>, StoreError>;
 }

@@ -9,6 +9,7 @@ pub mod metering;
 pub mod reservations;
 pub mod service_keys;
 pub mod sessions;
+pub mod usage_history;
 pub mod webhooks;
 
 use crate::outbound::StoreError;

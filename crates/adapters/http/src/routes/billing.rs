@@ -114,3 +114,48 @@ pub async fn webhook(
         event_type: receipt.event_type,
     }))
 }
+
+/// The caller's usage by UTC day or by period (default: the last 30 days by day; at most 366
+/// buckets), from the usage records.
+#[utoipa::path(get, path = "/api/v1/billing/usage", tag = "billing", security(("bearer" = [])),
+    params(crate::dto::UsageQuery),
+    responses((status = 200, body = crate::dto::UsageHistoryResponse),
+        (status = 422, body = Problem, description = "Bad `from`, `to` or `granularity`, `from` not before `to`, or more than 366 buckets")))]
+pub async fn usage(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<crate::dto::UsageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use time::format_description::well_known::Rfc3339;
+    use tollgate_ports::services::usage_history::{Granularity, HistoryError};
+    let history = &state.services.usage_history;
+    let instant = |field: &str, raw: &Option<String>| -> Result<Option<time::OffsetDateTime>, ApiError> {
+        raw.as_deref()
+            .map(|text| time::OffsetDateTime::parse(text, &Rfc3339))
+            .transpose()
+            .map_err(|_| ApiError::validation(vec![FieldError::new(field, "must be an RFC 3339 date-time")]))
+    };
+    let to = instant("to", &query.to)?.unwrap_or_else(|| history.now());
+    let from = instant("from", &query.from)?.unwrap_or(to - time::Duration::days(30));
+    let granularity = match query.granularity.as_deref() {
+        None | Some("day") => Granularity::Day,
+        Some("period") => Granularity::Period,
+        Some(_) => {
+            return Err(ApiError::validation(vec![FieldError::new(
+                "granularity",
+                "must be `day` or `period`",
+            )]))
+        }
+    };
+    let buckets = history.history(caller.0.user_id, from, to, granularity).await.map_err(|e| match e {
+        HistoryError::EmptyRange => {
+            ApiError::validation(vec![FieldError::new("from", "must be before `to`")])
+        }
+        HistoryError::TooManyBuckets => {
+            ApiError::validation(vec![FieldError::new("from", "the range spans more than 366 buckets")])
+        }
+        HistoryError::UnknownUser => ApiError::unauthenticated(),
+        HistoryError::Failure(f) => f.into(),
+    })?;
+    Ok(HttpResponse::Ok().json(crate::dto::UsageHistoryResponse::new(&buckets)))
+}

@@ -85,6 +85,7 @@ routes! {
     get "/api/v1/auth/me" => auth::me;
     get "/api/v1/billing/plans" => billing::plans;
     get "/api/v1/billing/subscription" => billing::subscription;
+    get "/api/v1/billing/usage" => billing::usage;
     post "/api/v1/billing/activate-trial" => billing::activate_trial;
     post "/api/v1/billing/create-checkout-session" => billing::create_checkout_session;
     post "/api/v1/billing/create-portal-session" => billing::create_portal_session;

@@ -195,6 +195,27 @@ macro_rules! __usage {
             }
 
             #[::tracing::instrument(skip_all)]
+            async fn between(
+                &self,
+                user: ::tollgate_domain::UserId,
+                from: ::time::OffsetDateTime,
+                to: ::time::OffsetDateTime,
+            ) -> Result<Vec<::tollgate_ports::outbound::UsageRecord>, ::tollgate_ports::outbound::StoreError> {
+                let rows: Vec<$crate::UsageRow> = ::sqlx::query_as(
+                    "SELECT id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at \
+                     FROM usage_records WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 \
+                     ORDER BY created_at, id",
+                )
+                .bind(user.as_uuid())
+                .bind($crate::Ts(from))
+                .bind($crate::Ts(to))
+                .fetch_all(self.read_pool())
+                .await
+                .map_err($crate::store_error)?;
+                rows.into_iter().map($crate::UsageRow::into_domain).collect()
+            }
+
+            #[::tracing::instrument(skip_all)]
             async fn list(
                 &self,
                 user: ::tollgate_domain::UserId,
