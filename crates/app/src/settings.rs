@@ -51,6 +51,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_PAST_DUE_GRACE_HOURS", "billing.past_due_grace_hours"),
     ("TOLLGATE_CHECKOUT_RATE_PER_MINUTE", "billing.checkout_rate_per_minute"),
     ("TOLLGATE_RESERVATION_SWEEP_SECS", "billing.reservation_sweep"),
+    ("TOLLGATE_HOUSEKEEPING_SECS", "billing.housekeeping"),
+    ("TOLLGATE_INBOX_RETENTION_DAYS", "billing.inbox_retention_days"),
     ("TOLLGATE_UPSTREAM_URL", "proxy.upstream_url"),
     ("TOLLGATE_PROXY_ROUTES", "proxy.routes"),
     ("TOLLGATE_PROXY_PUBLIC_ROUTES", "proxy.public_routes"),
@@ -279,6 +281,12 @@ pub struct BillingSettings {
     /// How often expired reservations are swept (0 = never; expiry is also lazy).
     #[serde(deserialize_with = "text")]
     pub reservation_sweep: Secs,
+    /// How often housekeeping runs (0 = never).
+    #[serde(deserialize_with = "text")]
+    pub housekeeping: Secs,
+    /// Webhook inbox entries are kept this many days (at least 7).
+    #[serde(deserialize_with = "text")]
+    pub inbox_retention_days: u32,
 }
 
 impl Default for BillingSettings {
@@ -291,6 +299,8 @@ impl Default for BillingSettings {
             past_due_grace_hours: 72,
             checkout_rate_per_minute: 10,
             reservation_sweep: Secs(Duration::from_secs(60)),
+            housekeeping: Secs(Duration::from_secs(3600)),
+            inbox_retention_days: 90,
         }
     }
 }
@@ -417,6 +427,10 @@ impl Settings {
     }
 
     fn validate(s: Sections) -> Result<Self, SettingsError> {
+        if s.billing.inbox_retention_days < 7 {
+            // Stripe retries a delivery for 3 days: a shorter memory would apply a redelivery again.
+            return Err(invalid("TOLLGATE_INBOX_RETENTION_DAYS", "must be at least 7"));
+        }
         let catalog = catalog(&s.plans, &s.stripe)?;
         let jwt_secret = jwt_secret(s.auth.jwt_secret.clone(), s.server.mode)?;
         let cors_origins = s.server.cors_origins.as_ref().unwrap_or(&s.billing.redirect_origins).origins();

@@ -87,6 +87,7 @@ fn every_name_in_the_table_reaches_its_section() {
         ("TOLLGATE_METERED_ROUTES", "POST /x=0"),
         ("TOLLGATE_CORS_ORIGINS", "not an origin"),
         ("TOLLGATE_BODY_TIMEOUT_SECS", "soon"),
+        ("TOLLGATE_INBOX_RETENTION_DAYS", "6"),
     ] {
         let err = Settings::load_from(dir.path(), env(&[(key, value)])).expect_err(key);
         assert!(err.to_string().contains(key), "{err}");

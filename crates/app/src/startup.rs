@@ -13,6 +13,7 @@ use tollgate_ports::outbound::{
 use tollgate_ports::services::admin::AdminService;
 use tollgate_ports::services::auth::AuthService;
 use tollgate_ports::services::billing::BillingService;
+use tollgate_ports::services::housekeeping::HousekeepingService;
 use tollgate_ports::services::metering::{MeteringService, QuotaPolicy};
 use tollgate_ports::services::reservations::ReservationService;
 use tollgate_ports::services::service_keys::ServiceKeyService;
@@ -118,6 +119,11 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
             ports.usage.clone(),
             clock.clone(),
         )),
+        housekeeping: Arc::new(HousekeepingService::new(
+            ports.housekeeping.clone(),
+            clock.clone(),
+            time::Duration::days(i64::from(settings.billing.inbox_retention_days)),
+        )),
         health: ports.health,
     })
 }
@@ -150,6 +156,8 @@ pub struct Application {
     services: Services,
     /// How often expired reservations are swept (`None`: never; expiry is still lazy).
     sweep_every: Option<std::time::Duration>,
+    /// How often housekeeping runs (`None`: never).
+    housekeeping_every: Option<std::time::Duration>,
 }
 
 impl Application {
@@ -170,7 +178,8 @@ impl Application {
         let state = AppState::new(services.clone(), http_config(settings));
         let server = tollgate_http::serve(listener, state).context("Failed to start the HTTP server")?;
         let sweep_every = Some(settings.billing.reservation_sweep.0).filter(|d| !d.is_zero());
-        Ok(Self { port, server, store, services, sweep_every })
+        let housekeeping_every = Some(settings.billing.housekeeping.0).filter(|d| !d.is_zero());
+        Ok(Self { port, server, store, services, sweep_every, housekeeping_every })
     }
 
     pub fn port(&self) -> u16 {
@@ -199,6 +208,20 @@ impl Application {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(expired = n, "expired reservations swept"),
                         Err(e) => tracing::warn!(error = ?e, "the reservation sweep failed; it runs again"),
+                    }
+                }
+            });
+        }
+        if let Some(every) = self.housekeeping_every {
+            let housekeeping = self.services.housekeeping.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                loop {
+                    tick.tick().await;
+                    // Replicas may purge at once: each row is deleted once, none before its cutoff.
+                    match housekeeping.run().await {
+                        Ok(purged) => tracing::info!(?purged, "housekeeping done"),
+                        Err(e) => tracing::warn!(error = ?e, "housekeeping failed; it runs again"),
                     }
                 }
             });

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use tollgate_ports::outbound::{
-    HealthCheck, RefreshTokenRepository, Repositories, RepositoryPorts, ReservationRepository,
+    HealthCheck, Housekeeping, RefreshTokenRepository, Repositories, RepositoryPorts, ReservationRepository,
     ServiceKeyRepository, SessionRepository, SubscriptionRepository, UsageRepository, UserRepository,
     WebhookInbox,
 };
@@ -24,6 +24,7 @@ pub struct Subject {
     pub inbox: Arc<dyn WebhookInbox>,
     pub service_keys: Arc<dyn ServiceKeyRepository>,
     pub reservations: Arc<dyn ReservationRepository>,
+    pub housekeeping: Arc<dyn Housekeeping>,
     pub health: Arc<dyn HealthCheck>,
     /// Runs the store's migrations again (they must be idempotent).
     pub migrate: Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
@@ -52,6 +53,7 @@ impl Subject {
             inbox: ports.inbox,
             service_keys: ports.service_keys,
             reservations: ports.reservations,
+            housekeeping: ports.housekeeping,
             health: ports.health,
             migrate: Arc::new(move || migrate(store.clone())),
         }

@@ -71,6 +71,7 @@ macro_rules! contract_suite {
                 concurrent_registrations_of_one_email_make_one_user,
                 an_expired_hold_comes_back_once_whoever_expires_it,
                 concurrent_holds_with_one_key_hold_once,
+                two_concurrent_purges_delete_each_old_row_once_and_nothing_too_early,
             ],
             64 => [
                 sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,

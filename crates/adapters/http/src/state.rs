@@ -8,6 +8,7 @@ use tollgate_ports::outbound::HealthCheck;
 use tollgate_ports::services::admin::AdminService;
 use tollgate_ports::services::auth::AuthService;
 use tollgate_ports::services::billing::BillingService;
+use tollgate_ports::services::housekeeping::HousekeepingService;
 use tollgate_ports::services::metering::MeteringService;
 use tollgate_ports::services::reservations::ReservationService;
 use tollgate_ports::services::service_keys::ServiceKeyService;
@@ -30,6 +31,7 @@ pub struct Services {
     pub keys: Arc<ServiceKeyService>,
     pub reservations: Arc<ReservationService>,
     pub usage_history: Arc<UsageHistoryService>,
+    pub housekeeping: Arc<HousekeepingService>,
     pub health: Arc<dyn HealthCheck>,
 }
 

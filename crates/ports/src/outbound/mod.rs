@@ -1,6 +1,7 @@
 //! Ports: what the application needs from the outside world.
 
 mod error;
+mod housekeeping;
 mod inbox;
 mod provider;
 mod reservations;
@@ -15,6 +16,7 @@ mod usage;
 mod users;
 
 pub use error::StoreError;
+pub use housekeeping::*;
 pub use inbox::*;
 pub use provider::*;
 pub use reservations::*;

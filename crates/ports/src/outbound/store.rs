@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 
 use super::{
-    RefreshTokenRepository, ReservationRepository, ServiceKeyRepository, SessionRepository, StoreError,
-    SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
+    Housekeeping, RefreshTokenRepository, ReservationRepository, ServiceKeyRepository, SessionRepository,
+    StoreError, SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
 };
 
 /// Whether the store answers (for `/ready`).
@@ -29,6 +29,7 @@ pub trait Repositories:
     + WebhookInbox
     + ServiceKeyRepository
     + ReservationRepository
+    + Housekeeping
     + HealthCheck
 {
 }
@@ -42,6 +43,7 @@ impl<S> Repositories for S where
         + WebhookInbox
         + ServiceKeyRepository
         + ReservationRepository
+        + Housekeeping
         + HealthCheck
 {
 }
@@ -57,6 +59,7 @@ pub struct RepositoryPorts {
     pub inbox: std::sync::Arc<dyn WebhookInbox>,
     pub service_keys: std::sync::Arc<dyn ServiceKeyRepository>,
     pub reservations: std::sync::Arc<dyn ReservationRepository>,
+    pub housekeeping: std::sync::Arc<dyn Housekeeping>,
     pub health: std::sync::Arc<dyn HealthCheck>,
 }
 
@@ -71,6 +74,7 @@ impl RepositoryPorts {
             inbox: store.clone(),
             service_keys: store.clone(),
             reservations: store.clone(),
+            housekeeping: store.clone(),
             health: store,
         }
     }

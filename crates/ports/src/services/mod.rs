@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod billing;
 mod current;
+pub mod housekeeping;
 pub mod metering;
 pub mod reservations;
 pub mod service_keys;

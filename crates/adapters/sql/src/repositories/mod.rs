@@ -10,6 +10,7 @@
 //! - `async write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`: a write
 //!   transaction (SQLite: `BEGIN IMMEDIATE` on its one writer connection).
 
+mod housekeeping;
 mod inbox;
 mod reservations;
 mod service_keys;
@@ -31,6 +32,7 @@ macro_rules! repositories {
         $crate::__inbox!($store, $db);
         $crate::__service_keys!($store, $db);
         $crate::__reservations!($store, $db);
+        $crate::__housekeeping!($store, $db);
 
         #[::async_trait::async_trait]
         impl ::tollgate_ports::outbound::HealthCheck for $store {
