@@ -33,6 +33,8 @@ enum Command {
     Key(KeyCommand),
     /// Write a consistent copy of the SQLite store to PATH while it keeps serving (Postgres: use pg_dump).
     Backup { path: PathBuf },
+    /// Exit 0 when the server on TOLLGATE_LISTEN answers GET /ready with 200 (the container's health check).
+    Health,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,6 +78,7 @@ async fn main() -> ExitCode {
         Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
         Command::Key(command) => tollgate::admin::run_key(&settings, command.into()).await,
         Command::Backup { path } => backup(&settings, &path).await,
+        Command::Health => health(&settings),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,6 +107,26 @@ impl From<KeyCommand> for tollgate::admin::KeyCommand {
             KeyCommand::Revoke { name } => Self::Revoke { name },
         }
     }
+}
+
+/// `GET /ready` on the configured address, by hand over a socket (no HTTP client for one line).
+fn health(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let mut address = settings.server.listen;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let timeout = std::time::Duration::from_secs(3);
+    let mut socket = std::net::TcpStream::connect_timeout(&address, timeout)
+        .map_err(|e| anyhow::anyhow!("nothing answers on {address}: {e}"))?;
+    socket.set_read_timeout(Some(timeout))?;
+    socket.write_all(format!("GET /ready HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())?;
+    let mut answer = String::new();
+    let _ = socket.read_to_string(&mut answer);
+    let status = answer.lines().next().unwrap_or_default();
+    anyhow::ensure!(status.split_whitespace().nth(1) == Some("200"), "not ready: {status}");
+    println!("ready");
+    Ok(())
 }
 
 async fn backup(settings: &Settings, path: &std::path::Path) -> anyhow::Result<()> {

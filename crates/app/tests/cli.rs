@@ -248,3 +248,48 @@ async fn a_sqlite_backup_taken_under_load_is_a_consistent_database() {
     assert!(!pg.status.success() && String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
     db.drop_now().await;
 }
+
+#[tokio::test]
+async fn the_health_command_reports_a_ready_server_and_fails_without_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tollgate.db", dir.path().display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let health = move |dir: std::path::PathBuf, url: String| {
+        Command::new(env!("CARGO_BIN_EXE_tollgate"))
+            .args(["health", "--config-dir"])
+            .arg(&dir)
+            .env("DATABASE_URL", url)
+            .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
+            .output()
+            .expect("run tollgate")
+    };
+    let down = health(dir.path().to_owned(), url.clone());
+    assert!(!down.status.success(), "no server yet");
+    // The very command the container's HEALTHCHECK runs, against the very command it starts.
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["serve", "--config-dir"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("server starts");
+    let mut up = None;
+    for _ in 0..100 {
+        let out = tokio::task::spawn_blocking({
+            let (dir, url) = (dir.path().to_owned(), url.clone());
+            move || health(dir, url)
+        })
+        .await
+        .expect("joined");
+        if out.status.success() {
+            up = Some(out);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let up = up.expect("the server became ready");
+    assert_eq!(String::from_utf8_lossy(&up.stdout).trim(), "ready");
+}
