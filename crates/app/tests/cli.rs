@@ -265,6 +265,24 @@ async fn the_health_command_reports_a_ready_server_and_fails_without_one() {
     };
     let down = health(dir.path().to_owned(), url.clone());
     assert!(!down.status.success(), "no server yet");
+    // Something answers, but not ready (a store that is down): still unhealthy.
+    {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the port");
+        let answer = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().expect("the probe connects");
+            let mut request = [0u8; 1024];
+            let read = socket.read(&mut request).expect("the probe writes");
+            socket
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+                .expect("answered");
+            String::from_utf8_lossy(&request[..read]).into_owned()
+        });
+        let unready = health(dir.path().to_owned(), url.clone());
+        assert!(answer.join().expect("joined").starts_with("GET /ready "), "it asks /ready");
+        assert!(!unready.status.success(), "a 503 from /ready is not healthy");
+        assert!(String::from_utf8_lossy(&unready.stderr).contains("503"));
+    }
     // The very command the container's HEALTHCHECK runs, against the very command it starts.
     let mut server = Command::new(env!("CARGO_BIN_EXE_tollgate"))
         .args(["serve", "--config-dir"])
