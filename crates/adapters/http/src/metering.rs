@@ -150,13 +150,20 @@ pub async fn gate(
     }
     let mut res = outcome?.map_into_boxed_body();
     let headers = res.headers_mut();
-    for (name, value) in rate_limit_headers(&metered.quota) {
+    for (name, value) in metered_headers(&metered.quota, metered.replayed) {
         headers.insert(name, value);
     }
-    if metered.replayed {
-        headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-    }
     Ok(res)
+}
+
+/// The headers of a metered answer: `RateLimit-*` for the quota after it, and
+/// `Idempotent-Replayed: true` when an earlier request with the same key answered.
+pub fn metered_headers(quota: &QuotaSnapshot, replayed: bool) -> Vec<(HeaderName, HeaderValue)> {
+    let mut headers = rate_limit_headers(quota);
+    if replayed {
+        headers.push((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
+    }
+    headers
 }
 
 /// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds to the period's end), for

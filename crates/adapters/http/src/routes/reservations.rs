@@ -1,7 +1,6 @@
 //! Reservations (SPEC §7.2), for the service API: hold runs before a long agent run of unknown
 //! cost, then commit what it cost (the rest comes back) or release it.
 
-use actix_web::http::header::HeaderValue;
 use actix_web::{web, HttpRequest, HttpResponse};
 use time::Duration;
 use tollgate_domain::{RunCount, UserId};
@@ -12,7 +11,7 @@ use crate::dto::{
     CommitRequest, ReservationView, ReserveRequest, ReservedResponse, ServiceQuotaView, SettledResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{fingerprint, idempotency_key, rate_limit_headers, IDEMPOTENT_REPLAYED};
+use crate::metering::{fingerprint, idempotency_key, metered_headers};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::routes::usage::runs;
 use crate::state::AppState;
@@ -54,11 +53,8 @@ pub async fn reserve(
     let held = reservations.reserve(UserId::from_uuid(body.user_id), runs, ttl, key).await?;
     let reservation = held.value.ok_or_else(crate::errors::reservation_not_found)?;
     let mut res = HttpResponse::Created();
-    for header in rate_limit_headers(&held.quota) {
+    for header in metered_headers(&held.quota, held.replayed) {
         res.insert_header(header);
-    }
-    if held.replayed {
-        res.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
     Ok(res.json(ReservedResponse {
         reservation: ReservationView::new(&reservation, reservations.now()),

@@ -1,4 +1,3 @@
-use actix_web::http::header::HeaderValue;
 use actix_web::{web, HttpResponse};
 use tollgate_domain::SessionId;
 use tollgate_ports::outbound::Page;
@@ -7,7 +6,7 @@ use tollgate_ports::services::sessions::parse_title;
 use crate::body::OptionalJson;
 use crate::dto::{CreateSessionRequest, PageQuery, SessionPage, SessionView};
 use crate::extract::Caller;
-use crate::metering::{fingerprint, rate_limit_headers, Charge, IDEMPOTENT_REPLAYED};
+use crate::metering::{fingerprint, metered_headers, Charge};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -51,11 +50,8 @@ pub async fn create(
         return Err(crate::errors::idempotency_key_reused());
     };
     let mut res = HttpResponse::Created();
-    for header in rate_limit_headers(&metered.quota) {
+    for header in metered_headers(&metered.quota, metered.replayed) {
         res.insert_header(header);
-    }
-    if metered.replayed {
-        res.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
     Ok(res.json(SessionView::from(&session)))
 }

@@ -1,7 +1,6 @@
 //! The service API (SPEC §7.2): an agent backend, authenticated with a service key, asks whether
 //! a user may run, consumes runs for them and gives back the runs of work that failed.
 
-use actix_web::http::header::HeaderValue;
 use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_domain::{RunCount, UserId};
 use tollgate_ports::outbound::{RefundOutcome, UsageReason};
@@ -12,7 +11,7 @@ use crate::dto::{
     UsageRefundRequest, UsageRefundResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{fingerprint, idempotency_key, rate_limit_headers, IDEMPOTENT_REPLAYED};
+use crate::metering::{fingerprint, idempotency_key, metered_headers};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -88,11 +87,8 @@ pub async fn consume(
     let consumption_id =
         metered.value.ok_or_else(|| ApiError::internal("a consumption without a record".into()))?;
     let mut res = HttpResponse::Ok();
-    for header in rate_limit_headers(&metered.quota) {
+    for header in metered_headers(&metered.quota, metered.replayed) {
         res.insert_header(header);
-    }
-    if metered.replayed {
-        res.insert_header((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
     Ok(res.json(UsageConsumeResponse {
         consumption_id,
