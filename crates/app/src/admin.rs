@@ -2,8 +2,8 @@
 
 use anyhow::{anyhow, Context};
 use tollgate_domain::plan::RunLimit;
-use tollgate_domain::{Email, PlanId, Subscription, User};
-use tollgate_ports::services::admin::AdminError;
+use tollgate_domain::{Email, PlanId, Role, RunCount, Subscription, User};
+use tollgate_ports::services::admin::{Actor, AdminError, MAX_GRANT};
 
 use crate::settings::Settings;
 use crate::startup::services;
@@ -17,6 +17,15 @@ const RECENT_USAGE: u32 = 10;
 pub enum UserCommand {
     Show { email: String },
     SetPlan { email: String, plan: String, runs: Option<RunLimit> },
+    SetRole { email: String, role: String },
+    Grant { email: String, runs: u32, reason: String },
+}
+
+/// The audit log's actor for the command line: `cli:` and the operating-system login.
+fn cli_actor() -> Actor {
+    let login =
+        std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    Actor::cli(&login)
 }
 
 /// Runs the command and prints the result as JSON on stdout.
@@ -25,15 +34,34 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
     store.migrate().await?;
     let admin = services(settings, &store)?.admin;
     let usage = store.ports().usage;
-    let (user, sub) = match command {
-        UserCommand::Show { email } => admin.show(&parse_email(&email)?).await,
-        UserCommand::SetPlan { email, plan, runs } => {
+    let actor = cli_actor();
+    let email = match &command {
+        UserCommand::Show { email }
+        | UserCommand::SetPlan { email, .. }
+        | UserCommand::SetRole { email, .. }
+        | UserCommand::Grant { email, .. } => parse_email(email)?,
+    };
+    match command {
+        UserCommand::Show { .. } => {}
+        UserCommand::SetPlan { plan, runs, .. } => {
             let plan: PlanId =
                 plan.parse().map_err(|_| anyhow!("unknown plan `{plan}` (free, basic, pro, enterprise)"))?;
-            admin.set_plan(&parse_email(&email)?, plan, runs).await
+            let user = admin.find(&email).await.map_err(describe)?;
+            admin.set_plan(user.id, plan, runs, &actor).await.map_err(describe)?;
+        }
+        UserCommand::SetRole { role, .. } => {
+            let role: Role = role.parse().map_err(|_| anyhow!("unknown role `{role}` (user, admin)"))?;
+            admin.set_role(&email, role, &actor).await.map_err(describe)?;
+        }
+        UserCommand::Grant { runs, reason, .. } => {
+            anyhow::ensure!((1..=MAX_GRANT).contains(&runs), "runs must be between 1 and {MAX_GRANT}");
+            let reason = reason.trim().to_owned();
+            anyhow::ensure!(!reason.is_empty(), "a reason is required (it goes into the audit log)");
+            let user = admin.find(&email).await.map_err(describe)?;
+            admin.grant(user.id, RunCount::new(runs), reason, &actor).await.map_err(describe)?;
         }
     }
-    .map_err(describe)?;
+    let (user, sub) = admin.show(&email).await.map_err(describe)?;
     let recent = usage.list(user.id, RECENT_USAGE).await.context("Failed to read the usage records")?;
     let mut shown = view(&user, &sub, settings);
     shown["recent_usage"] = serde_json::to_value(&recent).context("Failed to print")?;
@@ -63,6 +91,7 @@ fn view(user: &User, sub: &Subscription, settings: &Settings) -> serde_json::Val
             "status": sub.status().as_str(),
             "monthly_agent_runs": sub.runs_used().get(),
             "monthly_agent_runs_limit": limit.as_option(),
+            "runs_granted": sub.runs_granted().get(),
             "current_period_start": sub.period().start().to_string(),
             "current_period_end": sub.period().end().to_string(),
             "is_trial": sub.is_trial(),

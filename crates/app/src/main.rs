@@ -59,6 +59,15 @@ enum UserCommand {
         #[arg(long)]
         runs: Option<tollgate_domain::plan::RunLimit>,
     },
+    /// Set the role: `admin` may use the admin API (/api/v1/admin/…), `user` may not.
+    SetRole { email: String, role: String },
+    /// Grant extra runs for the user's current period, with a reason for the audit log.
+    Grant {
+        email: String,
+        runs: u32,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[actix_web::main]
@@ -95,6 +104,8 @@ impl From<UserCommand> for tollgate::admin::UserCommand {
         match c {
             UserCommand::Show { email } => Self::Show { email },
             UserCommand::SetPlan { email, plan, runs } => Self::SetPlan { email, plan, runs },
+            UserCommand::SetRole { email, role } => Self::SetRole { email, role },
+            UserCommand::Grant { email, runs, reason } => Self::Grant { email, runs, reason },
         }
     }
 }

@@ -101,10 +101,17 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
         clock.clone(),
         ids.clone(),
     );
-    let sessions = SessionService::new(ports.sessions.clone(), metering.clone(), clock.clone(), ids);
+    let sessions = SessionService::new(ports.sessions.clone(), metering.clone(), clock.clone(), ids.clone());
     let webhooks =
         WebhookService::new(verifier, ports.inbox.clone(), ports.subs.clone(), policy, clock.clone());
-    let admin = AdminService::new(ports.users.clone(), ports.subs.clone(), clock.clone());
+    let admin = AdminService::new(
+        ports.users.clone(),
+        ports.subs.clone(),
+        ports.usage.clone(),
+        ports.admin.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
     Ok(Services {
         auth: Arc::new(auth),
         billing: Arc::new(billing),

@@ -8,6 +8,7 @@ use secrecy::ExposeSecret;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{Email, FullName, PlanId, Role, Subscription, SubscriptionId, User, UserId};
 use tollgate_ports::outbound::{PasswordHash, TokenIssuer};
+use tollgate_ports::services::admin::Actor;
 use tollgate_security::{JwtConfig, JwtIssuer};
 
 use tollgate::settings::Settings;
@@ -70,7 +71,7 @@ pub async fn seed(
         let sub = Subscription::from_parts(parts);
         ports.users.create(&user, &hash, &sub).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         admin
-            .set_plan(&email, PlanId::Enterprise, Some(RunLimit::Unlimited))
+            .set_plan(user.id, PlanId::Enterprise, Some(RunLimit::Unlimited), &Actor::cli("tollgate-bench"))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let token = issuer.issue_access(user.id, user.role).map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -94,6 +94,9 @@ pub struct Subscription {
     pub(crate) period_anchor: Timestamp,
     /// An admin-set limit (enterprise contracts, comps); wins over the plan's.
     pub(crate) runs_limit_override: Option<RunLimit>,
+    /// Extra runs an operator granted for the current period, on top of the limit; a new period
+    /// (or trial) starts without them.
+    pub(crate) runs_granted: RunCount,
     pub(crate) cancel_at_period_end: bool,
     pub(crate) trial: Option<Trial>,
     pub(crate) trial_used: bool,
@@ -126,6 +129,9 @@ pub struct SubscriptionParts {
     pub period_anchor: Timestamp,
     /// An admin-set limit (enterprise contracts, comps); wins over the plan's.
     pub runs_limit_override: Option<RunLimit>,
+    /// Extra runs an operator granted for the current period, on top of the limit; a new period
+    /// (or trial) starts without them.
+    pub runs_granted: RunCount,
     pub cancel_at_period_end: bool,
     pub trial: Option<Trial>,
     pub trial_used: bool,
@@ -153,6 +159,7 @@ impl Subscription {
             period: p.period,
             period_anchor: p.period_anchor,
             runs_limit_override: p.runs_limit_override,
+            runs_granted: p.runs_granted,
             cancel_at_period_end: p.cancel_at_period_end,
             trial: p.trial,
             trial_used: p.trial_used,
@@ -177,6 +184,7 @@ impl Subscription {
             period: self.period,
             period_anchor: self.period_anchor,
             runs_limit_override: self.runs_limit_override,
+            runs_granted: self.runs_granted,
             cancel_at_period_end: self.cancel_at_period_end,
             trial: self.trial,
             trial_used: self.trial_used,
@@ -228,6 +236,11 @@ impl Subscription {
     /// An admin-set limit (enterprise contracts, comps); wins over the plan's.
     pub fn runs_limit_override(&self) -> Option<RunLimit> {
         self.runs_limit_override
+    }
+
+    /// Extra runs granted by an operator for the current period.
+    pub fn runs_granted(&self) -> RunCount {
+        self.runs_granted
     }
 
     pub fn cancel_at_period_end(&self) -> bool {
@@ -283,6 +296,7 @@ impl Subscription {
             period: Period::monthly(now, 0),
             period_anchor: now,
             runs_limit_override: None,
+            runs_granted: RunCount::ZERO,
             cancel_at_period_end: false,
             trial: None,
             trial_used: false,
@@ -300,12 +314,17 @@ impl Subscription {
         self.trial.is_some()
     }
 
-    /// The limit in force for the current period.
+    /// The limit in force for the current period: the trial's, the operator's or the plan's, plus
+    /// the runs granted for this period.
     pub fn runs_limit(&self, catalog: &PlanCatalog) -> RunLimit {
-        match (self.trial, self.runs_limit_override) {
+        let base = match (self.trial, self.runs_limit_override) {
             (Some(_), _) => RunLimit::Limited(catalog.trial().runs),
             (None, Some(limit)) => limit,
             (None, None) => catalog.get(self.plan).runs,
+        };
+        match base {
+            RunLimit::Limited(n) => RunLimit::limited(n.get().saturating_add(self.runs_granted.get())),
+            RunLimit::Unlimited => RunLimit::Unlimited,
         }
     }
 
@@ -426,6 +445,16 @@ impl Subscription {
         Ok(self.touched(now, effect))
     }
 
+    /// An operator grants `runs` extra runs for the current period (support, goodwill): the limit
+    /// grows by them until the period (or trial) ends. Unlimited subscriptions keep no grant.
+    pub fn grant_runs(&mut self, runs: RunCount, now: Timestamp) -> UsageEffect {
+        if runs == RunCount::ZERO {
+            return UsageEffect::Unchanged;
+        }
+        self.runs_granted = RunCount::new(self.runs_granted.get().saturating_add(runs.get()));
+        self.touched(now, UsageEffect::Keep)
+    }
+
     /// Stores the payment provider's customer id, unless one is already linked.
     pub fn link_customer(&mut self, customer_id: &CustomerId, now: Timestamp) -> UsageEffect {
         if self.billing.customer_id.is_some() {
@@ -456,6 +485,7 @@ impl Subscription {
             self.version += 1;
             if effect == UsageEffect::Reset {
                 self.runs_used = RunCount::ZERO;
+                self.runs_granted = RunCount::ZERO;
             }
         }
         effect

@@ -305,3 +305,21 @@ mod reserved {
         }
     }
 }
+
+#[test]
+fn granted_runs_raise_the_limit_for_the_current_period_only() {
+    let mut sub = used(fresh(), 10);
+    let now = SIGNUP + Duration::days(3);
+    assert!(matches!(sub.decide(one(), now, &catalog(), GRACE), ConsumeDecision::Refused { .. }));
+    let version = sub.version;
+    assert_eq!(sub.grant_runs(RunCount::new(5), now), UsageEffect::Keep);
+    assert_eq!(sub.version, version + 1, "a grant is a change (compare-and-set)");
+    assert_eq!(sub.runs_limit(&catalog()), RunLimit::limited(15));
+    assert!(matches!(sub.decide(RunCount::new(5), now, &catalog(), GRACE), ConsumeDecision::Allowed { .. }));
+    assert!(matches!(sub.decide(RunCount::new(6), now, &catalog(), GRACE), ConsumeDecision::Refused { .. }));
+    assert_eq!(sub.grant_runs(RunCount::ZERO, now), UsageEffect::Unchanged);
+    // The next period starts with the plan's own limit.
+    assert_eq!(sub.refresh(datetime!(2026-03-01 00:00 UTC)), UsageEffect::Reset);
+    assert_eq!(sub.runs_granted(), RunCount::ZERO);
+    assert_eq!(sub.runs_limit(&catalog()), RunLimit::limited(10));
+}

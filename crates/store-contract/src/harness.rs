@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use tollgate_ports::outbound::{
-    HealthCheck, Housekeeping, RefreshTokenRepository, Repositories, RepositoryPorts, ReservationRepository,
-    ServiceKeyRepository, SessionRepository, SubscriptionRepository, UsageRepository, UserRepository,
-    WebhookInbox,
+    AdminRepository, HealthCheck, Housekeeping, RefreshTokenRepository, Repositories, RepositoryPorts,
+    ReservationRepository, ServiceKeyRepository, SessionRepository, SubscriptionRepository, UsageRepository,
+    UserRepository, WebhookInbox,
 };
 use tollgate_store_postgres::PgStore;
 use tollgate_store_sqlite::{PoolOptions, SqliteStore};
@@ -25,6 +25,7 @@ pub struct Subject {
     pub service_keys: Arc<dyn ServiceKeyRepository>,
     pub reservations: Arc<dyn ReservationRepository>,
     pub housekeeping: Arc<dyn Housekeeping>,
+    pub admin: Arc<dyn AdminRepository>,
     pub health: Arc<dyn HealthCheck>,
     /// Runs the store's migrations again (they must be idempotent).
     pub migrate: Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync>,
@@ -54,6 +55,7 @@ impl Subject {
             service_keys: ports.service_keys,
             reservations: ports.reservations,
             housekeeping: ports.housekeeping,
+            admin: ports.admin,
             health: ports.health,
             migrate: Arc::new(move || migrate(store.clone())),
         }

@@ -63,6 +63,9 @@ macro_rules! contract_suite {
                 a_release_gives_every_held_run_back_once,
                 a_repeated_key_answers_the_first_hold,
                 any_interleaving_of_holds_and_consumptions_never_oversells_and_conserves_runs,
+                an_admin_change_and_its_audit_entry_are_written_together_or_not_at_all,
+                a_role_change_is_audited_and_an_unknown_user_writes_nothing,
+                users_are_searched_by_email_or_name_with_wildcards_taken_literally,
             ],
             16 => [
                 concurrent_metered_creates_make_exactly_the_allowed_sessions,

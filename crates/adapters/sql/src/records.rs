@@ -8,8 +8,8 @@ use tollgate_domain::{
     Subscription, SubscriptionId, SubscriptionParts, SubscriptionStatus, User, UserId,
 };
 use tollgate_ports::outbound::{
-    PasswordHash, RefreshTokenRecord, Reservation, ReservationStatus, ServiceKey, Session, StoreError,
-    UsageReason, UsageRecord, UserCredentials,
+    AuditAction, AuditEntry, PasswordHash, RefreshTokenRecord, Reservation, ReservationStatus, ServiceKey,
+    Session, StoreError, UsageReason, UsageRecord, UserCredentials,
 };
 use uuid::Uuid;
 
@@ -17,6 +17,53 @@ use crate::Ts;
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::failed(format!("stored {what} is invalid"))
+}
+
+/// `audit_log`: `before`/`after` as JSON text (the same on both stores).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: Uuid,
+    pub actor: String,
+    pub action: String,
+    pub target_user_id: Option<Uuid>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: Option<String>,
+    pub request_id: Option<String>,
+    pub at: Ts,
+}
+
+impl AuditRow {
+    pub fn from_domain(e: &AuditEntry) -> Self {
+        Self {
+            id: e.id,
+            actor: e.actor.clone(),
+            action: e.action.as_str().to_owned(),
+            target_user_id: e.target_user_id.map(|u| *u.as_uuid()),
+            before: e.before.as_ref().map(serde_json::Value::to_string),
+            after: e.after.as_ref().map(serde_json::Value::to_string),
+            reason: e.reason.clone(),
+            request_id: e.request_id.clone(),
+            at: Ts(e.at),
+        }
+    }
+
+    pub fn into_domain(self) -> Result<AuditEntry, StoreError> {
+        let json = |text: Option<String>| {
+            text.map(|t| serde_json::from_str(&t).map_err(|_| corrupt("audit value"))).transpose()
+        };
+        Ok(AuditEntry {
+            id: self.id,
+            actor: self.actor,
+            action: AuditAction::parse(&self.action).ok_or_else(|| corrupt("audit action"))?,
+            target_user_id: self.target_user_id.map(UserId::from_uuid),
+            before: json(self.before)?,
+            after: json(self.after)?,
+            reason: self.reason,
+            request_id: self.request_id,
+            at: self.at.0,
+        })
+    }
 }
 
 /// `limit_override` column: NULL = none, -1 = unlimited, n ≥ 0 = that many runs.
@@ -72,6 +119,7 @@ pub struct SubscriptionRow {
     pub period_end: Ts,
     pub period_anchor: Ts,
     pub limit_override: Option<i64>,
+    pub runs_granted: i64,
     pub cancel_at_period_end: bool,
     pub trial_started_at: Option<Ts>,
     pub trial_ends_at: Option<Ts>,
@@ -100,6 +148,7 @@ impl SubscriptionRow {
             period_end: Ts(s.period().end()),
             period_anchor: Ts(s.period_anchor()),
             limit_override: s.runs_limit_override().map(|l| l.as_option().map_or(UNLIMITED, i64::from)),
+            runs_granted: i64::from(s.runs_granted().get()),
             cancel_at_period_end: s.cancel_at_period_end(),
             trial_started_at: s.trial().map(|t| Ts(t.started_at)),
             trial_ends_at: s.trial().map(|t| Ts(t.ends_at)),
@@ -139,6 +188,9 @@ impl SubscriptionRow {
             period: Period::new(self.period_start.0, self.period_end.0).map_err(|_| corrupt("period"))?,
             period_anchor: self.period_anchor.0,
             runs_limit_override,
+            runs_granted: RunCount::new(
+                u32::try_from(self.runs_granted).map_err(|_| corrupt("granted runs"))?,
+            ),
             cancel_at_period_end: self.cancel_at_period_end,
             trial,
             trial_used: self.trial_used,
@@ -308,7 +360,7 @@ macro_rules! __select_subscription {
     ($tail:literal) => {
         concat!(
             "SELECT id, user_id, plan, status, runs_used, runs_reserved, period_start, period_end, period_anchor, limit_override, \
-             cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
+             runs_granted, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
              stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, \
              created_at, updated_at FROM subscriptions ",
             $tail

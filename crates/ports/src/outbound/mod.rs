@@ -1,5 +1,6 @@
 //! Ports: what the application needs from the outside world.
 
+mod admin;
 mod error;
 mod housekeeping;
 mod inbox;
@@ -15,6 +16,7 @@ mod tokens;
 mod usage;
 mod users;
 
+pub use admin::*;
 pub use error::StoreError;
 pub use housekeeping::*;
 pub use inbox::*;

@@ -8,8 +8,8 @@
 use async_trait::async_trait;
 
 use super::{
-    Housekeeping, RefreshTokenRepository, ReservationRepository, ServiceKeyRepository, SessionRepository,
-    StoreError, SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
+    AdminRepository, Housekeeping, RefreshTokenRepository, ReservationRepository, ServiceKeyRepository,
+    SessionRepository, StoreError, SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
 };
 
 /// Whether the store answers (for `/ready`).
@@ -30,6 +30,7 @@ pub trait Repositories:
     + ServiceKeyRepository
     + ReservationRepository
     + Housekeeping
+    + AdminRepository
     + HealthCheck
 {
 }
@@ -44,6 +45,7 @@ impl<S> Repositories for S where
         + ServiceKeyRepository
         + ReservationRepository
         + Housekeeping
+        + AdminRepository
         + HealthCheck
 {
 }
@@ -60,6 +62,7 @@ pub struct RepositoryPorts {
     pub service_keys: std::sync::Arc<dyn ServiceKeyRepository>,
     pub reservations: std::sync::Arc<dyn ReservationRepository>,
     pub housekeeping: std::sync::Arc<dyn Housekeeping>,
+    pub admin: std::sync::Arc<dyn AdminRepository>,
     pub health: std::sync::Arc<dyn HealthCheck>,
 }
 
@@ -75,6 +78,7 @@ impl RepositoryPorts {
             service_keys: store.clone(),
             reservations: store.clone(),
             housekeeping: store.clone(),
+            admin: store.clone(),
             health: store,
         }
     }

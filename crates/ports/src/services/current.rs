@@ -53,15 +53,31 @@ pub(crate) async fn update_current<E: From<CurrentError>>(
     user: UserId,
     f: impl Fn(&mut Subscription, Timestamp) -> Result<UsageEffect, E>,
 ) -> Result<Subscription, E> {
+    update_current_with(subs, clock, user, f, async |_, after, expected, effect| {
+        subs.update(after, expected, effect).await
+    })
+    .await
+}
+
+/// [`update_current`] saving with `save(before, after, expected_version, effect)` (e.g. the
+/// change and its audit entry in one transaction).
+pub(crate) async fn update_current_with<E: From<CurrentError>>(
+    subs: &dyn SubscriptionRepository,
+    clock: &dyn Clock,
+    user: UserId,
+    f: impl Fn(&mut Subscription, Timestamp) -> Result<UsageEffect, E>,
+    save: impl AsyncFn(&Subscription, &Subscription, i64, UsageEffect) -> Result<(), UpdateSubscriptionError>,
+) -> Result<Subscription, E> {
     for _ in 0..MAX_ATTEMPTS {
         let now = clock.now();
-        let mut sub = load_current(subs, user, now).await?;
+        let before = load_current(subs, user, now).await?;
+        let mut sub = before.clone();
         let expected = sub.version();
         let effect = f(&mut sub, now)?;
         if !effect.changed() {
             return Ok(sub);
         }
-        match subs.update(&sub, expected, effect).await {
+        match save(&before, &sub, expected, effect).await {
             Ok(()) => return Ok(sub),
             Err(UpdateSubscriptionError::Conflict) => continue,
             Err(UpdateSubscriptionError::Store(e)) => return Err(CurrentError::Failure(e.into()).into()),

@@ -10,6 +10,7 @@
 //! - `async write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`: a write
 //!   transaction (SQLite: `BEGIN IMMEDIATE` on its one writer connection).
 
+mod admin;
 mod housekeeping;
 mod inbox;
 mod reservations;
@@ -33,6 +34,7 @@ macro_rules! repositories {
         $crate::__service_keys!($store, $db);
         $crate::__reservations!($store, $db);
         $crate::__housekeeping!($store, $db);
+        $crate::__admin!($store, $db);
 
         #[::async_trait::async_trait]
         impl ::tollgate_ports::outbound::HealthCheck for $store {

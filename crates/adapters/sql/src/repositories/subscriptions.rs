@@ -15,8 +15,8 @@ macro_rules! __subscriptions {
                 "INSERT INTO subscriptions (id, user_id, plan, status, runs_used, period_start, period_end, period_anchor, \
                  limit_override, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
                  stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, created_at, updated_at, \
-                 runs_reserved) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+                 runs_reserved, runs_granted) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
             )
             .bind(r.id)
             .bind(&r.user_id)
@@ -41,6 +41,7 @@ macro_rules! __subscriptions {
             .bind(r.created_at)
             .bind(r.updated_at)
             .bind(r.runs_reserved)
+            .bind(r.runs_granted)
             .execute(conn)
             .await
             .map(|_| ())
@@ -92,7 +93,7 @@ macro_rules! __subscriptions {
                  period_start = $6, period_end = $7, period_anchor = $8, limit_override = $9, cancel_at_period_end = $10, \
                  trial_started_at = $11, trial_ends_at = $12, trial_used = $13, has_paid = $14, past_due_since = $15, \
                  stripe_customer_id = $16, stripe_subscription_id = $17, stripe_granted = $18, stripe_last_event_at = $19, \
-                 version = $20, updated_at = $21 \
+                 version = $20, updated_at = $21, runs_granted = $22 \
                  WHERE id = $1 AND version = $2",
             )
             .bind(r.id)
@@ -116,6 +117,7 @@ macro_rules! __subscriptions {
             .bind(r.stripe_last_event_at)
             .bind(r.version)
             .bind(r.updated_at)
+            .bind(r.runs_granted)
             .execute(conn)
             .await?;
             Ok(done.rows_affected() == 1)

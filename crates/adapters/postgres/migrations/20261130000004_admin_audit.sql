@@ -1,0 +1,17 @@
+-- Operator grants (SPEC §8): extra runs for the current period, cleared when a period starts.
+ALTER TABLE subscriptions ADD COLUMN runs_granted BIGINT NOT NULL DEFAULT 0 CHECK (runs_granted >= 0);
+
+-- Every admin change, written in the same transaction as the change. Kept when the user is
+-- deleted (no foreign key): the audit outlives what it describes. `before`/`after` are JSON text.
+CREATE TABLE audit_log (
+    id             UUID PRIMARY KEY,
+    actor          TEXT NOT NULL,
+    action         TEXT NOT NULL,
+    target_user_id UUID,
+    before         TEXT,
+    after          TEXT,
+    reason         TEXT,
+    request_id     TEXT,
+    at             TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX audit_log_newest ON audit_log (at DESC, id DESC);
