@@ -142,6 +142,42 @@ async fn operators_show_and_set_plans_through_the_cli() {
     assert!(String::from_utf8_lossy(&bad_plan.stderr).contains("unknown plan"));
     assert!(!unlimited_free.status.success());
     assert!(String::from_utf8_lossy(&unlimited_free.stderr).contains("refused"));
+
+    // Roles and grants, each audited with the command line as the actor.
+    let (promote, grant, bad_role, no_reason) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        let url = format!("sqlite://{}/tollgate.db", dir.display());
+        move || {
+            (
+                tollgate(&["user", "set-role", "ada@example.com", "admin"], &url, &dir),
+                tollgate(
+                    &["user", "grant", "ada@example.com", "5", "--reason", "outage on the 3rd"],
+                    &url,
+                    &dir,
+                ),
+                tollgate(&["user", "set-role", "ada@example.com", "root"], &url, &dir),
+                tollgate(&["user", "grant", "ada@example.com", "5", "--reason", " "], &url, &dir),
+            )
+        }
+    })
+    .await
+    .expect("joined");
+    assert!(promote.status.success(), "{}", String::from_utf8_lossy(&promote.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&promote.stdout).expect("json");
+    assert_eq!(shown["user"]["role"], "admin");
+    assert!(grant.status.success(), "{}", String::from_utf8_lossy(&grant.stderr));
+    let shown: serde_json::Value = serde_json::from_slice(&grant.stdout).expect("json");
+    assert_eq!(shown["subscription"]["runs_granted"], 5);
+    assert_eq!(shown["subscription"]["monthly_agent_runs_limit"], 25005);
+    assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
+    assert!(String::from_utf8_lossy(&no_reason.stderr).contains("a reason is required"));
+    let page = tollgate_ports::outbound::Page { limit: 10, offset: 0 };
+    let (log, total) = store.ports().admin.audit_log(page).await.expect("audit");
+    assert_eq!(total, 3, "set-plan, set-role, grant; nothing for the refused commands");
+    let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(actions, ["user.grant_runs", "user.set_role", "user.set_plan"]);
+    assert!(log.iter().all(|e| e.actor.starts_with("cli:") && e.target_user_id == Some(user.id)));
+    assert_eq!(log[0].reason.as_deref(), Some("outage on the 3rd"));
 }
 
 #[tokio::test]

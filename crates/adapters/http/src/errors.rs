@@ -311,3 +311,28 @@ pub fn forward_headers_missing() -> ApiError {
         "The gate needs the original request: X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy) or X-Original-Method and X-Original-URI (nginx).",
     )
 }
+
+pub fn forbidden() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden,
+        "This needs the admin role (an operator grants it with `tollgate user set-role EMAIL admin`).",
+    )
+}
+
+impl From<tollgate_ports::services::admin::AdminError> for ApiError {
+    fn from(e: tollgate_ports::services::admin::AdminError) -> Self {
+        use tollgate_ports::services::admin::AdminError;
+        match e {
+            AdminError::UnknownUser | AdminError::NoSubscription => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::UserNotFound,
+                "There is no user with this id.",
+            ),
+            AdminError::Refused(reason) => {
+                ApiError::validation(vec![crate::problem::FieldError::new("runs_limit", reason)])
+            }
+            AdminError::Failure(f) => f.into(),
+        }
+    }
+}

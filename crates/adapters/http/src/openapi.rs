@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, billing, gate, ops, reservations, sessions, usage};
+use crate::routes::{admin, auth, billing, gate, ops, reservations, sessions, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,12 +16,14 @@ use crate::routes::{auth, billing, gate, ops, reservations, sessions, usage};
         sessions::create, sessions::list, sessions::get, sessions::delete,
         usage::check, usage::consume, usage::refund,
         reservations::reserve, reservations::get, reservations::commit, reservations::release,
+        admin::users, admin::user, admin::set_plan, admin::grant, admin::audit,
     ),
     components(schemas(crate::problem::Problem, crate::problem::FieldError, crate::dto::QuotaView,
-        crate::dto::StripeEvent, crate::dto::StripeEventData, crate::dto::CheckoutPlan)),
+        crate::dto::StripeEvent, crate::dto::StripeEventData, crate::dto::CheckoutPlan, crate::dto::AdminPlan)),
     modifiers(&Bearer),
     tags((name = "auth"), (name = "billing"), (name = "sessions"), (name = "service", description = "Server to server, with a service key"),
-        (name = "gate", description = "Forward-auth for nginx, Traefik and Caddy"), (name = "operations"))
+        (name = "gate", description = "Forward-auth for nginx, Traefik and Caddy"), (name = "operations"),
+        (name = "admin", description = "Support without SQL, for users with the admin role"))
 )]
 struct ApiDoc;
 

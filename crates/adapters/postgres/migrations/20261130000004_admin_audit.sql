@@ -4,7 +4,9 @@ ALTER TABLE subscriptions ADD COLUMN runs_granted BIGINT NOT NULL DEFAULT 0 CHEC
 -- Every admin change, written in the same transaction as the change. Kept when the user is
 -- deleted (no foreign key): the audit outlives what it describes. `before`/`after` are JSON text.
 CREATE TABLE audit_log (
-    id             UUID PRIMARY KEY,
+    -- The order entries were written in (timestamps can tie).
+    seq            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id             UUID NOT NULL UNIQUE,
     actor          TEXT NOT NULL,
     action         TEXT NOT NULL,
     target_user_id UUID,
@@ -14,4 +16,3 @@ CREATE TABLE audit_log (
     request_id     TEXT,
     at             TIMESTAMPTZ NOT NULL
 );
-CREATE INDEX audit_log_newest ON audit_log (at DESC, id DESC);

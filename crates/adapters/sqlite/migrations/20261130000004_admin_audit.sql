@@ -4,7 +4,9 @@ ALTER TABLE subscriptions ADD COLUMN runs_granted INTEGER NOT NULL DEFAULT 0 CHE
 -- Every admin change, written in the same transaction as the change. Kept when the user is
 -- deleted (no foreign key): the audit outlives what it describes.
 CREATE TABLE audit_log (
-    id             BLOB PRIMARY KEY NOT NULL,
+    -- The order entries were written in (timestamps can tie).
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id             BLOB NOT NULL UNIQUE,
     actor          TEXT NOT NULL,
     action         TEXT NOT NULL,
     target_user_id BLOB,
@@ -14,4 +16,3 @@ CREATE TABLE audit_log (
     request_id     TEXT,
     at             INTEGER NOT NULL
 );
-CREATE INDEX audit_log_newest ON audit_log (at DESC, id DESC);

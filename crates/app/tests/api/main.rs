@@ -4,6 +4,7 @@
 // Tests run on real time and make their own ids.
 #![allow(clippy::disallowed_methods)]
 
+mod admin;
 mod auth;
 mod bad_input;
 mod billing;

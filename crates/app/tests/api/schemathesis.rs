@@ -55,6 +55,16 @@ async fn the_openapi_document_holds_against_schemathesis_with_every_phase_and_ch
     let effect =
         sub.set_plan_by_admin(PlanId::Enterprise, Some(RunLimit::Unlimited), sub.created_at()).expect("plan");
     subs.update(&sub, expected, effect).await.expect("unlimited");
+    // And an admin, so the admin API is exercised beyond its 403.
+    app.services
+        .admin
+        .set_role(
+            &tollgate_domain::Email::parse("schemathesis@example.com").expect("email"),
+            tollgate_domain::Role::Admin,
+            &tollgate_ports::services::admin::Actor::cli("schemathesis"),
+        )
+        .await
+        .expect("admin");
 
     let work = tempfile::tempdir().expect("temp dir");
     let config = format!("{}/tests/schemathesis/schemathesis.toml", env!("CARGO_MANIFEST_DIR"));

@@ -77,6 +77,6 @@ pub trait AdminRepository: Send + Sync {
     /// first, and how many match in all.
     async fn search_users(&self, query: Option<String>, page: Page) -> Result<(Vec<User>, u64), StoreError>;
 
-    /// The audit log, newest first, and its length.
+    /// The audit log, the last written first, and its length.
     async fn audit_log(&self, page: Page) -> Result<(Vec<AuditEntry>, u64), StoreError>;
 }

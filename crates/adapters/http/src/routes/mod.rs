@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource, and the one table that mounts them.
 
+pub mod admin;
 pub mod auth;
 pub mod billing;
 pub mod gate;
@@ -107,4 +108,9 @@ routes! {
     get "/api/v1/reservations/{id}" => reservations::get;
     post "/api/v1/reservations/{id}/commit" => reservations::commit;
     post "/api/v1/reservations/{id}/release" => reservations::release;
+    get "/api/v1/admin/users" => admin::users;
+    get "/api/v1/admin/users/{id}" => admin::user;
+    post "/api/v1/admin/users/{id}/plan" => admin::set_plan;
+    post "/api/v1/admin/users/{id}/grant" => admin::grant;
+    get "/api/v1/admin/audit" => admin::audit;
 }

@@ -110,7 +110,7 @@ macro_rules! __admin {
             > {
                 let rows: Vec<$crate::AuditRow> = ::sqlx::query_as(
                     "SELECT id, actor, action, target_user_id, before, after, reason, request_id, at FROM audit_log \
-                     ORDER BY at DESC, id DESC LIMIT $1 OFFSET $2",
+                     ORDER BY seq DESC LIMIT $1 OFFSET $2",
                 )
                 .bind(i64::from(page.limit))
                 .bind(i64::from(page.offset))
