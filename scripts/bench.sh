@@ -55,6 +55,8 @@ export STRIPE_PRICE_ID_BASIC="price_bench_basic"
 export STRIPE_PRICE_ID_PRO="price_bench_pro"
 export TOLLGATE_AUTH_RATE_PER_MINUTE=0
 export TOLLGATE_LISTEN="127.0.0.1:$PORT"
+# Requests are counted as in production; the listener takes any free port (nothing scrapes it).
+export TOLLGATE_METRICS_LISTEN="127.0.0.1:0"
 # The gate and proxy workloads: an agent route metered at one run, and an nginx upstream that
 # answers 200 at once (the proxy's overhead is measured against calling it directly).
 UPSTREAM_PORT=${BENCH_UPSTREAM_PORT:-18099}

@@ -14,6 +14,12 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >&2
 fi
 
+# promtool (Debian's prometheus package) checks the /metrics exposition.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "installing prometheus (for promtool)…" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >&2
+fi
+
 # The Stripe emulator for the Stripe adapter tests (a virtualenv under the repository).
 TOLLGATE_LOCALSTRIPE="$(bash scripts/localstripe.sh)"
 export TOLLGATE_LOCALSTRIPE

@@ -29,6 +29,7 @@ use tollgate_ports::redirect::RedirectPolicy;
 /// Every setting: its environment name and its place in [`Sections`].
 pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_LISTEN", "server.listen"),
+    ("TOLLGATE_METRICS_LISTEN", "server.metrics_listen"),
     ("TOLLGATE_ENV", "server.mode"),
     ("TOLLGATE_CORS_ORIGINS", "server.cors_origins"),
     ("TOLLGATE_MAX_BODY_BYTES", "server.max_body_bytes"),
@@ -113,6 +114,23 @@ impl FromStr for Secs {
     }
 }
 
+/// Where `/metrics` is served: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsListen(pub Option<SocketAddr>);
+
+impl FromStr for MetricsListen {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "off" => Ok(Self(None)),
+            address => {
+                address.parse().map(|a| Self(Some(a))).map_err(|_| "must be an address (host:port) or `off`")
+            }
+        }
+    }
+}
+
 /// `sqlite://…` or `postgres://…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseUrl(pub String);
@@ -153,6 +171,9 @@ impl FromStr for HttpUrl {
 pub struct ServerSettings {
     #[serde(deserialize_with = "text")]
     pub listen: SocketAddr,
+    /// The Prometheus listener (its own address, so it can stay private).
+    #[serde(deserialize_with = "text")]
+    pub metrics_listen: MetricsListen,
     #[serde(deserialize_with = "text")]
     pub mode: RunMode,
     /// Origins allowed by CORS; the redirect origins when unset.
@@ -173,6 +194,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: MetricsListen(Some(SocketAddr::from(([127, 0, 0, 1], 9464)))),
             mode: RunMode::Dev,
             cors_origins: None,
             max_body_bytes: NonZeroU32::new(65_536).unwrap_or(NonZeroU32::MIN),

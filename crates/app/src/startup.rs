@@ -8,7 +8,7 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tollgate_http::{AppState, HttpConfig, Services};
 use tollgate_ports::outbound::{
-    Clock, IdGenerator, PaymentProvider, RandomIds, SystemClock, WebhookVerifier,
+    Clock, IdGenerator, NoTelemetry, PaymentProvider, RandomIds, SystemClock, Telemetry, WebhookVerifier,
 };
 use tollgate_ports::services::admin::AdminService;
 use tollgate_ports::services::auth::AuthService;
@@ -32,11 +32,16 @@ pub const AUDIENCE: &str = "tollgate-api";
 
 /// The use cases over a store, as configured.
 pub fn services(settings: &Settings, store: &Store) -> anyhow::Result<Services> {
-    services_with(settings, store, Arc::new(SystemClock))
+    services_with(settings, store, Arc::new(SystemClock), Arc::new(NoTelemetry))
 }
 
-/// [`services`] with another clock (tests move time).
-pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) -> anyhow::Result<Services> {
+/// [`services`] with another clock (tests move time), reporting to `telemetry` (metrics).
+pub fn services_with(
+    settings: &Settings,
+    store: &Store,
+    clock: Arc<dyn Clock>,
+    telemetry: Arc<dyn Telemetry>,
+) -> anyhow::Result<Services> {
     let ports = store.ports();
     let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
     let hasher = Arc::new(Argon2Hasher::new().context("Failed to prepare the password hasher")?);
@@ -83,13 +88,16 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
     .with_reuse_grace(
         time::Duration::try_from(settings.auth.refresh_reuse_grace.0).unwrap_or(time::Duration::ZERO),
     );
-    let metering = Arc::new(MeteringService::new(
-        ports.subs.clone(),
-        ports.usage.clone(),
-        policy.clone(),
-        clock.clone(),
-        ids.clone(),
-    ));
+    let metering = Arc::new(
+        MeteringService::new(
+            ports.subs.clone(),
+            ports.usage.clone(),
+            policy.clone(),
+            clock.clone(),
+            ids.clone(),
+        )
+        .with_telemetry(telemetry.clone()),
+    );
     let reservations =
         ReservationService::new(metering.clone(), ports.reservations.clone(), clock.clone(), ids.clone());
     let billing = BillingService::new(
@@ -103,7 +111,8 @@ pub fn services_with(settings: &Settings, store: &Store, clock: Arc<dyn Clock>) 
     );
     let sessions = SessionService::new(ports.sessions.clone(), metering.clone(), clock.clone(), ids.clone());
     let webhooks =
-        WebhookService::new(verifier, ports.inbox.clone(), ports.subs.clone(), policy, clock.clone());
+        WebhookService::new(verifier, ports.inbox.clone(), ports.subs.clone(), policy, clock.clone())
+            .with_telemetry(telemetry);
     let admin = AdminService::new(
         ports.users.clone(),
         ports.subs.clone(),
@@ -159,6 +168,8 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The Prometheus listener and its port, unless `TOLLGATE_METRICS_LISTEN=off`.
+    metrics: Option<(u16, Server)>,
     store: Store,
     services: Services,
     /// How often expired reservations are swept (`None`: never; expiry is still lazy).
@@ -181,16 +192,33 @@ impl Application {
         let listener = TcpListener::bind(settings.server.listen)
             .with_context(|| format!("Failed to bind TOLLGATE_LISTEN={}", settings.server.listen))?;
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
-        let services = services_with(settings, &store, clock)?;
-        let state = AppState::new(services.clone(), http_config(settings));
+        let metrics = Arc::new(tollgate_http::metrics::Metrics::new(env!("CARGO_PKG_VERSION")));
+        let services = services_with(settings, &store, clock, metrics.clone())?;
+        let state = AppState::new(services.clone(), http_config(settings)).with_metrics(metrics.clone());
         let server = tollgate_http::serve(listener, state).context("Failed to start the HTTP server")?;
+        let metrics = match settings.server.metrics_listen.0 {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .with_context(|| format!("Failed to bind TOLLGATE_METRICS_LISTEN={address}"))?;
+                let port = listener.local_addr().context("Failed to read the bound address")?.port();
+                let server = tollgate_http::metrics::serve(listener, metrics, services.clone())
+                    .context("Failed to start the metrics listener")?;
+                Some((port, server))
+            }
+            None => None,
+        };
         let sweep_every = Some(settings.billing.reservation_sweep.0).filter(|d| !d.is_zero());
         let housekeeping_every = Some(settings.billing.housekeeping.0).filter(|d| !d.is_zero());
-        Ok(Self { port, server, store, services, sweep_every, housekeeping_every })
+        Ok(Self { port, server, metrics, store, services, sweep_every, housekeeping_every })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's port, when it is on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn store(&self) -> &Store {
@@ -233,6 +261,17 @@ impl Application {
                 }
             });
         }
-        self.server.await
+        match self.metrics {
+            Some((_, metrics)) => {
+                // The API server handles the signals; the metrics listener stops with it.
+                let handle = metrics.handle();
+                let metrics = tokio::spawn(metrics);
+                let served = self.server.await;
+                handle.stop(true).await;
+                let _ = metrics.await;
+                served
+            }
+            None => self.server.await,
+        }
     }
 }

@@ -325,6 +325,7 @@ async fn the_health_command_reports_a_ready_server_and_fails_without_one() {
         .arg(dir.path())
         .env("DATABASE_URL", &url)
         .env("TOLLGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TOLLGATE_METRICS_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("server starts");

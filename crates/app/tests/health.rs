@@ -20,6 +20,7 @@ async fn the_server_answers_health_and_ready_on_the_port_it_bound() {
     let dir = tempfile::tempdir().expect("temp dir");
     let env = HashMap::from([
         ("TOLLGATE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("TOLLGATE_METRICS_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
         ("DATABASE_URL".to_owned(), format!("sqlite://{}/db/tollgate.db", dir.path().display())),
     ]);
     let settings = Settings::load_from(dir.path(), Some(env)).expect("settings");

@@ -201,7 +201,7 @@ pub async fn a_refund_gives_the_runs_back_once(s: Subject) {
     let c = consumption(user.id, 0, TEN, None);
     s.usage.consume(&c).await.unwrap();
     s.usage.consume(&consumption(user.id, 0, TEN, None)).await.unwrap();
-    assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded);
+    assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded { runs: 1 });
     assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::AlreadyRefunded);
     assert_eq!(s.usage.refund(id()).await.unwrap(), RefundOutcome::NotFound);
     assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
@@ -217,7 +217,7 @@ pub async fn a_refund_after_the_period_rolled_over_leaves_the_new_counter_alone(
     assert_eq!(sub.refresh(later), UsageEffect::Reset);
     s.subs.update(&sub, 0, UsageEffect::Reset).await.unwrap();
     s.usage.consume(&consumption(user.id, 1, TEN, None)).await.unwrap();
-    assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded);
+    assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded { runs: 1 });
     assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
 }
 
@@ -594,7 +594,10 @@ pub async fn an_expired_hold_comes_back_once_whoever_expires_it(s: Subject) {
     s.reservations.hold(&a, T0 + Duration::seconds(10)).await.unwrap();
     s.reservations.hold(&b, T0 + Duration::hours(1)).await.unwrap();
     assert_eq!(used_and_reserved(&s, user.id).await, (0, 5));
+    assert_eq!(s.reservations.count_held(T0).await.unwrap(), 2);
     let at = T0 + Duration::seconds(11);
+    // Past its expiry a hold holds nothing, swept or not.
+    assert_eq!(s.reservations.count_held(at).await.unwrap(), 1);
     // Two sweeps and a lazy expiry at once: `a` expires once.
     let (x, y, z) = tokio::join!(
         s.reservations.expire_due(at),

@@ -7,6 +7,7 @@ pub mod error_code;
 pub(crate) mod errors;
 pub mod extract;
 pub mod metering;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
@@ -84,6 +85,7 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .wrap(from_fn(problem::render_errors))
             .wrap(security_headers(limits.hsts))
             .wrap(from_fn(middleware::request_id))
+            .wrap(from_fn(metrics::record))
             .configure(routes::configure)
             // Everything the router did not route: the proxy when one is configured, else 404.
             .default_service(web::to(proxy::forward))

@@ -82,6 +82,7 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// The HTTP client to the proxy's upstream (pooled connections), when a proxy is configured.
     pub upstream: Option<reqwest::Client>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -95,6 +96,13 @@ impl AppState {
                 .build()
                 .unwrap_or_default()
         });
-        Self { services, config: Arc::new(config), limits, upstream }
+        Self { services, config: Arc::new(config), limits, upstream, metrics: Arc::default() }
+    }
+
+    /// Counts requests into `metrics` (the registry the services report to).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 }

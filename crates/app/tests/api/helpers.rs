@@ -15,6 +15,8 @@ pub const SECRET: &str = "test-secret-test-secret-test-secret-32";
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the metrics listener.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub clock: Arc<FixedClock>,
     pub store: Store,
@@ -75,6 +77,7 @@ async fn spawn_on(shared: Option<String>, extra: &[(&str, &str)]) -> TestApp {
     };
     let mut env: HashMap<String, String> = HashMap::from([
         ("TOLLGATE_LISTEN".into(), "127.0.0.1:0".into()),
+        ("TOLLGATE_METRICS_LISTEN".into(), "127.0.0.1:0".into()),
         ("DATABASE_URL".into(), url.clone()),
         ("JWT_SECRET_KEY".into(), SECRET.into()),
         ("TOLLGATE_AUTH_RATE_PER_MINUTE".into(), "10000".into()),
@@ -86,11 +89,13 @@ async fn spawn_on(shared: Option<String>, extra: &[(&str, &str)]) -> TestApp {
     let clock = Arc::new(FixedClock::new(now_to_micros()));
     let app = Application::build_with(&settings, clock.clone()).await.expect("application");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app.metrics_port().map(|port| format!("http://127.0.0.1:{port}"));
     let store = app.store().clone();
     let services = app.services().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::new(),
         clock,
         store,

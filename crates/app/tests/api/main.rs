@@ -13,6 +13,7 @@ mod gate;
 mod hardening;
 mod helpers;
 mod localstripe;
+mod metrics;
 mod ops;
 mod outage;
 mod proxy;

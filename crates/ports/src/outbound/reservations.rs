@@ -110,4 +110,7 @@ pub trait ReservationRepository: Send + Sync {
     /// Expires every hold past its expiry (any user) and gives its runs back; each hold expires
     /// once however many replicas sweep at the same time. Returns how many expired.
     async fn expire_due(&self, now: Timestamp) -> Result<u64, StoreError>;
+
+    /// How many reservations hold runs at `now` (held and not past their expiry), on every replica.
+    async fn count_held(&self, now: Timestamp) -> Result<u64, StoreError>;
 }

@@ -12,11 +12,22 @@ use super::{
     SessionRepository, StoreError, SubscriptionRepository, UsageRepository, UserRepository, WebhookInbox,
 };
 
-/// Whether the store answers (for `/ready`).
+/// The connections of a store's pools, this replica's (for the pool gauge).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolConnections {
+    /// In use by a request.
+    pub active: u32,
+    /// Open and waiting.
+    pub idle: u32,
+}
+
+/// Whether the store answers (for `/ready`), and how its pools are doing.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait HealthCheck: Send + Sync {
     async fn ping(&self) -> Result<(), StoreError>;
+
+    fn connections(&self) -> PoolConnections;
 }
 
 /// Every repository port, implemented by one store.

@@ -97,7 +97,8 @@ impl Serialize for UsageReason {
 /// What a refund did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefundOutcome {
-    Refunded,
+    /// Given back now: this many runs.
+    Refunded { runs: u32 },
     /// Refunded before; nothing changed.
     AlreadyRefunded,
     /// No consumption with this id.

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use super::current::{load_current, CurrentError};
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
-    Clock, ConsumeOutcome, Consumption, IdGenerator, IdempotencyKey, RefundOutcome, StoreError,
-    SubscriptionRepository, UsageReason, UsageRepository,
+    Clock, ConsumeOutcome, Consumption, DecisionOutcome, IdGenerator, IdempotencyKey, NoTelemetry,
+    RefundOutcome, StoreError, SubscriptionRepository, Telemetry, UsageReason, UsageRepository,
 };
 
 /// Quota rules that come from configuration.
@@ -68,6 +68,7 @@ pub struct MeteringService {
     policy: QuotaPolicy,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl MeteringService {
@@ -78,7 +79,18 @@ impl MeteringService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { subs, usage, policy, clock, ids }
+        Self { subs, usage, policy, clock, ids, telemetry: Arc::new(NoTelemetry) }
+    }
+
+    /// Reports decisions, consumptions and refunds to `telemetry` (metrics).
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    pub fn telemetry(&self) -> &dyn Telemetry {
+        self.telemetry.as_ref()
     }
 
     pub fn policy(&self) -> &QuotaPolicy {
@@ -118,7 +130,11 @@ impl MeteringService {
 
     /// Gives back a consumption whose work failed, once.
     pub async fn refund(&self, record_id: Uuid) -> Result<RefundOutcome, Failure> {
-        Ok(self.usage.refund(record_id).await?)
+        let outcome = self.usage.refund(record_id).await?;
+        if let RefundOutcome::Refunded { runs } = outcome {
+            self.telemetry.runs_refunded(runs);
+        }
+        Ok(outcome)
     }
 
     /// The decision loop shared by every metered operation: refresh the subscription, decide,
@@ -126,6 +142,41 @@ impl MeteringService {
     /// in between). A refused decision with an idempotency key still asks the store, with a zero
     /// limit, so a retry of a request that succeeded earlier gets its original result.
     pub async fn meter<T, F, Fut>(
+        &self,
+        user: UserId,
+        units: RunCount,
+        key: Option<IdempotencyKey>,
+        reason: UsageReason,
+        store: F,
+    ) -> Result<Metered<T>, MeterError>
+    where
+        F: Fn(Consumption) -> Fut,
+        Fut: Future<Output = Result<ConsumeOutcome<T>, StoreError>>,
+    {
+        // A hold is not a consumption: its commit reports the runs it charges.
+        let consumes = reason != UsageReason::ReservationCommit;
+        let result = self.decide_and_store(user, units, key, reason, store).await;
+        let outcome = match &result {
+            Ok(Metered { replayed: true, .. }) => Some(DecisionOutcome::Replayed),
+            Ok(_) => {
+                if consumes {
+                    self.telemetry.runs_consumed(units.get());
+                }
+                Some(DecisionOutcome::Allowed)
+            }
+            Err(MeterError::Refused { reason: Refusal::LimitReached, .. }) => {
+                Some(DecisionOutcome::LimitReached)
+            }
+            Err(MeterError::Refused { reason: Refusal::Inactive, .. }) => Some(DecisionOutcome::Inactive),
+            Err(_) => None,
+        };
+        if let Some(outcome) = outcome {
+            self.telemetry.quota_decision(outcome);
+        }
+        result
+    }
+
+    async fn decide_and_store<T, F, Fut>(
         &self,
         user: UserId,
         units: RunCount,

@@ -254,9 +254,9 @@ async fn a_failed_operation_is_refunded_through_the_store() {
     usage
         .expect_refund()
         .with(mockall::predicate::eq(Uuid::from_u128(7)))
-        .returning(|_| Ok(RefundOutcome::Refunded));
+        .returning(|_| Ok(RefundOutcome::Refunded { runs: 1 }));
     let outcome = service(MockSubscriptionRepository::new(), usage).refund(Uuid::from_u128(7)).await;
-    assert_eq!(outcome.expect("refunded"), RefundOutcome::Refunded);
+    assert_eq!(outcome.expect("refunded"), RefundOutcome::Refunded { runs: 1 });
 }
 
 #[test]

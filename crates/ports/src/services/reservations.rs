@@ -96,7 +96,11 @@ impl ReservationService {
             .await
             .map_err(Failure::from)?;
         match outcome {
-            SettleOutcome::Done(r) | SettleOutcome::Already(r) => Ok(r),
+            SettleOutcome::Done(r) => {
+                self.metering.telemetry().runs_consumed(r.committed_runs.map_or(0, |n| n.get()));
+                Ok(r)
+            }
+            SettleOutcome::Already(r) => Ok(r),
             SettleOutcome::Conflict(r) if r.status == crate::outbound::ReservationStatus::Released => {
                 Err(CommitError::Released(r))
             }
@@ -122,6 +126,11 @@ impl ReservationService {
     /// Expires every hold past its expiry; safe to run on every replica at once.
     pub async fn sweep(&self) -> Result<u64, Failure> {
         Ok(self.reservations.expire_due(self.clock.now()).await?)
+    }
+
+    /// How many reservations hold runs now (the `tollgate_reservations_held` gauge).
+    pub async fn count_held(&self) -> Result<u64, Failure> {
+        Ok(self.reservations.count_held(self.clock.now()).await?)
     }
 
     pub fn now(&self) -> tollgate_domain::Timestamp {

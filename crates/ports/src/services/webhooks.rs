@@ -6,8 +6,8 @@ use tollgate_domain::{EventVerdict, Subscription};
 
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
-    Clock, InboxEntry, InboxOutcome, RecordOutcome, SubscriptionChange, SubscriptionRepository,
-    UpdateSubscriptionError, VerifiedEvent, WebhookError, WebhookInbox, WebhookVerifier,
+    Clock, InboxEntry, InboxOutcome, NoTelemetry, RecordOutcome, SubscriptionChange, SubscriptionRepository,
+    Telemetry, UpdateSubscriptionError, VerifiedEvent, WebhookError, WebhookInbox, WebhookVerifier,
 };
 use crate::services::metering::QuotaPolicy;
 
@@ -62,6 +62,7 @@ pub struct WebhookService {
     subs: Arc<dyn SubscriptionRepository>,
     policy: QuotaPolicy,
     clock: Arc<dyn Clock>,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl WebhookService {
@@ -72,7 +73,14 @@ impl WebhookService {
         policy: QuotaPolicy,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { verifier, inbox, subs, policy, clock }
+        Self { verifier, inbox, subs, policy, clock, telemetry: Arc::new(NoTelemetry) }
+    }
+
+    /// Reports each event's type and outcome to `telemetry` (metrics).
+    #[must_use]
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
     }
 
     /// Verifies the signature on the raw payload, then applies the event exactly once.
@@ -82,8 +90,19 @@ impl WebhookService {
         signature: &str,
     ) -> Result<WebhookReceipt, HandleWebhookError> {
         let verifier = self.verifier.as_ref().ok_or(HandleWebhookError::NotConfigured)?;
-        let event = verifier.verify(payload, signature, self.clock.now())?;
+        let event = match verifier.verify(payload, signature, self.clock.now()) {
+            Ok(event) => event,
+            Err(e) => {
+                // Unverified: its claimed type is not to be trusted (nor to grow the label set).
+                self.telemetry.webhook_event("unverified", "rejected");
+                return Err(e.into());
+            }
+        };
         let status = self.apply(&event).await?;
+        // Types Tollgate acts on by name; every other (verified) type as `other`, so the label
+        // set stays bounded.
+        let label = if event.event.is_some() { event.event_type.as_str() } else { "other" };
+        self.telemetry.webhook_event(label, status.as_str());
         Ok(WebhookReceipt { status, event_id: event.id, event_type: event.event_type })
     }
 

@@ -108,7 +108,7 @@ pub async fn refund(
     body: web::Json<UsageRefundRequest>,
 ) -> Result<HttpResponse, ApiError> {
     match state.services.metering.refund(body.consumption_id).await? {
-        RefundOutcome::Refunded | RefundOutcome::AlreadyRefunded => Ok(HttpResponse::Ok()
+        RefundOutcome::Refunded { .. } | RefundOutcome::AlreadyRefunded => Ok(HttpResponse::Ok()
             .json(UsageRefundResponse { consumption_id: body.consumption_id, refunded: true })),
         RefundOutcome::NotFound => Err(crate::errors::consumption_not_found()),
     }

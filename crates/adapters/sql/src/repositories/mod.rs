@@ -45,6 +45,26 @@ macro_rules! repositories {
                     .map(|_| ())
                     .map_err($crate::store_error)
             }
+
+            fn connections(&self) -> ::tollgate_ports::outbound::PoolConnections {
+                let count = |pool: &::sqlx::Pool<$db>| {
+                    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+                    ::tollgate_ports::outbound::PoolConnections {
+                        active: pool.size().saturating_sub(idle),
+                        idle,
+                    }
+                };
+                let (read, write) = (count(self.read_pool()), count(self.write_pool()));
+                // One pool serving both (Postgres) is counted once.
+                if ::std::ptr::eq(self.read_pool(), self.write_pool()) {
+                    read
+                } else {
+                    ::tollgate_ports::outbound::PoolConnections {
+                        active: read.active + write.active,
+                        idle: read.idle + write.idle,
+                    }
+                }
+            }
         }
     };
 }

@@ -230,6 +230,18 @@ macro_rules! __reservations {
                 tx.commit().await.map_err($crate::store_error)?;
                 Ok(expired.len() as u64)
             }
+
+            #[::tracing::instrument(skip_all)]
+            async fn count_held(&self, now: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::outbound::StoreError> {
+                let held: i64 = ::sqlx::query_scalar(
+                    "SELECT count(*) FROM reservations WHERE status = 'held' AND expires_at > $1",
+                )
+                .bind($crate::Ts(now))
+                .fetch_one(self.read_pool())
+                .await
+                .map_err($crate::store_error)?;
+                Ok(u64::try_from(held).unwrap_or(0))
+            }
         }
     };
 }

@@ -191,7 +191,7 @@ macro_rules! __usage {
                 .await
                 .map_err($crate::store_error)?;
                 tx.commit().await.map_err($crate::store_error)?;
-                Ok(RefundOutcome::Refunded)
+                Ok(RefundOutcome::Refunded { runs: u32::try_from(units).unwrap_or(u32::MAX) })
             }
 
             #[::tracing::instrument(skip_all)]
