@@ -20,6 +20,13 @@ if ! command -v promtool >/dev/null 2>&1; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >&2
 fi
 
+# Headless Chromium and its WebDriver (Debian's packages) for the billing pages' browser test.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium and chromium-driver…" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver fonts-dejavu-core) >&2
+fi
+
 # The Stripe emulator for the Stripe adapter tests (a virtualenv under the repository).
 TOLLGATE_LOCALSTRIPE="$(bash scripts/localstripe.sh)"
 export TOLLGATE_LOCALSTRIPE

@@ -146,7 +146,20 @@ pub fn services_with(
 
 /// The HTTP settings.
 pub fn http_config(settings: &Settings) -> HttpConfig {
+    let production = settings.server.mode == crate::settings::RunMode::Production;
+    let mut pages = tollgate_http::pages::session::PageKeys::new(
+        settings.jwt_secret.expose_secret().as_bytes(),
+        production,
+        time::Duration::days(i64::from(settings.auth.refresh_ttl_days.get())),
+    );
+    // A Stripe emulator's Checkout and portal pages (not Stripe's own) are where forms lead too.
+    if let Ok(api) = url::Url::parse(&settings.stripe.api_base.0) {
+        if api.host_str() != Some("api.stripe.com") {
+            pages = pages.with_form_target(api.origin().ascii_serialization());
+        }
+    }
     HttpConfig {
+        pages,
         metered_routes: settings.server.metered_routes.clone(),
         cors_origins: settings.cors_origins.clone(),
         auth_rate_per_minute: settings.auth.rate_per_minute,

@@ -10,6 +10,7 @@ pub mod metering;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod proxy;
 pub mod rate_limit;
@@ -87,6 +88,7 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .wrap(from_fn(middleware::request_id))
             .wrap(from_fn(metrics::record))
             .configure(routes::configure)
+            .configure(pages::configure)
             // Everything the router did not route: the proxy when one is configured, else 404.
             .default_service(web::to(proxy::forward))
     })

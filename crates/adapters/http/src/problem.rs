@@ -273,7 +273,9 @@ pub async fn render_errors(
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     let proxied = res.response().extensions().get::<crate::proxy::Proxied>().is_some();
-    if !(status.is_client_error() || status.is_server_error()) || is_problem || proxied {
+    // A page's error is a page (its message is the answer), never problem+json.
+    let page = res.response().extensions().get::<crate::pages::Rendered>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || proxied || page {
         return Ok(res);
     }
     let problem = match res.response().error() {

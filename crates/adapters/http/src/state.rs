@@ -56,6 +56,8 @@ pub struct HttpConfig {
     pub hsts: bool,
     /// The built-in proxy to an agent API (`TOLLGATE_UPSTREAM_URL`), when configured.
     pub proxy: Option<crate::proxy::ProxyConfig>,
+    /// The billing pages' cookies and CSRF key.
+    pub pages: crate::pages::session::PageKeys,
 }
 
 impl Default for HttpConfig {
@@ -70,6 +72,7 @@ impl Default for HttpConfig {
             body_timeout: Duration::from_secs(30),
             hsts: false,
             proxy: None,
+            pages: crate::pages::session::PageKeys::new(b"", false, time::Duration::days(30)),
         }
     }
 }

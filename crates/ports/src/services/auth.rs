@@ -202,6 +202,23 @@ impl AuthService {
         Ok(RefreshError::InvalidToken)
     }
 
+    /// The user a page session's refresh token signs in, without rotating it: the token must be
+    /// current (not rotated, revoked or expired). Pages keep one token per sign-in (their cookie);
+    /// a token the API rotated no longer opens a page.
+    pub async fn session(&self, refresh_token: &str) -> Result<Option<User>, Failure> {
+        let hash = self.issuer.hash_refresh_token(refresh_token);
+        let Some(record) = self.tokens.find_by_hash(&hash).await? else {
+            return Ok(None);
+        };
+        let current = record.rotated_at.is_none()
+            && record.revoked_at.is_none()
+            && self.clock.now() < record.expires_at;
+        if !current {
+            return Ok(None);
+        }
+        Ok(self.users.find_by_id(record.user_id).await?)
+    }
+
     /// Revokes the family of `refresh_token` when it belongs to `user`. Unknown tokens are ignored.
     pub async fn logout(&self, user: UserId, refresh_token: Option<&str>) -> Result<(), Failure> {
         let Some(token) = refresh_token else {
