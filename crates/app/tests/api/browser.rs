@@ -208,8 +208,9 @@ async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro(
     let login = app
         .post("/api/v1/auth/login", None, json!({"email": "ada@example.com", "password": "correct horse"}))
         .await;
-    let token =
-        login.json::<Value>().await.expect("json")["access_token"].as_str().expect("token").to_owned();
+    let signed: Value = login.json().await.expect("json");
+    let token = signed["access_token"].as_str().expect("token").to_owned();
+    let user_id = signed["user"]["id"].as_str().expect("id").to_owned();
     use_runs(&app, &token, 3).await;
     b.refresh().await.expect("reloaded");
     assert_eq!(text(&b, "#runs-used").await, "3");
@@ -294,8 +295,21 @@ async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro(
     assert_eq!(text(&b, "#runs-limit").await, "5,000");
     assert!(present(&b, "#manage-billing").await);
     shots.take(&b, "09-pro").await;
-    // The whole page, for docs/ and the README.
-    b.set_window_size(1280, 1400).await.expect("resized");
+    // A busier month through the service API (as an agent backend would), then the whole page
+    // for docs/ and the README.
+    let key = app.service_key("agents").await;
+    let consumed = app
+        .client
+        .post(app.url("/api/v1/usage/consume"))
+        .bearer_auth(&key)
+        .json(&json!({"user_id": user_id, "runs": 1234, "reason": "nightly batch"}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(consumed.status(), StatusCode::OK);
+    b.goto(&format!("{origin}/account/billing")).await.expect("opened");
+    assert_eq!(text(&b, "#runs-used").await, "1,234");
+    b.set_window_size(1280, 940).await.expect("resized");
     shots.take(&b, "billing-desktop").await;
     b.set_window_size(375, 812).await.expect("resized");
     shots.take(&b, "billing-375").await;
