@@ -49,12 +49,15 @@ fn tollgate(args: &[&str], url: &str, dir: &std::path::Path, port: u16) -> Comma
 }
 
 async fn start(url: &str, dir: &std::path::Path, port: u16) -> Server {
-    let child = tollgate(&["serve"], url, dir, port).stdout(Stdio::null()).spawn().expect("server starts");
+    // Owned by the guard at once: killed and reaped on every path, a panic included.
+    let server = Server {
+        child: tollgate(&["serve"], url, dir, port).stdout(Stdio::null()).spawn().expect("server starts"),
+    };
     let client = reqwest::Client::new();
     for _ in 0..200 {
         if client.get(format!("http://127.0.0.1:{port}/ready")).send().await.is_ok_and(|r| r.status() == 200)
         {
-            return Server { child };
+            return server;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
