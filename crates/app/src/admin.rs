@@ -78,6 +78,8 @@ fn describe(e: AdminError) -> anyhow::Error {
         AdminError::UnknownUser => anyhow!("no user with this email"),
         AdminError::NoSubscription => anyhow!("the user has no subscription"),
         AdminError::Refused(reason) => anyhow!("refused: {reason}"),
+        e @ (AdminError::LimitTooLarge | AdminError::TooManyGranted) => anyhow!("refused: {e}"),
+        AdminError::Contended => anyhow!("the subscription kept changing; nothing was written: try again"),
         AdminError::Failure(f) => anyhow::Error::new(f).context("the store failed"),
     }
 }

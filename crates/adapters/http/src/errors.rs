@@ -332,6 +332,17 @@ impl From<tollgate_ports::services::admin::AdminError> for ApiError {
             AdminError::Refused(reason) => {
                 ApiError::validation(vec![crate::problem::FieldError::new("runs_limit", reason)])
             }
+            AdminError::LimitTooLarge => {
+                ApiError::validation(vec![crate::problem::FieldError::new("runs_limit", &e)])
+            }
+            AdminError::TooManyGranted => {
+                ApiError::validation(vec![crate::problem::FieldError::new("runs", &e)])
+            }
+            AdminError::Contended => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::ConcurrentUpdate,
+                "Other changes to this subscription kept winning; nothing was written. Retry.",
+            ),
             AdminError::Failure(f) => f.into(),
         }
     }

@@ -224,6 +224,7 @@ pub fn serve(listener: TcpListener, metrics: Arc<Metrics>, services: Services) -
         App::new()
             .app_data(state.clone())
             .route("/metrics", web::get().to(exposition))
+            .route("/metrics", web::head().to(exposition))
             .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     })
     .workers(1)

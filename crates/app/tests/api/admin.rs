@@ -179,3 +179,66 @@ async fn users_are_searched_and_paged() {
     let res = app.get("/api/v1/admin/users?limit=0", Some(&root.access)).await;
     problem(res, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
 }
+
+#[tokio::test]
+async fn racing_admins_never_get_a_500_and_every_answered_grant_counts_once() {
+    let app = spawn_app().await;
+    let user = app.register("ada@example.com").await;
+    let root = admin(&app, "root@example.com").await;
+    let path = format!("/api/v1/admin/users/{}/grant", user.id);
+    let grants = (0..24).map(|_| app.post(&path, Some(&root.access), json!({"runs": 1, "reason": "race"})));
+    let answers = futures_util::future::join_all(grants).await;
+    let mut granted = 0;
+    for res in answers {
+        match res.status() {
+            StatusCode::OK => granted += 1,
+            StatusCode::CONFLICT => {
+                problem(res, StatusCode::CONFLICT, "CONCURRENT_UPDATE").await;
+            }
+            other => panic!("a racing grant answered {other}"),
+        }
+    }
+    assert!(granted > 0);
+    assert_eq!(app.subscription(&user.access).await["granted_runs"], granted);
+    // One audit entry per grant that happened (plus the promotion).
+    assert_eq!(audit(&app, &root.access).await["total"], granted + 1);
+}
+
+#[tokio::test]
+async fn limits_stay_in_range_plan_names_are_exact_and_a_no_op_is_not_audited() {
+    let app = spawn_app().await;
+    let user = app.register("ada@example.com").await;
+    let root = admin(&app, "root@example.com").await;
+    let plan = format!("/api/v1/admin/users/{}/plan", user.id);
+    let grant = format!("/api/v1/admin/users/{}/grant", user.id);
+    for body in [
+        json!({"plan": "PRO"}),
+        json!({"plan": " basic"}),
+        json!({"plan": "free\n"}),
+        json!({"plan": "enterprise", "runs_limit": 1_000_000_001u32}),
+    ] {
+        problem(
+            app.post(&plan, Some(&root.access), body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_FAILED",
+        )
+        .await;
+    }
+    for reason in ["\u{200b}", "\u{feff}", "a\u{202e}b", "line\u{2028}break"] {
+        let res = app.post(&grant, Some(&root.access), json!({"runs": 5, "reason": reason})).await;
+        problem(res, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
+    }
+    // The period's grants stop at 1,000,000,000 extra runs.
+    for _ in 0..1000 {
+        let res = app.post(&grant, Some(&root.access), json!({"runs": 1_000_000, "reason": "lots"})).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = app.post(&grant, Some(&root.access), json!({"runs": 1, "reason": "one more"})).await;
+    problem(res, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED").await;
+    assert_eq!(app.subscription(&user.access).await["granted_runs"], 1_000_000_000u32);
+    // Setting the plan a user already has changes nothing and writes no audit entry.
+    let before = audit(&app, &root.access).await["total"].clone();
+    let res = app.post(&plan, Some(&root.access), json!({"plan": "free"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(audit(&app, &root.access).await["total"], before);
+}

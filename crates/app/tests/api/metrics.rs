@@ -246,6 +246,8 @@ async fn metrics_are_served_on_their_own_listener_only_and_can_be_turned_off() {
     let app = spawn_app().await;
     assert_eq!(app.get("/metrics", None).await.status(), StatusCode::NOT_FOUND, "not on the API's address");
     let address = app.metrics_address.clone().expect("on");
+    let head = app.client.head(format!("{address}/metrics")).send().await.expect("sent");
+    assert_eq!(head.status(), StatusCode::OK, "HEAD answers like GET");
     let other = app.client.get(format!("{address}/api/v1/openapi.json")).send().await.expect("sent");
     assert_eq!(other.status(), StatusCode::NOT_FOUND, "and nothing else on the metrics address");
     let off = spawn_app_with(&[("TOLLGATE_METRICS_LISTEN", "off")]).await;

@@ -191,6 +191,12 @@ async fn the_billing_page_needs_a_current_session_and_sign_out_ends_it() {
     assert_eq!(forged.status(), StatusCode::SEE_OTHER);
     // The session cookie is a refresh token of its own family: refreshing it through the API
     // rotates it, and the page no longer opens with the old one.
+    // Sign out with the billing page's form token (tokens are bound to the session).
+    let stale = post_form(&app, "/signout", &cookies, &[("csrf", token.as_str())]).await;
+    assert_eq!(stale.headers()[LOCATION], "/account/billing?error=csrf", "the signed-out page's token");
+    let page =
+        client().get(app.url("/account/billing")).header("cookie", &cookies).send().await.expect("sent");
+    let token = csrf_field(&page.text().await.expect("html"));
     let out = post_form(&app, "/signout", &cookies, &[("csrf", token.as_str())]).await;
     assert_eq!(out.headers()[LOCATION], "/?notice=signed_out");
     let (cleared, header) = set_cookie(out.headers(), "tollgate_session").expect("cleared");
@@ -211,4 +217,69 @@ async fn production_cookies_are_secure_and_host_prefixed() {
         cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("Path=/"),
         "{cookie}"
     );
+}
+
+#[tokio::test]
+async fn a_token_made_for_another_session_is_refused() {
+    let app = spawn_app().await;
+    // An attacker's own cookie and token, made without a session, planted next to the victim's
+    // session cookie: not the token of the victim's cookies.
+    let (planted_nonce, planted_token) = visit(&app).await;
+    let (_, _, victim_session) = sign_up(&app, "ada@example.com").await;
+    let cookies = format!("tollgate_csrf={planted_nonce}; tollgate_session={victim_session}");
+    let res = post_form(&app, "/account/billing/trial", &cookies, &[("csrf", planted_token.as_str())]).await;
+    assert_eq!(res.headers()[LOCATION], "/account/billing?error=csrf");
+    // The billing page's own token (made for these cookies) is accepted.
+    let page =
+        client().get(app.url("/account/billing")).header("cookie", &cookies).send().await.expect("sent");
+    let token = csrf_field(&page.text().await.expect("html"));
+    let res = post_form(&app, "/account/billing/trial", &cookies, &[("csrf", token.as_str())]).await;
+    assert_eq!(res.headers()[LOCATION], "/account/billing?notice=trial");
+}
+
+#[tokio::test]
+async fn odd_requests_to_pages_get_pages_not_json() {
+    let app = spawn_app().await;
+    let http = client();
+    let get = |path: &str| http.get(app.url(path)).send();
+    // A repeated query parameter reads as no message, not a 422.
+    let res = get("/?error=csrf&error=signed_out").await.expect("sent");
+    assert_eq!(res.status(), StatusCode::OK);
+    is_page(&res);
+    // HEAD answers like GET.
+    let head = http.head(app.url("/")).send().await.expect("sent");
+    assert_eq!(head.status(), StatusCode::OK);
+    let css = http.head(app.url("/assets/tollgate.css")).send().await.expect("sent");
+    assert_eq!(css.status(), StatusCode::OK);
+    // Wrong methods: 405 pages with `Allow`; unknown pages: 404 pages.
+    let wrong = get("/signin").await.expect("sent");
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.headers()["allow"], "POST");
+    is_page(&wrong);
+    let put = http.put(app.url("/account/billing")).send().await.expect("sent");
+    assert_eq!(
+        (put.status(), put.headers()["allow"].to_str().expect("ascii")),
+        (StatusCode::METHOD_NOT_ALLOWED, "GET, HEAD")
+    );
+    for path in ["/account/nope", "/assets/nope.css"] {
+        let res = get(path).await.expect("sent");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        is_page(&res);
+    }
+    // A form past 16 KiB: a 413 page, nothing done.
+    let (nonce, token) = visit(&app).await;
+    let big = "x".repeat(20 * 1024);
+    let form = [
+        ("csrf", token.as_str()),
+        ("fullname", big.as_str()),
+        ("email", "ada@example.com"),
+        ("password", "correct horse"),
+    ];
+    let res = post_form(&app, "/signup", &format!("tollgate_csrf={nonce}"), &form).await;
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    is_page(&res);
+    let login = app
+        .post("/api/v1/auth/login", None, json!({"email": "ada@example.com", "password": "correct horse"}))
+        .await;
+    assert_eq!(login.status(), StatusCode::UNAUTHORIZED, "no account was made");
 }

@@ -18,6 +18,17 @@ use crate::outbound::{
 /// At most this many runs in one grant.
 pub const MAX_GRANT: u32 = 1_000_000;
 
+/// At most this many extra runs in one period (with an admin limit of at most
+/// [`MAX_RUNS_LIMIT`], a limit stays within the API's `int32`).
+pub const MAX_GRANTED: u32 = 1_000_000_000;
+
+/// The largest per-customer limit an operator may set.
+pub const MAX_RUNS_LIMIT: u32 = 1_000_000_000;
+
+/// Admin changes retry their compare-and-set this many times (operators may race each other and
+/// the traffic of the user they change) before answering `Contended`.
+const ADMIN_ATTEMPTS: usize = 64;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("no such user")]
@@ -26,6 +37,15 @@ pub enum AdminError {
     NoSubscription,
     #[error(transparent)]
     Refused(#[from] AdminPlanError),
+    /// Other changes to the same subscription kept winning; nothing was written. Retry.
+    #[error("the subscription kept changing; nothing was written")]
+    Contended,
+    /// A per-customer limit above [`MAX_RUNS_LIMIT`].
+    #[error("a customer's limit is at most {MAX_RUNS_LIMIT} runs")]
+    LimitTooLarge,
+    /// The grant would take the period's extra runs past [`MAX_GRANTED`].
+    #[error("at most {MAX_GRANTED} extra runs may be granted in a period")]
+    TooManyGranted,
     #[error(transparent)]
     Failure(#[from] Failure),
 }
@@ -34,6 +54,7 @@ impl From<CurrentError> for AdminError {
     fn from(e: CurrentError) -> Self {
         match e {
             CurrentError::NotFound => Self::NoSubscription,
+            CurrentError::Contended => Self::Contended,
             CurrentError::Failure(f) => Self::Failure(f),
         }
     }
@@ -90,6 +111,14 @@ fn plan_view(sub: &Subscription) -> serde_json::Value {
         "runs_granted": sub.runs_granted().get(),
         "runs_used": sub.runs_used().get(),
     })
+}
+
+/// Whether two subscriptions hold the same state (the version and update time aside).
+fn same_state(a: &Subscription, b: &Subscription) -> bool {
+    let (mut a, mut b) = (a.parts(), b.parts());
+    (a.version, a.updated_at) = (0, b.updated_at);
+    b.version = 0;
+    a == b
 }
 
 impl AdminService {
@@ -174,10 +203,21 @@ impl AdminService {
         ) -> Result<tollgate_domain::UsageEffect, AdminError>,
     ) -> Result<Subscription, AdminError> {
         let base = self.entry(actor, action, user, reason);
+        // A change that changes nothing (the plan it already has) writes nothing, audit included.
+        let change = |sub: &mut Subscription, now| {
+            let original = sub.clone();
+            let effect = change(sub, now)?;
+            if same_state(&original, sub) {
+                *sub = original;
+                return Ok(tollgate_domain::UsageEffect::Unchanged);
+            }
+            Ok(effect)
+        };
         update_current_with(
             self.subs.as_ref(),
             self.clock.as_ref(),
             user,
+            ADMIN_ATTEMPTS,
             change,
             async |before, after, version, effect| {
                 let entry = AuditEntry {
@@ -200,6 +240,9 @@ impl AdminService {
         runs: Option<RunLimit>,
         actor: &Actor,
     ) -> Result<Subscription, AdminError> {
+        if runs.and_then(|r| r.as_option()).is_some_and(|n| n > MAX_RUNS_LIMIT) {
+            return Err(AdminError::LimitTooLarge);
+        }
         self.change_subscription(user, actor, AuditAction::SetPlan, None, |sub, now| {
             sub.set_plan_by_admin(plan, runs, now).map_err(AdminError::from)
         })
@@ -215,6 +258,9 @@ impl AdminService {
         actor: &Actor,
     ) -> Result<Subscription, AdminError> {
         self.change_subscription(user, actor, AuditAction::GrantRuns, Some(reason), |sub, now| {
+            if u64::from(sub.runs_granted().get()) + u64::from(runs.get()) > u64::from(MAX_GRANTED) {
+                return Err(AdminError::TooManyGranted);
+            }
             Ok(sub.grant_runs(runs, now))
         })
         .await

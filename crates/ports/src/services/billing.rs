@@ -33,7 +33,7 @@ impl From<CurrentError> for SubscriptionError {
     fn from(e: CurrentError) -> Self {
         match e {
             CurrentError::NotFound => Self::NotFound,
-            CurrentError::Failure(f) => Self::Failure(f),
+            other => other.into_failure().map_or(Self::NotFound, Self::Failure),
         }
     }
 }

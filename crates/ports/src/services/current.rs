@@ -11,8 +11,22 @@ use crate::outbound::{SubscriptionRepository, UpdateSubscriptionError};
 pub enum CurrentError {
     #[error("no subscription for this user")]
     NotFound,
+    /// Every compare-and-set attempt lost to a concurrent change.
+    #[error("the subscription kept changing")]
+    Contended,
     #[error(transparent)]
     Failure(#[from] Failure),
+}
+
+impl CurrentError {
+    /// `Contended` as an internal failure, for callers that retry enough never to see it.
+    pub(crate) fn into_failure(self) -> Option<Failure> {
+        match self {
+            Self::NotFound => None,
+            Self::Contended => Some(Failure::internal("subscription kept changing")),
+            Self::Failure(f) => Some(f),
+        }
+    }
 }
 
 /// The user's subscription as of `now`: an ended trial or period is rolled over and saved with a
@@ -53,7 +67,7 @@ pub(crate) async fn update_current<E: From<CurrentError>>(
     user: UserId,
     f: impl Fn(&mut Subscription, Timestamp) -> Result<UsageEffect, E>,
 ) -> Result<Subscription, E> {
-    update_current_with(subs, clock, user, f, async |_, after, expected, effect| {
+    update_current_with(subs, clock, user, MAX_ATTEMPTS, f, async |_, after, expected, effect| {
         subs.update(after, expected, effect).await
     })
     .await
@@ -65,10 +79,11 @@ pub(crate) async fn update_current_with<E: From<CurrentError>>(
     subs: &dyn SubscriptionRepository,
     clock: &dyn Clock,
     user: UserId,
+    attempts: usize,
     f: impl Fn(&mut Subscription, Timestamp) -> Result<UsageEffect, E>,
     save: impl AsyncFn(&Subscription, &Subscription, i64, UsageEffect) -> Result<(), UpdateSubscriptionError>,
 ) -> Result<Subscription, E> {
-    for _ in 0..MAX_ATTEMPTS {
+    for _ in 0..attempts {
         let now = clock.now();
         let before = load_current(subs, user, now).await?;
         let mut sub = before.clone();
@@ -83,5 +98,5 @@ pub(crate) async fn update_current_with<E: From<CurrentError>>(
             Err(UpdateSubscriptionError::Store(e)) => return Err(CurrentError::Failure(e.into()).into()),
         }
     }
-    Err(CurrentError::Failure(Failure::internal("subscription kept changing")).into())
+    Err(CurrentError::Contended.into())
 }

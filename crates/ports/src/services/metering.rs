@@ -56,7 +56,7 @@ impl From<CurrentError> for MeterError {
     fn from(e: CurrentError) -> Self {
         match e {
             CurrentError::NotFound => Self::UnknownUser,
-            CurrentError::Failure(f) => f.into(),
+            other => other.into_failure().map_or(Self::UnknownUser, Self::Failure),
         }
     }
 }

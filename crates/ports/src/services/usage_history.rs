@@ -49,7 +49,7 @@ impl From<CurrentError> for HistoryError {
     fn from(e: CurrentError) -> Self {
         match e {
             CurrentError::NotFound => Self::UnknownUser,
-            CurrentError::Failure(f) => Self::Failure(f),
+            other => other.into_failure().map_or(Self::UnknownUser, Self::Failure),
         }
     }
 }

@@ -9,7 +9,7 @@ pub mod chart;
 mod render;
 pub mod session;
 
-use actix_web::http::header;
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use tollgate_domain::subscription::TrialError;
@@ -20,17 +20,74 @@ use tollgate_ports::services::billing::{ActivateTrialError, CheckoutError, Porta
 use crate::state::AppState;
 use render::{BillingView, Page, SignInView};
 
-/// Mounts the pages and their stylesheet.
+/// Mounts the pages and their stylesheet. Each page answers `HEAD` like `GET`, another method
+/// with a 405 page (and `Allow`), and an unknown path under `/account/` or `/assets/` with a 404
+/// page: a browser never gets JSON from here.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home))
-        .route("/signin", web::post().to(sign_in))
-        .route("/signup", web::post().to(sign_up))
-        .route("/signout", web::post().to(sign_out))
-        .route("/account/billing", web::get().to(billing))
-        .route("/account/billing/trial", web::post().to(trial))
-        .route("/account/billing/checkout", web::post().to(checkout))
-        .route("/account/billing/portal", web::post().to(portal))
-        .route("/assets/tollgate.css", web::get().to(stylesheet));
+    fn page<F, Args>(cfg: &mut web::ServiceConfig, path: &'static str, method: Method, handler: F)
+    where
+        F: actix_web::Handler<Args>,
+        Args: actix_web::FromRequest + 'static,
+        F::Output: actix_web::Responder + 'static,
+    {
+        let allow = if method == Method::GET { "GET, HEAD" } else { "POST" };
+        let mut resource = web::resource(path).route(web::method(method.clone()).to(handler.clone()));
+        if method == Method::GET {
+            resource = resource.route(web::head().to(handler));
+        }
+        cfg.service(resource.default_service(web::to(
+            move |state: web::Data<AppState>, req: HttpRequest| async move {
+                let mut res = Page::error(
+                    &state,
+                    &req,
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "This page does not answer that method.",
+                );
+                res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
+                res
+            },
+        )));
+    }
+    page(cfg, "/", Method::GET, home);
+    page(cfg, "/signin", Method::POST, sign_in);
+    page(cfg, "/signup", Method::POST, sign_up);
+    page(cfg, "/signout", Method::POST, sign_out);
+    page(cfg, "/account/billing", Method::GET, billing);
+    page(cfg, "/account/billing/trial", Method::POST, trial);
+    page(cfg, "/account/billing/checkout", Method::POST, checkout);
+    page(cfg, "/account/billing/portal", Method::POST, portal);
+    page(cfg, "/assets/tollgate.css", Method::GET, stylesheet);
+    for prefix in ["/account/{rest:.*}", "/assets/{rest:.*}"] {
+        cfg.route(
+            prefix,
+            web::to(|state: web::Data<AppState>, req: HttpRequest| async move {
+                Page::error(&state, &req, StatusCode::NOT_FOUND, "There is no such page.")
+            }),
+        );
+    }
+}
+
+/// Form bodies larger than this are refused with a page (413).
+const MAX_FORM_BYTES: usize = 16 * 1024;
+
+/// The form body, or `None` past [`MAX_FORM_BYTES`] (or when it could not be read).
+async fn read_form(mut payload: web::Payload) -> Option<web::BytesMut> {
+    use futures_util::StreamExt;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.ok()?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
+}
+
+/// The page's query, leniently: anything malformed (a repeated parameter, bad encoding) reads
+/// as no query rather than an error.
+fn page_query(req: &HttpRequest) -> PageQuery {
+    serde_urlencoded::from_str(req.query_string()).unwrap_or_default()
 }
 
 /// Marks a page answer: `problem::render_errors` leaves its status and HTML alone.
@@ -70,6 +127,7 @@ fn message(code: &str) -> Option<&'static str> {
         "rate_limited" => "Too many attempts; please wait a minute and try again.",
         "unavailable" => "Something went wrong on our side. Please try again shortly.",
         "cancelled" => "Checkout was cancelled; nothing changed.",
+        "too_large" => "The form was too large.",
         _ => return None,
     })
 }
@@ -106,10 +164,7 @@ where
     T: for<'de> Deserialize<'de> + Default + HasCsrf,
 {
     let parsed: T = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    let keys = &state.config.pages;
-    let valid = keys
-        .csrf_nonce(req)
-        .is_some_and(|nonce| parsed.csrf().is_some_and(|token| keys.verify(&nonce, token)));
+    let valid = parsed.csrf().is_some_and(|token| state.config.pages.verify_for(req, token));
     (parsed, valid)
 }
 
@@ -143,7 +198,8 @@ struct PageQuery {
     checkout: Option<String>,
 }
 
-async fn home(state: web::Data<AppState>, req: HttpRequest, query: web::Query<PageQuery>) -> HttpResponse {
+async fn home(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let query = page_query(&req);
     match signed_in(&state, &req).await {
         Ok(Some(_)) => return see_other("/account/billing"),
         Ok(None) => {}
@@ -157,8 +213,10 @@ async fn home(state: web::Data<AppState>, req: HttpRequest, query: web::Query<Pa
     Page::sign_in(&state, &req, actix_web::http::StatusCode::OK, view)
 }
 
-async fn sign_in(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    use actix_web::http::StatusCode;
+async fn sign_in(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Some(body) = read_form(payload).await else {
+        return Page::error(&state, &req, StatusCode::PAYLOAD_TOO_LARGE, "The form was too large.");
+    };
     let (form, csrf_ok) = form::<SignInForm>(&state, &req, &body);
     let email = form.email.unwrap_or_default();
     let again = |status, error: &'static str| {
@@ -192,8 +250,10 @@ async fn sign_in(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes)
     }
 }
 
-async fn sign_up(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    use actix_web::http::StatusCode;
+async fn sign_up(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Some(body) = read_form(payload).await else {
+        return Page::error(&state, &req, StatusCode::PAYLOAD_TOO_LARGE, "The form was too large.");
+    };
     let (form, csrf_ok) = form::<SignUpForm>(&state, &req, &body);
     let (email, fullname) = (form.email.unwrap_or_default(), form.fullname.unwrap_or_default());
     let again = |status, error: String| {
@@ -236,7 +296,10 @@ async fn sign_up(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes)
     }
 }
 
-async fn sign_out(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn sign_out(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Some(body) = read_form(payload).await else {
+        return see_other("/account/billing?error=too_large");
+    };
     let (_, csrf_ok) = form::<ActionForm>(&state, &req, &body);
     if !csrf_ok {
         return see_other("/account/billing?error=csrf");
@@ -252,7 +315,8 @@ async fn sign_out(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
     res
 }
 
-async fn billing(state: web::Data<AppState>, req: HttpRequest, query: web::Query<PageQuery>) -> HttpResponse {
+async fn billing(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let query = page_query(&req);
     let user = match signed_in(&state, &req).await {
         Ok(Some((user, _))) => user,
         Ok(None) => return see_other("/"),
@@ -285,7 +349,10 @@ async fn action<T: for<'de> Deserialize<'de> + Default + HasCsrf>(
     Ok((user, form))
 }
 
-async fn trial(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn trial(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Some(body) = read_form(payload).await else {
+        return see_other("/account/billing?error=too_large");
+    };
     let (user, _) = match action::<ActionForm>(&state, &req, &body).await {
         Ok(found) => found,
         Err(res) => return res,
@@ -304,7 +371,10 @@ async fn trial(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -
     }
 }
 
-async fn checkout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn checkout(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Some(body) = read_form(payload).await else {
+        return see_other("/account/billing?error=too_large");
+    };
     let (user, form) = match action::<ActionForm>(&state, &req, &body).await {
         Ok(found) => found,
         Err(res) => return res,
@@ -338,7 +408,10 @@ async fn checkout(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes
     }
 }
 
-async fn portal(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
+async fn portal(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let Some(body) = read_form(payload).await else {
+        return see_other("/account/billing?error=too_large");
+    };
     let (user, _) = match action::<ActionForm>(&state, &req, &body).await {
         Ok(found) => found,
         Err(res) => return res,

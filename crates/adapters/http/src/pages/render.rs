@@ -223,7 +223,7 @@ impl Page {
         view: SignInView,
     ) -> HttpResponse {
         let nonce = state.config.pages.nonce_of(req);
-        let csrf = state.config.pages.token(&nonce.0);
+        let csrf = state.config.pages.token_for(req, &nonce.0);
         let page = SignInTemplate {
             title: "Sign in",
             refresh_secs: 0,
@@ -239,7 +239,7 @@ impl Page {
 
     pub fn billing(state: &AppState, req: &HttpRequest, v: BillingView) -> HttpResponse {
         let nonce = state.config.pages.nonce_of(req);
-        let csrf = state.config.pages.token(&nonce.0);
+        let csrf = state.config.pages.token_for(req, &nonce.0);
         let page = BillingTemplate {
             title: "Billing",
             refresh_secs: if v.processing { 3 } else { 0 },
@@ -250,6 +250,16 @@ impl Page {
         }
         .render();
         Self::render(state, StatusCode::OK, page, nonce)
+    }
+
+    /// A page with `status` and `message` (the sign-in page, which needs no session to render).
+    pub fn error(
+        state: &AppState,
+        req: &HttpRequest,
+        status: StatusCode,
+        message: &'static str,
+    ) -> HttpResponse {
+        Self::sign_in(state, req, status, SignInView { error: Some(message), ..SignInView::default() })
     }
 
     /// The store is down or something failed: a page saying so (503), never JSON.

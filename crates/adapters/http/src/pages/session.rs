@@ -3,9 +3,11 @@
 //! - The session cookie holds a refresh token of its own family (one per sign-in): HttpOnly,
 //!   SameSite=Lax, `Secure` and `__Host-` prefixed in production. It is looked up on every page,
 //!   never rotated by a page; signing out revokes its family.
-//! - Every visitor gets a random CSRF cookie; each form carries `HMAC-SHA256(key, cookie)` and a
-//!   POST is accepted only when the field matches the cookie it was derived from (the signed
-//!   double-submit pattern: a cross-site page can neither read the cookie nor compute the token).
+//! - Every visitor gets a random CSRF cookie; each form carries `HMAC-SHA256(key, cookie ‖
+//!   session cookie)` and a POST is accepted only when the field matches the cookies it was
+//!   derived from (the signed double-submit pattern, bound to the session: a cross-site page can
+//!   neither read the cookies nor compute the token, and a token planted with a cookie of the
+//!   attacker's own does not match the victim's session). Tokens change with every sign-in.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::HttpRequest;
@@ -76,21 +78,27 @@ impl PageKeys {
         self
     }
 
-    /// The form token for the CSRF cookie value `nonce`.
-    pub fn token(&self, nonce: &str) -> String {
+    fn mac(&self, nonce: &str, session: &str) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(&self.csrf_key).expect("HMAC takes keys of any length");
+        // Length-prefixed, so no two (nonce, session) pairs make the same input.
+        mac.update(&(nonce.len() as u64).to_be_bytes());
         mac.update(nonce.as_bytes());
-        encode(&mac.finalize().into_bytes())
+        mac.update(session.as_bytes());
+        mac
     }
 
-    /// Whether `token` (a form field) was made for `nonce` (the cookie), in constant time.
-    pub fn verify(&self, nonce: &str, token: &str) -> bool {
+    /// The form token for the CSRF cookie value `nonce` and the session cookie value (`""`
+    /// when signed out).
+    pub fn token(&self, nonce: &str, session: &str) -> String {
+        encode(&self.mac(nonce, session).finalize().into_bytes())
+    }
+
+    /// Whether `token` (a form field) was made for these cookies, in constant time.
+    pub fn verify(&self, nonce: &str, session: &str, token: &str) -> bool {
         let Ok(token) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token) else {
             return false;
         };
-        let mut mac = HmacSha256::new_from_slice(&self.csrf_key).expect("HMAC takes keys of any length");
-        mac.update(nonce.as_bytes());
-        mac.verify_slice(&token).is_ok()
+        self.mac(nonce, session).verify_slice(&token).is_ok()
     }
 
     fn cookie<'a>(&self, name: &'a str, value: String, max_age: time::Duration) -> Cookie<'a> {
@@ -119,6 +127,18 @@ impl PageKeys {
     /// The request's session token, if it carries one.
     pub fn session_of(&self, req: &HttpRequest) -> Option<String> {
         req.cookie(self.names.session).map(|c| c.value().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// The form token for this request's cookies (`nonce` is its CSRF cookie, or the one about
+    /// to be set).
+    pub fn token_for(&self, req: &HttpRequest, nonce: &str) -> String {
+        self.token(nonce, &self.session_of(req).unwrap_or_default())
+    }
+
+    /// Whether `token` is the form token of this request's cookies.
+    pub fn verify_for(&self, req: &HttpRequest, token: &str) -> bool {
+        self.csrf_nonce(req)
+            .is_some_and(|nonce| self.verify(&nonce, &self.session_of(req).unwrap_or_default(), token))
     }
 
     /// The request's CSRF nonce, if it has one.
@@ -153,13 +173,15 @@ mod tests {
     #[test]
     fn a_token_verifies_only_against_the_nonce_and_key_it_was_made_with() {
         let keys = PageKeys::new(b"secret-one", false, time::Duration::days(1));
-        let token = keys.token("nonce-a");
-        assert!(keys.verify("nonce-a", &token));
-        assert!(!keys.verify("nonce-b", &token));
-        assert!(!keys.verify("nonce-a", "not base64 !"));
-        assert!(!keys.verify("nonce-a", ""));
+        let token = keys.token("nonce-a", "session-1");
+        assert!(keys.verify("nonce-a", "session-1", &token));
+        assert!(!keys.verify("nonce-b", "session-1", &token));
+        assert!(!keys.verify("nonce-a", "session-2", &token), "bound to the session");
+        assert!(!keys.verify("nonce-a", "", &token));
+        assert!(!keys.verify("nonce-a", "session-1", "not base64 !"));
+        assert!(!keys.verify("nonce-a", "session-1", ""));
         let other = PageKeys::new(b"secret-two", false, time::Duration::days(1));
-        assert!(!other.verify("nonce-a", &token));
+        assert!(!other.verify("nonce-a", "session-1", &token));
     }
 
     #[test]

@@ -67,6 +67,19 @@ async fn json_body<T: serde::de::DeserializeOwned + 'static>(
     web::Json::<T>::from_request(req, &mut payload.into_inner()).await
 }
 
+/// Characters an audit text may not hold: controls, zero-width and direction-changing marks,
+/// line and paragraph separators (they make stored text display as something else).
+fn hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// 1 to `max` characters, none hidden, at least one visible (the document's pattern, in code).
+fn audit_text(text: &str, max: usize) -> bool {
+    let count = text.chars().count();
+    (1..=max).contains(&count) && !text.chars().any(hidden) && text.chars().any(|c| !c.is_whitespace())
+}
+
 fn user_id(raw: &str) -> Result<UserId, ApiError> {
     raw.parse::<uuid::Uuid>().map(UserId::from_uuid).map_err(|_| ApiError::not_found())
 }
@@ -130,9 +143,10 @@ pub async fn set_plan(
     let id = user_id(&id)?;
     let body: web::Json<AdminPlanRequest> = json_body(&req, payload).await?;
     let mut errors = Vec::new();
-    let plan = match body.plan.as_deref().map(str::parse::<PlanId>) {
-        Some(Ok(plan)) => Some(plan),
-        Some(Err(_)) => {
+    // Exactly as the document's enum spells them (the CLI is lenient; the API is not).
+    let plan = match body.plan.as_deref().map(|raw| raw.parse::<PlanId>().map(|p| (p, p.as_str() == raw))) {
+        Some(Ok((plan, true))) => Some(plan),
+        Some(_) => {
             errors.push(FieldError::new("plan", "must be free, basic, pro or enterprise"));
             None
         }
@@ -175,8 +189,11 @@ pub async fn grant(
         errors.push(FieldError::new("runs", "must be between 1 and 1000000"));
     }
     let reason = body.reason.as_deref().map(str::trim).unwrap_or_default();
-    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
-        errors.push(FieldError::new("reason", "must be 1 to 500 characters without control characters"));
+    if !audit_text(reason, 500) {
+        errors.push(FieldError::new(
+            "reason",
+            "must be 1 to 500 characters, some visible, without control, invisible or direction-changing characters",
+        ));
     }
     let Some(runs) = runs.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(errors).into());
