@@ -30,7 +30,8 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
 fi
 # BENCH_SERVER_BIN runs another build of the server (a before/after comparison in one run).
 BIN=${BENCH_SERVER_BIN:-$ROOT/target/release/tollgate}
-FIXTURES=$ROOT/target/release/tollgate-bench
+# BENCH_FIXTURES_BIN seeds with another build (its schema must match BENCH_SERVER_BIN's).
+FIXTURES=${BENCH_FIXTURES_BIN:-$ROOT/target/release/tollgate-bench}
 
 WORK=$(mktemp -d)
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
