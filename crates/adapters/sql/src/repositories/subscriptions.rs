@@ -1,6 +1,20 @@
 //! `SubscriptionRepository`, and the insert and compare-and-set update other repositories use
 //! inside their transactions.
 
+/// The subscription matching `$where` (one bound value), from the read pool.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __find_subscription {
+    ($store:expr, $where:literal, $value:expr) => {{
+        let row: Option<$crate::SubscriptionRow> = ::sqlx::query_as($crate::__select_subscription!($where))
+            .bind($value)
+            .fetch_optional($store.read_pool())
+            .await
+            .map_err($crate::store_error)?;
+        row.map($crate::SubscriptionRow::into_domain).transpose()
+    }};
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __subscriptions {
@@ -130,13 +144,7 @@ macro_rules! __subscriptions {
                 &self,
                 user: ::tollgate_domain::UserId,
             ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
-                let row: Option<$crate::SubscriptionRow> =
-                    ::sqlx::query_as($crate::__select_subscription!("WHERE user_id = $1"))
-                        .bind(user.as_uuid())
-                        .fetch_optional(self.read_pool())
-                        .await
-                        .map_err($crate::store_error)?;
-                row.map($crate::SubscriptionRow::into_domain).transpose()
+                $crate::__find_subscription!(self, "WHERE user_id = $1", user.as_uuid())
             }
 
             #[::tracing::instrument(skip_all)]
@@ -144,13 +152,7 @@ macro_rules! __subscriptions {
                 &self,
                 customer_id: &::tollgate_domain::CustomerId,
             ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
-                let row: Option<$crate::SubscriptionRow> =
-                    ::sqlx::query_as($crate::__select_subscription!("WHERE stripe_customer_id = $1"))
-                        .bind(customer_id.as_str())
-                        .fetch_optional(self.read_pool())
-                        .await
-                        .map_err($crate::store_error)?;
-                row.map($crate::SubscriptionRow::into_domain).transpose()
+                $crate::__find_subscription!(self, "WHERE stripe_customer_id = $1", customer_id.as_str())
             }
 
             #[::tracing::instrument(skip_all)]
@@ -158,13 +160,7 @@ macro_rules! __subscriptions {
                 &self,
                 subscription_id: &::tollgate_domain::ProviderSubscriptionId,
             ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
-                let row: Option<$crate::SubscriptionRow> =
-                    ::sqlx::query_as($crate::__select_subscription!("WHERE stripe_subscription_id = $1"))
-                        .bind(subscription_id.as_str())
-                        .fetch_optional(self.read_pool())
-                        .await
-                        .map_err($crate::store_error)?;
-                row.map($crate::SubscriptionRow::into_domain).transpose()
+                $crate::__find_subscription!(self, "WHERE stripe_subscription_id = $1", subscription_id.as_str())
             }
 
             #[::tracing::instrument(skip_all)]
