@@ -268,3 +268,22 @@ fn idempotency_keys_are_visible_ascii_up_to_255_bytes() {
     assert!(IdempotencyKey::parse(&"k".repeat(255)).is_some());
     assert!(IdempotencyKey::parse(&"k".repeat(256)).is_none());
 }
+
+#[tokio::test]
+async fn a_metered_request_reads_its_subscription_once_and_writes_once() {
+    // SPEC §11 "one read per metered request": the decision's snapshot is the only read; the
+    // store's conditional write enforces it (no re-read, no compare-and-set of the aggregate).
+    let mut subs = MockSubscriptionRepository::new();
+    subs.expect_get_by_user().times(1).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_expire_holds().times(0);
+    subs.expect_update().times(0);
+    let mut usage = MockUsageRepository::new();
+    usage
+        .expect_consume()
+        .times(1)
+        .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(5) }));
+    service(subs, usage)
+        .consume(ts::user_id(), RunCount::new(1), key("k-1"), UsageReason::SessionCreate)
+        .await
+        .expect("consumed");
+}
