@@ -86,6 +86,18 @@ pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The request's `Idempotency-Key` bound to the fingerprint of `body` as parsed (re-serialised,
+/// so formatting differences are the same request) on `method path`.
+pub fn keyed_body(
+    req: &HttpRequest,
+    method: &str,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    Ok(idempotency_key(req)?.map(|k| k.for_request(fingerprint(method, path, &canonical))))
+}
+
 /// The metering of a [`Payment::WithResource`] route, for its handler: `None` when the route
 /// table does not meter the request.
 #[derive(Debug, Clone)]

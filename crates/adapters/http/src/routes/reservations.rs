@@ -11,7 +11,7 @@ use crate::dto::{
     CommitRequest, ReservationView, ReserveRequest, ReservedResponse, ServiceQuotaView, SettledResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{fingerprint, idempotency_key, metered_headers};
+use crate::metering::{keyed_body, metered_headers};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::routes::usage::runs;
 use crate::state::AppState;
@@ -46,9 +46,7 @@ pub async fn reserve(
             )]))
         }
     };
-    let canonical = serde_json::to_vec(&body.0).unwrap_or_default();
-    let key = idempotency_key(&req)?
-        .map(|k| k.for_request(fingerprint("POST", "/api/v1/reservations", &canonical)));
+    let key = keyed_body(&req, "POST", "/api/v1/reservations", &body.0)?;
     let reservations = &state.services.reservations;
     let held = reservations.reserve(UserId::from_uuid(body.user_id), runs, ttl, key).await?;
     let reservation = held.value.ok_or_else(crate::errors::reservation_not_found)?;

@@ -11,7 +11,7 @@ use crate::dto::{
     UsageRefundRequest, UsageRefundResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{fingerprint, idempotency_key, metered_headers};
+use crate::metering::{keyed_body, metered_headers};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -76,9 +76,7 @@ pub async fn consume(
             "must be at most 200 characters without control characters",
         )]));
     }
-    let canonical = serde_json::to_vec(&body.0).unwrap_or_default();
-    let key = idempotency_key(&req)?
-        .map(|k| k.for_request(fingerprint("POST", "/api/v1/usage/consume", &canonical)));
+    let key = keyed_body(&req, "POST", "/api/v1/usage/consume", &body.0)?;
     let metered = state
         .services
         .metering
