@@ -42,68 +42,80 @@ impl Metrics {
     ///
     /// # Panics
     /// Never in practice: the names and labels below are valid and registered once.
-    #[allow(clippy::expect_used)] // fixed, valid metric definitions
     pub fn new(version: &str) -> Self {
         let registry = Registry::new();
-        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(metric.clone())).expect("registered once");
-            metric
-        };
-        let counter = |name: &str, help: &str| {
-            let metric = IntCounter::new(name, help).expect("valid metric");
-            registry.register(Box::new(metric.clone())).expect("registered once");
-            metric
-        };
-        let gauge_vec = |name: &str, help: &str, labels: &[&str]| {
-            let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(metric.clone())).expect("registered once");
-            metric
-        };
-        let http_requests = counter_vec(
-            "tollgate_http_requests_total",
-            "HTTP requests answered, by method, route pattern and status.",
-            &["method", "route", "status"],
-        );
-        let http_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "tollgate_http_request_duration_seconds",
-                "Time from a request's arrival to its answer, by method and route pattern.",
+        let http_requests = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "tollgate_http_requests_total",
+                    "HTTP requests answered, by method, route pattern and status.",
+                ),
+                &["method", "route", "status"],
             ),
-            &["method", "route"],
-        )
-        .expect("valid metric");
-        registry.register(Box::new(http_duration.clone())).expect("registered once");
-        let decisions = counter_vec(
-            "tollgate_quota_decisions_total",
-            "Metered decisions (sessions, gated routes, consumptions, holds), by outcome.",
-            &["outcome"],
+        );
+        let http_duration = registered(
+            &registry,
+            HistogramVec::new(
+                HistogramOpts::new(
+                    "tollgate_http_request_duration_seconds",
+                    "Time from a request's arrival to its answer, by method and route pattern.",
+                ),
+                &["method", "route"],
+            ),
+        );
+        let decisions = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "tollgate_quota_decisions_total",
+                    "Metered decisions (sessions, gated routes, consumptions, holds), by outcome.",
+                ),
+                &["outcome"],
+            ),
         );
         for outcome in DecisionOutcome::ALL {
             decisions.with_label_values(&[outcome.as_str()]);
         }
-        let consumed = counter(
-            "tollgate_runs_consumed_total",
-            "Runs charged to quotas (consumptions and reservation commits).",
+        let consumed = registered(
+            &registry,
+            IntCounter::new(
+                "tollgate_runs_consumed_total",
+                "Runs charged to quotas (consumptions and reservation commits).",
+            ),
         );
-        let refunded = counter("tollgate_runs_refunded_total", "Runs given back by refunds.");
-        let reservations_held = IntGauge::new(
-            "tollgate_reservations_held",
-            "Reservations holding runs now (all replicas; read from the store at each scrape).",
-        )
-        .expect("valid metric");
-        registry.register(Box::new(reservations_held.clone())).expect("registered once");
-        let webhooks = counter_vec(
-            "tollgate_webhook_events_total",
-            "Stripe webhook events, by type (`other` for types Tollgate does not act on, `unverified` for bad signatures) and outcome.",
-            &["type", "outcome"],
+        let refunded = registered(
+            &registry,
+            IntCounter::new("tollgate_runs_refunded_total", "Runs given back by refunds."),
         );
-        let pool = gauge_vec(
-            "tollgate_store_pool_connections",
-            "This replica's store connections, by state.",
-            &["state"],
+        let reservations_held = registered(
+            &registry,
+            IntGauge::new(
+                "tollgate_reservations_held",
+                "Reservations holding runs now (all replicas; read from the store at each scrape).",
+            ),
         );
-        let build = gauge_vec("tollgate_build_info", "The running build; always 1.", &["version"]);
+        let webhooks = registered(
+            &registry,
+            IntCounterVec::new(
+                Opts::new(
+                    "tollgate_webhook_events_total",
+                    "Stripe webhook events, by type (`other` for types Tollgate does not act on, `unverified` for bad signatures) and outcome.",
+                ),
+                &["type", "outcome"],
+            ),
+        );
+        let pool = registered(
+            &registry,
+            IntGaugeVec::new(
+                Opts::new("tollgate_store_pool_connections", "This replica's store connections, by state."),
+                &["state"],
+            ),
+        );
+        let build = registered(
+            &registry,
+            IntGaugeVec::new(Opts::new("tollgate_build_info", "The running build; always 1."), &["version"]),
+        );
         build.with_label_values(&[version]).set(1);
         Self {
             registry,
@@ -141,6 +153,17 @@ impl Metrics {
         }
         String::from_utf8(text).unwrap_or_default()
     }
+}
+
+/// Registers `metric` (one of the fixed definitions above) and hands it back.
+#[allow(clippy::expect_used)] // fixed, valid metric definitions, each registered once
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: prometheus::Result<M>,
+) -> M {
+    let metric = metric.expect("a valid metric definition");
+    registry.register(Box::new(metric.clone())).expect("each metric is registered once");
+    metric
 }
 
 impl Default for Metrics {
