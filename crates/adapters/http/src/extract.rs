@@ -6,7 +6,7 @@ use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use tollgate_ports::outbound::AccessClaims;
+use tollgate_ports::outbound::{AccessClaims, Page};
 
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
@@ -57,6 +57,15 @@ impl FromRequest for ServiceCaller {
             }
         })
     }
+}
+
+/// A page of a listing: `limit` 1–100 (`default` when absent, 422 otherwise), `offset` from 0.
+pub fn page(limit: Option<u32>, offset: Option<u32>, default: u32) -> Result<Page, ApiError> {
+    let limit = limit.unwrap_or(default);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::validation(vec![FieldError::new("limit", "must be between 1 and 100")]));
+    }
+    Ok(Page { limit, offset: offset.unwrap_or(0) })
 }
 
 /// The token of `Authorization: Bearer <token>`.

@@ -264,11 +264,8 @@ impl Page {
 
     /// The store is down or something failed: a page saying so (503), never JSON.
     pub fn unavailable(state: &AppState, req: &HttpRequest) -> HttpResponse {
-        let view = SignInView {
-            error: Some("Something went wrong on our side. Please try again shortly."),
-            ..SignInView::default()
-        };
-        Self::sign_in(state, req, StatusCode::SERVICE_UNAVAILABLE, view)
+        let message = "Something went wrong on our side. Please try again shortly.";
+        Self::error(state, req, StatusCode::SERVICE_UNAVAILABLE, message)
     }
 
     /// Signed in: the session cookie, then the billing page.

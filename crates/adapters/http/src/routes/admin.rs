@@ -4,7 +4,6 @@
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{PlanId, RunCount, User, UserId};
-use tollgate_ports::outbound::Page;
 use tollgate_ports::services::admin::{Actor, MAX_GRANT};
 
 use crate::dto::{
@@ -48,14 +47,6 @@ impl FromRequest for AdminCaller {
             }
         })
     }
-}
-
-fn page(limit: Option<u32>, offset: Option<u32>, default: u32) -> Result<Page, ApiError> {
-    let limit = limit.unwrap_or(default);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation(vec![FieldError::new("limit", "must be between 1 and 100")]));
-    }
-    Ok(Page { limit, offset: offset.unwrap_or(0) })
 }
 
 /// The JSON body, read only once the caller is known to be an admin (extractors run side by
@@ -102,7 +93,7 @@ pub async fn users(
     if query.query.as_deref().is_some_and(|q| q.chars().count() > 200) {
         return Err(ApiError::validation(vec![FieldError::new("query", "must be at most 200 characters")]));
     }
-    let page = page(query.limit, query.offset, 20)?;
+    let page = crate::extract::page(query.limit, query.offset, 20)?;
     let (users, total) = state.services.admin.search(query.query.as_deref(), page).await?;
     Ok(HttpResponse::Ok().json(AdminUserPage {
         items: users.iter().map(UserView::from).collect(),
@@ -217,7 +208,7 @@ pub async fn audit(
     _admin: AdminCaller,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let page = page(query.limit, query.offset, 50)?;
+    let page = crate::extract::page(query.limit, query.offset, 50)?;
     let (entries, total) = state.services.admin.audit(page).await?;
     Ok(HttpResponse::Ok().json(AuditPage {
         items: entries.iter().map(AuditEntryView::from).collect(),

@@ -1,6 +1,5 @@
 use actix_web::{web, HttpResponse};
 use tollgate_domain::SessionId;
-use tollgate_ports::outbound::Page;
 use tollgate_ports::services::sessions::parse_title;
 
 use crate::body::OptionalJson;
@@ -64,17 +63,13 @@ pub async fn list(
     caller: Caller,
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::validation(vec![FieldError::new("limit", "must be between 1 and 100")]));
-    }
-    let offset = query.offset.unwrap_or(0);
-    let (items, total) = state.services.sessions.list(caller.0.user_id, Page { limit, offset }).await?;
+    let page = crate::extract::page(query.limit, query.offset, 20)?;
+    let (items, total) = state.services.sessions.list(caller.0.user_id, page).await?;
     Ok(HttpResponse::Ok().json(SessionPage {
         items: items.iter().map(SessionView::from).collect(),
         total,
-        limit,
-        offset,
+        limit: page.limit,
+        offset: page.offset,
     }))
 }
 
