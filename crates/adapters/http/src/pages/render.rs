@@ -138,6 +138,7 @@ impl BillingView {
             .await
             .map_err(|e| format!("{e:?}"))?;
         let used_percent = limit.map_or(0, |l| percent(used, l));
+        let (first_day, last_day) = chart::span(&buckets);
         let trial = catalog.trial();
         let on_free = sub.plan() == PlanId::Free && !sub.is_trial();
         let paid = sub.billing().granted && sub.plan() != PlanId::Free;
@@ -156,8 +157,8 @@ impl BillingView {
             resets_on: date(sub.period().end()),
             at_limit: limit.is_some_and(|l| used.saturating_add(reserved) >= l),
             chart: chart::bars(&buckets),
-            first_day: chart::span(&buckets).0,
-            last_day: chart::span(&buckets).1,
+            first_day,
+            last_day,
             can_trial: on_free && !sub.trial_used() && !sub.has_paid(),
             trial_days: trial.days,
             trial_runs: trial.runs.get(),
