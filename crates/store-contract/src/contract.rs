@@ -15,6 +15,7 @@ use tollgate_ports::outbound::{
 
 use crate::fixtures::{consumption, hash, id, registered, session, user, with, T0};
 use crate::Subject;
+use uuid::Uuid;
 
 const TEN: RunLimit = RunLimit::Limited(RunCount::new(10));
 
@@ -535,6 +536,123 @@ fn hold(
     key: Option<&str>,
 ) -> Consumption {
     Consumption { units: RunCount::new(runs), ..consumption(user, version, limit, key) }
+}
+
+/// A metered write's outcome, by kind: its runs used after, or the id a replay answered with.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    Consumed(u32),
+    Replayed(Option<Uuid>),
+    Mismatch,
+    LimitReached(u32),
+    Stale,
+}
+
+fn got<T>(outcome: ConsumeOutcome<T>, id: impl Fn(T) -> Uuid) -> Got {
+    match outcome {
+        ConsumeOutcome::Consumed { runs_used, .. } => Got::Consumed(runs_used.get()),
+        ConsumeOutcome::Replayed { value } => Got::Replayed(value.map(id)),
+        ConsumeOutcome::KeyMismatch => Got::Mismatch,
+        ConsumeOutcome::LimitReached { runs_used } => Got::LimitReached(runs_used.get()),
+        ConsumeOutcome::StaleState => Got::Stale,
+    }
+}
+
+/// Writes queued together (the store may apply them in one transaction) are each decided as if
+/// they had come one by one, in the order they arrived: the limit counts the writes before them,
+/// a key taken earlier in the same batch replays, a stale version or another fingerprint is
+/// refused, and only what was answered as counted is written.
+pub async fn metered_writes_arriving_together_are_decided_in_arrival_order(s: Subject) {
+    let (ada, _) = registered(&s, "ada@example.com").await;
+    let (bob, _) = registered(&s, "bob@example.com").await;
+    let (ada, bob) = (ada.id, bob.id);
+    let three = RunLimit::Limited(RunCount::new(3));
+    let later = T0 + Duration::minutes(5);
+    let keyed = |user, key: &str, fingerprint: &str| Consumption {
+        idempotency_key: IdempotencyKey::parse(key).map(|k| k.for_request(fingerprint)),
+        ..consumption(user, 0, TEN, None)
+    };
+    let paid = session(bob, "paid", T0);
+    let (first_record, first_hold) = (keyed(bob, "k", "one"), hold(bob, 0, TEN, 2, Some("h")));
+    let consume = |c: Consumption| {
+        let usage = s.usage.clone();
+        Box::pin(async move { got(usage.consume(&c).await.unwrap(), |id| id) })
+            as futures_util::future::BoxFuture<'static, Got>
+    };
+    let create = |session: tollgate_ports::outbound::Session, c: Consumption| {
+        let sessions = s.sessions.clone();
+        Box::pin(
+            async move { got(sessions.create_metered(&session, &c).await.unwrap(), |s| *s.id.as_uuid()) },
+        ) as futures_util::future::BoxFuture<'static, Got>
+    };
+    let reserve = |c: Consumption| {
+        let reservations = s.reservations.clone();
+        Box::pin(async move { got(reservations.hold(&c, later).await.unwrap(), |r| r.id) })
+            as futures_util::future::BoxFuture<'static, Got>
+    };
+    let writes = vec![
+        consume(consumption(ada, 0, three, None)),
+        reserve(hold(ada, 0, three, 1, None)),
+        consume(consumption(ada, 0, three, None)),
+        consume(consumption(ada, 0, three, None)),
+        consume(consumption(ada, 7, three, None)),
+        consume(first_record.clone()),
+        consume(keyed(bob, "k", "one")),
+        consume(keyed(bob, "k", "two")),
+        create(paid.clone(), consumption(bob, 0, TEN, Some("s"))),
+        create(session(bob, "again", T0), consumption(bob, 0, TEN, Some("s"))),
+        reserve(first_hold.clone()),
+        reserve(hold(bob, 0, TEN, 2, Some("h"))),
+    ];
+    let outcomes = futures_util::future::join_all(writes).await;
+    assert_eq!(
+        outcomes,
+        vec![
+            Got::Consumed(1),
+            Got::Consumed(1),
+            Got::Consumed(2),
+            // 2 used + 1 held + 1 > 3.
+            Got::LimitReached(2),
+            Got::Stale,
+            Got::Consumed(1),
+            Got::Replayed(Some(first_record.record_id)),
+            Got::Mismatch,
+            Got::Consumed(2),
+            Got::Replayed(Some(*paid.id.as_uuid())),
+            Got::Consumed(2),
+            Got::Replayed(Some(first_hold.record_id)),
+        ]
+    );
+    assert_eq!(used_and_reserved(&s, ada).await, (2, 1));
+    assert_eq!(used_and_reserved(&s, bob).await, (2, 2));
+    assert_eq!(s.usage.list(ada, 10).await.unwrap().len(), 2);
+    assert_eq!(s.usage.list(bob, 10).await.unwrap().len(), 2);
+    let (sessions, total) = s.sessions.list(bob, Page { limit: 10, offset: 0 }).await.unwrap();
+    assert_eq!((sessions, total), (vec![paid], 1));
+}
+
+/// A write that cannot be written (here: a session id already taken) fails alone: the writes
+/// queued with it are counted and answered as usual, and it counts nothing.
+pub async fn a_metered_write_that_fails_fails_alone(s: Subject) {
+    let (ada, _) = registered(&s, "ada@example.com").await;
+    let taken = session(ada.id, "taken", T0);
+    s.sessions.create(&taken).await.unwrap();
+    let writes = (0..8).map(|i| {
+        let sessions = s.sessions.clone();
+        let session = if i == 3 { taken.clone() } else { session(ada.id, "new", T0) };
+        async move { sessions.create_metered(&session, &consumption(ada.id, 0, TEN, None)).await }
+    });
+    let outcomes = futures_util::future::join_all(writes).await;
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match outcome {
+            Err(_) if i == 3 => {}
+            Ok(ConsumeOutcome::Consumed { .. }) if i != 3 => {}
+            other => panic!("write {i}: {other:?}"),
+        }
+    }
+    assert_eq!(used_and_reserved(&s, ada.id).await, (7, 0));
+    assert_eq!(s.usage.list(ada.id, 10).await.unwrap().len(), 7);
+    assert_eq!(s.sessions.list(ada.id, Page { limit: 10, offset: 0 }).await.unwrap().1, 8);
 }
 
 async fn used_and_reserved(s: &Subject, user: tollgate_domain::UserId) -> (u32, u32) {

@@ -75,6 +75,8 @@ macro_rules! contract_suite {
                 an_expired_hold_comes_back_once_whoever_expires_it,
                 concurrent_holds_with_one_key_hold_once,
                 two_concurrent_purges_delete_each_old_row_once_and_nothing_too_early,
+                metered_writes_arriving_together_are_decided_in_arrival_order,
+                a_metered_write_that_fails_fails_alone,
             ],
             64 => [
                 sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,

@@ -4,22 +4,33 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use tollgate_ports::outbound::StoreError;
+use tollgate_store_sql::batch::Batcher;
 use tollgate_store_sql::store_error;
 pub use tollgate_store_sql::PoolOptions;
 
 /// A pooled connection idle at least this long is pinged before use.
 const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Statements kept prepared per connection: a group commit's statements differ by batch size.
+const STATEMENT_CACHE: usize = 512;
+
 /// The Postgres store.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The metered writes' group commit.
+    batcher: Batcher,
 }
 
 impl PgStore {
+    /// A batch locks its users' counters in user order, so concurrent batches (of this replica or
+    /// another) cannot deadlock.
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
+
     /// Connects lazily-verified: fails if the first connection cannot be made.
     pub async fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
         let connect: PgConnectOptions = url.parse().map_err(store_error)?;
+        let connect = connect.statement_cache_capacity(STATEMENT_CACHE);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -38,7 +49,14 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(store_error)?;
-        Ok(Self { pool })
+        let batcher = {
+            let pool = pool.clone();
+            Batcher::spawn(move |writes| {
+                let pool = pool.clone();
+                async move { apply_batch(pool.begin().await, writes).await }
+            })
+        };
+        Ok(Self { pool, batcher })
     }
 
     /// Applies the embedded migrations; a no-op when they are all applied.

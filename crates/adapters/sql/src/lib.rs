@@ -3,6 +3,7 @@
 //! the ports' errors, and every repository (`repositories!`, expanded in each store crate).
 //! Only pools, migrations and the write-transaction entry differ per database.
 
+pub mod batch;
 mod records;
 mod repositories;
 mod ts;
@@ -100,8 +101,23 @@ pub enum Step {
     Mismatch,
     LimitReached(RunCount),
     Stale,
-    /// A concurrent request with the same idempotency key committed first.
+    /// A concurrent request with the same idempotency key committed first (or, from a batch,
+    /// the batch could not take the write): it is tried again in a transaction of its own.
     Raced,
+}
+
+impl Step {
+    /// What the step came to for the caller: `value` is what a consumption produced.
+    /// `Raced` (a write that lost every retry) is reported as stale, which the use case retries.
+    pub fn counted<T>(self, value: T) -> Counted<T> {
+        match self {
+            Self::Consumed(runs_used) => Counted::Consumed { value, runs_used },
+            Self::Replayed(original) => Counted::Replayed(original),
+            Self::Mismatch => Counted::Mismatch,
+            Self::LimitReached(runs_used) => Counted::LimitReached(runs_used),
+            Self::Stale | Self::Raced => Counted::Stale,
+        }
+    }
 }
 
 /// What a consumption came to, before the caller maps a replay to its own value.

@@ -8,11 +8,17 @@
 //! - `read_pool(&self) -> &sqlx::Pool<DB>`: for reads;
 //! - `write_pool(&self) -> &sqlx::Pool<DB>`: for single-statement writes;
 //! - `async write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`: a write
-//!   transaction (SQLite: `BEGIN IMMEDIATE` on its one writer connection).
+//!   transaction (SQLite: `BEGIN IMMEDIATE` on its one writer connection);
+//!
+//! and two items for the metered writes' group commit: a `batcher` field (a
+//! [`Batcher`](crate::batch::Batcher) started with the expanded `apply_batch`) and
+//! `const LOCK_ROWS: &str`, the clause that locks the counters a batch reads (`" FOR UPDATE"`
+//! on Postgres; empty on SQLite, whose write transaction already excludes every other writer).
 
 mod admin;
 mod housekeeping;
 mod inbox;
+mod metered;
 mod reservations;
 mod service_keys;
 mod sessions;
@@ -28,6 +34,7 @@ macro_rules! repositories {
         $crate::__subscriptions!($store, $db);
         $crate::__users!($store, $db);
         $crate::__usage!($store, $db);
+        $crate::__metered!($store, $db);
         $crate::__sessions!($store, $db);
         $crate::__tokens!($store, $db);
         $crate::__inbox!($store, $db);

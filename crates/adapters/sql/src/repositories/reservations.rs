@@ -73,31 +73,27 @@ macro_rules! __reservations {
                 ::tollgate_ports::outbound::ConsumeOutcome<::tollgate_ports::outbound::Reservation>,
                 ::tollgate_ports::outbound::StoreError,
             > {
-                use ::tollgate_ports::outbound::ConsumeOutcome;
-                use $crate::Step;
-                for _ in 0..3 {
-                    let mut tx = self.write().await.map_err($crate::store_error)?;
-                    match hold_in(&mut tx, c, expires_at).await.map_err($crate::store_error)? {
-                        Step::Consumed(runs_used) => {
-                            let held = reservation_in(&mut tx, c.record_id).await?;
-                            tx.commit().await.map_err($crate::store_error)?;
-                            let value = held.ok_or_else(|| {
-                                ::tollgate_ports::outbound::StoreError::failed("a hold vanished in its transaction")
-                            })?;
-                            return Ok(ConsumeOutcome::Consumed { value, runs_used });
-                        }
-                        Step::Replayed(original) => {
-                            drop(tx);
-                            let value = self.get(original).await?;
-                            return Ok(ConsumeOutcome::Replayed { value });
-                        }
-                        Step::Mismatch => return Ok(ConsumeOutcome::KeyMismatch),
-                        Step::LimitReached(runs_used) => return Ok(ConsumeOutcome::LimitReached { runs_used }),
-                        Step::Stale => return Ok(ConsumeOutcome::StaleState),
-                        Step::Raced => continue,
-                    }
-                }
-                Ok(ConsumeOutcome::StaleState)
+                use ::tollgate_ports::outbound::{ConsumeOutcome, Reservation, ReservationStatus};
+                let write = $crate::batch::Metered {
+                    consumption: c.clone(),
+                    resource: $crate::batch::Resource::Hold { expires_at },
+                };
+                // What the store holds, to the microsecond it keeps.
+                let stored = |at| $crate::from_micros($crate::to_micros(at));
+                let held = Reservation {
+                    id: c.record_id,
+                    user_id: c.user_id,
+                    runs: c.units,
+                    committed_runs: None,
+                    status: ReservationStatus::Held,
+                    expires_at: stored(expires_at)?,
+                    created_at: stored(c.at)?,
+                    updated_at: stored(c.at)?,
+                };
+                Ok(match self.metered(write).await?.counted(held) {
+                    $crate::Counted::Replayed(original) => ConsumeOutcome::Replayed { value: self.get(original).await? },
+                    other => other.into_outcome(|_| None),
+                })
             }
 
             #[::tracing::instrument(skip_all)]

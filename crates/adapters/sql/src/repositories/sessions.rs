@@ -48,16 +48,11 @@ macro_rules! __sessions {
                 ::tollgate_ports::outbound::StoreError,
             > {
                 use ::tollgate_ports::outbound::ConsumeOutcome;
-                let counted = self
-                    .counted(c, Some(*session.id.as_uuid()), |mut tx| {
-                        let session = session.clone();
-                        async move {
-                            insert_session(&mut tx, &session).await?;
-                            tx.commit().await?;
-                            Ok(session)
-                        }
-                    })
-                    .await?;
+                let write = $crate::batch::Metered {
+                    consumption: c.clone(),
+                    resource: $crate::batch::Resource::Session(session.clone()),
+                };
+                let counted = self.metered(write).await?.counted(session.clone());
                 Ok(match counted {
                     $crate::Counted::Replayed(original) => {
                         ConsumeOutcome::Replayed { value: self.session_by_id(c.user_id, original).await? }

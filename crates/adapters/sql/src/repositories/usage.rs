@@ -71,8 +71,9 @@ macro_rules! __usage {
             }))
         }
 
-        /// Counts `c` in `conn`'s transaction. On `Consumed` the caller inserts its resource and
-        /// commits; on anything else it rolls back (dropping the transaction does).
+        /// Counts `c` in `conn`'s transaction (a metered write alone). On `Consumed` the caller
+        /// inserts its resource and commits; on anything else it rolls back (dropping the
+        /// transaction does).
         async fn consume_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
             c: &::tollgate_ports::outbound::Consumption,
@@ -109,39 +110,6 @@ macro_rules! __usage {
             }
         }
 
-        impl $store {
-            /// Counts `c` and lets `finish` write the resource and commit. A lost same-key race
-            /// is retried in a fresh transaction, which then sees the winner's record and
-            /// replays it.
-            async fn counted<T, F, Fut>(
-                &self,
-                c: &::tollgate_ports::outbound::Consumption,
-                resource: Option<::uuid::Uuid>,
-                finish: F,
-            ) -> Result<$crate::Counted<T>, ::tollgate_ports::outbound::StoreError>
-            where
-                F: Fn(::sqlx::Transaction<'static, $db>) -> Fut,
-                Fut: ::std::future::Future<Output = Result<T, ::sqlx::Error>>,
-            {
-                use $crate::{Counted, Step};
-                for _ in 0..3 {
-                    let mut tx = self.write().await.map_err($crate::store_error)?;
-                    match consume_in(&mut tx, c, resource).await.map_err($crate::store_error)? {
-                        Step::Consumed(runs_used) => {
-                            let value = finish(tx).await.map_err($crate::store_error)?;
-                            return Ok(Counted::Consumed { value, runs_used });
-                        }
-                        Step::Replayed(original) => return Ok(Counted::Replayed(original)),
-                        Step::Mismatch => return Ok(Counted::Mismatch),
-                        Step::LimitReached(runs_used) => return Ok(Counted::LimitReached(runs_used)),
-                        Step::Stale => return Ok(Counted::Stale),
-                        Step::Raced => continue,
-                    }
-                }
-                Ok(Counted::Stale)
-            }
-        }
-
         #[::async_trait::async_trait]
         impl ::tollgate_ports::outbound::UsageRepository for $store {
             #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
@@ -150,10 +118,8 @@ macro_rules! __usage {
                 c: &::tollgate_ports::outbound::Consumption,
             ) -> Result<::tollgate_ports::outbound::ConsumeOutcome<::uuid::Uuid>, ::tollgate_ports::outbound::StoreError>
             {
-                let record_id = c.record_id;
-                let counted =
-                    self.counted(c, None, |tx| async move { tx.commit().await.map(|()| record_id) }).await?;
-                Ok(counted.into_outcome(Some))
+                let write = $crate::batch::Metered { consumption: c.clone(), resource: $crate::batch::Resource::Usage };
+                Ok(self.metered(write).await?.counted(c.record_id).into_outcome(Some))
             }
 
             #[::tracing::instrument(skip_all)]

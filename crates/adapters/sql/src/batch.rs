@@ -1,0 +1,315 @@
+//! Group commit: the metered writes that arrive while a write transaction is in flight are
+//! applied together in the next one (SPEC §11).
+//!
+//! One [`Batcher`] per store owns the metered write path. A request queues its [`Metered`] write
+//! and waits for its own answer; the batcher takes the first queued write, drains whatever else is
+//! queued (up to [`MAX_BATCH`]) and hands the batch to the store, which decides every write in
+//! arrival order against its own user's limit and applies the batch with set-based statements in
+//! one transaction. Everyone is answered after `COMMIT`. Batches grow only while transactions are
+//! in flight, so a request alone is never delayed waiting for company.
+
+use std::future::Future;
+
+use tokio::sync::{mpsc, oneshot};
+use tollgate_domain::Timestamp;
+use tollgate_ports::outbound::{Consumption, Session, StoreError};
+
+use crate::Step;
+
+/// The most writes one transaction carries.
+pub const MAX_BATCH: usize = 64;
+
+/// A metered write: a consumption and the resource it pays for, written together.
+#[derive(Debug, Clone)]
+pub struct Metered {
+    pub consumption: Consumption,
+    pub resource: Resource,
+}
+
+/// What a metered write creates beside its count.
+#[derive(Debug, Clone)]
+pub enum Resource {
+    /// A usage record alone (`POST /usage/consume`, a gated route).
+    Usage,
+    /// A usage record and the session it paid for.
+    Session(Session),
+    /// A hold on `runs_reserved` and its reservation, instead of a usage record.
+    Hold { expires_at: Timestamp },
+}
+
+impl Metered {
+    /// The id a replay of this write answers with: the session, else the record (or the hold).
+    pub fn resource_id(&self) -> uuid::Uuid {
+        match &self.resource {
+            Resource::Session(session) => *session.id.as_uuid(),
+            Resource::Usage | Resource::Hold { .. } => self.consumption.record_id,
+        }
+    }
+}
+
+/// Why a batch was not applied.
+#[derive(Debug)]
+pub enum BatchFailed {
+    /// Its statements failed before `COMMIT` (a same-key race with another replica, a
+    /// constraint): nothing was written, each write is retried in a transaction of its own.
+    Retry,
+    /// The transaction could not begin or its `COMMIT` failed: the outcome is the store's error.
+    Store(StoreError),
+}
+
+type Answer = oneshot::Sender<Result<Step, StoreError>>;
+
+/// The queue in front of a store's metered writes. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct Batcher {
+    queue: mpsc::UnboundedSender<(Metered, Answer)>,
+}
+
+impl Batcher {
+    /// Starts the batcher on the current Tokio runtime. One batch runs at a time, through
+    /// `apply`, which returns one [`Step`] per write, in order: batches are applied in the order
+    /// their writes arrived, so each write is decided after every write that arrived before it.
+    /// The task ends when the last clone is dropped.
+    pub fn spawn<F, Fut>(apply: F) -> Self
+    where
+        F: Fn(Vec<Metered>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<Step>, BatchFailed>> + Send + 'static,
+    {
+        let (queue, mut queued) = mpsc::unbounded_channel::<(Metered, Answer)>();
+        tokio::spawn(async move {
+            // While a batch is applied, the next writes queue up and form the next batch.
+            while let Some(first) = queued.recv().await {
+                let mut batch = Vec::with_capacity(MAX_BATCH);
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match queued.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (writes, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                if writes.len() == 1 {
+                    answer(answers, run(&apply, writes).await);
+                    continue;
+                }
+                match run(&apply, writes.clone()).await {
+                    // Each write again in a batch of its own, still in arrival order; one that
+                    // fails alone is answered `Raced`, and its caller writes it alone.
+                    Some(Err(BatchFailed::Retry)) => {
+                        for (write, answer_to) in writes.into_iter().zip(answers) {
+                            answer(vec![answer_to], run(&apply, vec![write]).await);
+                        }
+                    }
+                    outcome => answer(answers, outcome),
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    /// Queues `write` and waits for the transaction holding it. `Step::Raced` means the batch
+    /// could not take it, even alone: the caller writes it alone (where a lost same-key race with
+    /// another replica turns into a replay, and any other failure is its own).
+    pub async fn submit(&self, write: Metered) -> Result<Step, StoreError> {
+        let stopped = || StoreError::unavailable("the store's metered writer stopped");
+        let (answer, answered) = oneshot::channel();
+        self.queue.send((write, answer)).map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+/// `apply(writes)` in a task of its own, so that a panic fails this batch (`None`: its callers
+/// see the store unavailable) and never the writes that come after it.
+async fn run<F, Fut>(apply: &F, writes: Vec<Metered>) -> Option<Result<Vec<Step>, BatchFailed>>
+where
+    F: Fn(Vec<Metered>) -> Fut,
+    Fut: Future<Output = Result<Vec<Step>, BatchFailed>> + Send + 'static,
+{
+    tokio::spawn(apply(writes)).await.ok()
+}
+
+fn answer(answers: Vec<Answer>, outcome: Option<Result<Vec<Step>, BatchFailed>>) {
+    // A caller that went away (a dropped request) is not waiting: its send fails, harmlessly.
+    // A batch that panicked answers nobody: its callers' channels close (store unavailable).
+    let Some(outcome) = outcome else { return };
+    match outcome {
+        Ok(steps) if steps.len() == answers.len() => {
+            for (answer, step) in answers.into_iter().zip(steps) {
+                let _ = answer.send(Ok(step));
+            }
+        }
+        Ok(_) => {
+            for answer in answers {
+                let _ = answer.send(Err(StoreError::failed("a batch answered the wrong number of writes")));
+            }
+        }
+        Err(BatchFailed::Retry) => {
+            for answer in answers {
+                let _ = answer.send(Ok(Step::Raced));
+            }
+        }
+        Err(BatchFailed::Store(e)) => {
+            let (unavailable, message) = match &e {
+                StoreError::Unavailable(source) => (true, source.to_string()),
+                StoreError::Failed(source) => (false, source.to_string()),
+            };
+            for answer in answers {
+                let _ = answer.send(Err(if unavailable {
+                    StoreError::unavailable(message.clone())
+                } else {
+                    StoreError::failed(message.clone())
+                }));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::Semaphore;
+    use tollgate_domain::plan::{RunCount, RunLimit};
+    use tollgate_domain::UserId;
+    use tollgate_ports::outbound::UsageReason;
+
+    use super::*;
+
+    fn write(n: u32) -> Metered {
+        Metered {
+            consumption: Consumption {
+                record_id: uuid::Uuid::from_u128(u128::from(n)),
+                user_id: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+                units: RunCount::new(n),
+                limit: RunLimit::Unlimited,
+                expected_version: 0,
+                idempotency_key: None,
+                reason: UsageReason::SessionCreate,
+                at: time::OffsetDateTime::UNIX_EPOCH,
+            },
+            resource: Resource::Usage,
+        }
+    }
+
+    /// A batcher whose batches are recorded (as their writes' units) and each answered with
+    /// `Consumed(units)`; every batch takes a permit of `gate` before it is answered.
+    fn recording(gate: Arc<Semaphore>) -> (Batcher, Arc<Mutex<Vec<Vec<u32>>>>) {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let seen = batches.clone();
+        let batcher = Batcher::spawn(move |writes: Vec<Metered>| {
+            let (gate, seen) = (gate.clone(), seen.clone());
+            async move {
+                let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
+                seen.lock().unwrap().push(units.clone());
+                gate.acquire().await.unwrap().forget();
+                Ok(units.into_iter().map(|n| Step::Consumed(RunCount::new(n))).collect())
+            }
+        });
+        (batcher, batches)
+    }
+
+    #[tokio::test]
+    async fn a_lone_write_goes_at_once_and_writes_queued_meanwhile_go_together_in_order() {
+        let gate = Arc::new(Semaphore::new(0));
+        let (batcher, batches) = recording(gate.clone());
+        let first = tokio::spawn({
+            let batcher = batcher.clone();
+            async move { batcher.submit(write(1)).await }
+        });
+        // The first write is being applied alone while the others arrive.
+        while batches.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let rest: Vec<_> = (2..=11)
+            .map(|n| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.submit(write(n)).await })
+            })
+            .collect();
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1);
+        assert_eq!(first.await.unwrap().unwrap(), Step::Consumed(RunCount::new(1)));
+        while batches.lock().unwrap().len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        gate.add_permits(1);
+        for (n, answer) in (2..=11).zip(rest) {
+            assert_eq!(answer.await.unwrap().unwrap(), Step::Consumed(RunCount::new(n)));
+        }
+        assert_eq!(*batches.lock().unwrap(), vec![vec![1], (2..=11).collect::<Vec<_>>()]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_takes_at_most_max_batch_writes() {
+        let gate = Arc::new(Semaphore::new(0));
+        let (batcher, batches) = recording(gate.clone());
+        let answers: Vec<_> = (1..=u32::try_from(MAX_BATCH).unwrap() + 2)
+            .map(|n| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.submit(write(n)).await })
+            })
+            .collect();
+        gate.add_permits(answers.len());
+        for answer in answers {
+            assert!(answer.await.unwrap().is_ok());
+        }
+        assert!(batches.lock().unwrap().iter().all(|b| b.len() <= MAX_BATCH));
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_is_applied_again_one_write_at_a_time_in_arrival_order() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let batcher = Batcher::spawn({
+            let batches = batches.clone();
+            move |writes: Vec<Metered>| {
+                let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
+                batches.lock().unwrap().push(units.clone());
+                async move {
+                    match units[..] {
+                        [n] => Ok(vec![Step::Consumed(RunCount::new(n))]),
+                        _ => Err(BatchFailed::Retry),
+                    }
+                }
+            }
+        });
+        let answers: Vec<_> = (1..=3)
+            .map(|n| {
+                let batcher = batcher.clone();
+                tokio::spawn(async move { batcher.submit(write(n)).await })
+            })
+            .collect();
+        for (n, answer) in (1..=3).zip(answers) {
+            assert_eq!(answer.await.unwrap().unwrap(), Step::Consumed(RunCount::new(n)));
+        }
+        assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2, 3], vec![1], vec![2], vec![3]]);
+    }
+
+    #[tokio::test]
+    async fn a_failed_batch_is_retried_alone_or_fails_each_write_and_a_panic_stops_nothing() {
+        let calls = Arc::new(Mutex::new(0));
+        let batcher = Batcher::spawn({
+            let calls = calls.clone();
+            move |writes: Vec<Metered>| {
+                let call = {
+                    let mut calls = calls.lock().unwrap();
+                    *calls += 1;
+                    *calls
+                };
+                async move {
+                    match call {
+                        1 => Err(BatchFailed::Retry),
+                        2 => Err(BatchFailed::Store(StoreError::unavailable("down"))),
+                        3 => panic!("a bug in a batch"),
+                        _ => Ok(vec![Step::Stale; writes.len()]),
+                    }
+                }
+            }
+        });
+        assert_eq!(batcher.submit(write(1)).await.unwrap(), Step::Raced);
+        assert!(matches!(batcher.submit(write(1)).await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(batcher.submit(write(1)).await, Err(StoreError::Unavailable(_))));
+        assert_eq!(batcher.submit(write(1)).await.unwrap(), Step::Stale);
+    }
+}

@@ -1,0 +1,269 @@
+//! The metered write path every metered repository method shares: group commit (a batch of
+//! writes decided in arrival order and applied with set-based statements in one transaction), and
+//! the same write alone in a transaction of its own when its batch could not take it.
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __metered {
+    ($store:ty, $db:ty) => {
+        /// Applies a batch of metered writes in the transaction `tx` (see
+        /// `tollgate_store_sql::batch`); one step per write, in order.
+        async fn apply_batch(
+            tx: Result<::sqlx::Transaction<'static, $db>, ::sqlx::Error>,
+            writes: Vec<$crate::batch::Metered>,
+        ) -> Result<Vec<$crate::Step>, $crate::batch::BatchFailed> {
+            use $crate::batch::BatchFailed;
+            let mut tx = tx.map_err(|e| BatchFailed::Store($crate::store_error(e)))?;
+            let steps = match batch_in(&mut tx, &writes).await {
+                Ok(steps) => steps,
+                Err(e) => {
+                    // Rolled back when `tx` drops; each write then runs alone, where a lost
+                    // same-key race turns into a replay.
+                    ::tracing::debug!(error = %e, writes = writes.len(), "a batch failed; its writes run alone");
+                    return Err(BatchFailed::Retry);
+                }
+            };
+            tx.commit().await.map_err(|e| BatchFailed::Store($crate::store_error(e)))?;
+            Ok(steps)
+        }
+
+        /// Decides `writes` in arrival order against their users' counters and writes those that
+        /// pass: one read of the counters (locked in user order on Postgres), one read of the keys
+        /// stored before, one `UPDATE … FROM (VALUES …)` of the counters, one multi-row insert per
+        /// table.
+        async fn batch_in(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            writes: &[$crate::batch::Metered],
+        ) -> Result<Vec<$crate::Step>, ::sqlx::Error> {
+            use ::std::collections::HashMap;
+            use ::sqlx::QueryBuilder;
+            use ::uuid::Uuid;
+            use $crate::batch::{Metered, Resource};
+            use $crate::Step;
+
+            let is_hold = |w: &Metered| matches!(w.resource, Resource::Hold { .. });
+            let mut users: Vec<Uuid> = writes.iter().map(|w| *w.consumption.user_id.as_uuid()).collect();
+            users.sort_unstable();
+            users.dedup();
+            let mut read = QueryBuilder::<$db>::new(
+                "SELECT user_id, version, runs_used, runs_reserved FROM subscriptions WHERE user_id IN (",
+            );
+            let mut list = read.separated(", ");
+            for user in &users {
+                list.push_bind(*user);
+            }
+            read.push(") ORDER BY user_id");
+            read.push(<$store>::LOCK_ROWS);
+            let rows: Vec<(Uuid, i64, i64, i64)> = read.build_query_as().fetch_all(&mut *conn).await?;
+            // user → (version, runs_used, runs_reserved), as the batch moves them.
+            let mut counters: HashMap<Uuid, (i64, i64, i64)> =
+                rows.into_iter().map(|(user, version, used, reserved)| (user, (version, used, reserved))).collect();
+
+            // (user, is a hold, key) → (fingerprint, what a replay answers): stored before, then
+            // taken by this batch.
+            let mut keys: HashMap<(Uuid, bool, String), (Option<String>, Uuid)> = HashMap::new();
+            for hold in [false, true] {
+                let keyed: Vec<&Metered> =
+                    writes.iter().filter(|w| is_hold(w) == hold && w.consumption.idempotency_key.is_some()).collect();
+                if keyed.is_empty() {
+                    continue;
+                }
+                let mut read = QueryBuilder::<$db>::new(if hold {
+                    "SELECT user_id, idempotency_key, id, request_hash FROM reservations WHERE "
+                } else {
+                    "SELECT user_id, idempotency_key, COALESCE(resource_id, id), request_hash FROM usage_records WHERE "
+                });
+                for (i, w) in keyed.iter().enumerate() {
+                    let c = &w.consumption;
+                    let key = c.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
+                    read.push(if i == 0 { "(user_id = " } else { " OR (user_id = " });
+                    read.push_bind(*c.user_id.as_uuid()).push(" AND idempotency_key = ").push_bind(key).push(")");
+                }
+                let stored: Vec<(Uuid, String, Uuid, Option<String>)> =
+                    read.build_query_as().fetch_all(&mut *conn).await?;
+                for (user, key, original, fingerprint) in stored {
+                    keys.insert((user, hold, key), (fingerprint, original));
+                }
+            }
+
+            let mut steps = Vec::with_capacity(writes.len());
+            let mut deltas: HashMap<Uuid, (i64, i64)> = HashMap::new();
+            let mut taken: Vec<&Metered> = Vec::with_capacity(writes.len());
+            for w in writes {
+                let c = &w.consumption;
+                let user = *c.user_id.as_uuid();
+                let hold = is_hold(w);
+                if let Some(key) = &c.idempotency_key {
+                    if let Some((fingerprint, original)) = keys.get(&(user, hold, key.as_str().to_owned())) {
+                        steps.push(if key.matches(fingerprint.as_deref()) {
+                            Step::Replayed(*original)
+                        } else {
+                            Step::Mismatch
+                        });
+                        continue;
+                    }
+                }
+                let Some((version, used, reserved)) = counters.get_mut(&user) else {
+                    steps.push(Step::Stale);
+                    continue;
+                };
+                if *version != c.expected_version {
+                    steps.push(Step::Stale);
+                    continue;
+                }
+                let units = i64::from(c.units.get());
+                if c.limit.as_option().is_some_and(|limit| *used + *reserved + units > i64::from(limit)) {
+                    steps.push(Step::LimitReached($crate::run_count(*used)?));
+                    continue;
+                }
+                let delta = deltas.entry(user).or_default();
+                if hold {
+                    *reserved += units;
+                    delta.1 += units;
+                } else {
+                    *used += units;
+                    delta.0 += units;
+                }
+                steps.push(Step::Consumed($crate::run_count(*used)?));
+                if let Some(key) = &c.idempotency_key {
+                    keys.insert((user, hold, key.as_str().to_owned()), (key.fingerprint().map(str::to_owned), w.resource_id()));
+                }
+                taken.push(w);
+            }
+            if taken.is_empty() {
+                return Ok(steps);
+            }
+
+            let mut deltas: Vec<(Uuid, (i64, i64))> = deltas.into_iter().collect();
+            deltas.sort_unstable_by_key(|(user, _)| *user);
+            let mut update = QueryBuilder::<$db>::new(
+                "UPDATE subscriptions SET runs_used = runs_used + v.column2, runs_reserved = runs_reserved + v.column3 FROM (",
+            );
+            update.push_values(deltas, |mut row, (user, (used, reserved))| {
+                row.push_bind(user).push_bind(used).push_bind(reserved);
+            });
+            update.push(") AS v WHERE subscriptions.user_id = v.column1");
+            update.build().execute(&mut *conn).await?;
+
+            let key_of = |c: &::tollgate_ports::outbound::Consumption| c.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
+            let fingerprint_of = |c: &::tollgate_ports::outbound::Consumption| {
+                c.idempotency_key.as_ref().and_then(|k| k.fingerprint()).map(str::to_owned)
+            };
+            let usage: Vec<&Metered> = taken.iter().copied().filter(|w| !is_hold(w)).collect();
+            if !usage.is_empty() {
+                let mut insert = QueryBuilder::<$db>::new(
+                    "INSERT INTO usage_records \
+                     (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) ",
+                );
+                insert.push_values(&usage, |mut row, w| {
+                    let c = &w.consumption;
+                    let resource = match &w.resource {
+                        Resource::Session(session) => Some(*session.id.as_uuid()),
+                        Resource::Usage | Resource::Hold { .. } => None,
+                    };
+                    row.push_bind(c.record_id)
+                        .push_bind(*c.user_id.as_uuid())
+                        .push_bind(i64::from(c.units.get()))
+                        .push_bind(c.reason.stored())
+                        .push_bind(key_of(c))
+                        .push_bind(resource)
+                        .push_bind(false)
+                        .push_bind($crate::Ts(c.at))
+                        .push_bind(fingerprint_of(c));
+                });
+                insert.build().execute(&mut *conn).await?;
+            }
+            let sessions: Vec<&::tollgate_ports::outbound::Session> = taken
+                .iter()
+                .filter_map(|w| match &w.resource {
+                    Resource::Session(session) => Some(session),
+                    Resource::Usage | Resource::Hold { .. } => None,
+                })
+                .collect();
+            if !sessions.is_empty() {
+                let mut insert = QueryBuilder::<$db>::new("INSERT INTO sessions (id, user_id, title, created_at) ");
+                insert.push_values(sessions, |mut row, session| {
+                    row.push_bind(*session.id.as_uuid())
+                        .push_bind(*session.user_id.as_uuid())
+                        .push_bind(session.title.clone())
+                        .push_bind($crate::Ts(session.created_at));
+                });
+                insert.build().execute(&mut *conn).await?;
+            }
+            let holds: Vec<(&Metered, ::time::OffsetDateTime)> = taken
+                .iter()
+                .filter_map(|w| match &w.resource {
+                    Resource::Hold { expires_at } => Some((*w, *expires_at)),
+                    Resource::Usage | Resource::Session(_) => None,
+                })
+                .collect();
+            if !holds.is_empty() {
+                let mut insert = QueryBuilder::<$db>::new(
+                    "INSERT INTO reservations \
+                     (id, user_id, runs, committed_runs, status, expires_at, idempotency_key, request_hash, created_at, updated_at) ",
+                );
+                insert.push_values(holds, |mut row, (w, expires_at)| {
+                    let c = &w.consumption;
+                    row.push_bind(c.record_id)
+                        .push_bind(*c.user_id.as_uuid())
+                        .push_bind(i64::from(c.units.get()))
+                        .push_bind(None::<i64>)
+                        .push_bind(::tollgate_ports::outbound::ReservationStatus::Held.as_str())
+                        .push_bind($crate::Ts(expires_at))
+                        .push_bind(key_of(c))
+                        .push_bind(fingerprint_of(c))
+                        .push_bind($crate::Ts(c.at))
+                        .push_bind($crate::Ts(c.at));
+                });
+                insert.build().execute(&mut *conn).await?;
+            }
+            Ok(steps)
+        }
+
+        impl $store {
+            /// A metered write: in the next group commit, or alone when its batch could not take
+            /// it.
+            async fn metered(
+                &self,
+                write: $crate::batch::Metered,
+            ) -> Result<$crate::Step, ::tollgate_ports::outbound::StoreError> {
+                match self.batcher.submit(write.clone()).await? {
+                    $crate::Step::Raced => self.metered_alone(&write).await,
+                    step => Ok(step),
+                }
+            }
+
+            /// `write` in a transaction of its own. A lost same-key race is retried in a fresh
+            /// transaction, which then sees the winner's row and replays it.
+            async fn metered_alone(
+                &self,
+                write: &$crate::batch::Metered,
+            ) -> Result<$crate::Step, ::tollgate_ports::outbound::StoreError> {
+                use $crate::batch::Resource;
+                use $crate::{store_error, Step};
+                let c = &write.consumption;
+                for _ in 0..3 {
+                    let mut tx = self.write().await.map_err(store_error)?;
+                    let step = match &write.resource {
+                        Resource::Usage => consume_in(&mut tx, c, None).await,
+                        Resource::Session(session) => consume_in(&mut tx, c, Some(*session.id.as_uuid())).await,
+                        Resource::Hold { expires_at } => hold_in(&mut tx, c, *expires_at).await,
+                    }
+                    .map_err(store_error)?;
+                    match step {
+                        Step::Consumed(_) => {
+                            if let Resource::Session(session) = &write.resource {
+                                insert_session(&mut tx, session).await.map_err(store_error)?;
+                            }
+                            tx.commit().await.map_err(store_error)?;
+                            return Ok(step);
+                        }
+                        Step::Raced => continue,
+                        other => return Ok(other),
+                    }
+                }
+                Ok(Step::Stale)
+            }
+        }
+    };
+}
