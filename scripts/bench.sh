@@ -152,10 +152,14 @@ for store in $STORES; do
     psql "$DATABASE_URL" -qc "CREATE TABLE bench_users AS SELECT (row_number() OVER (ORDER BY id)) - 1 AS n, id AS user_id FROM users; CREATE UNIQUE INDEX ON bench_users (n);" >/dev/null
     for c in $CONCURRENCIES; do
       clients=$(( c < PGBENCH_MAX_CLIENTS ? c : PGBENCH_MAX_CLIENTS )); jobs=$(( clients < 2 ? clients : 2 ))
-      out=$(pgbench -n -M prepared -c "$clients" -j "$jobs" -T "${DURATION%s}" -D users="$USERS" -f scripts/bench/metered.pgbench "$DATABASE_URL" 2>&1)
+      # -l: every transaction's latency (µs, third column) in a log per thread, for the p99.
+      rm -f "$WORK"/pgbench_log.*
+      out=$(cd "$WORK" && pgbench -n -M prepared -c "$clients" -j "$jobs" -T "${DURATION%s}" -D users="$USERS" \
+        -l --log-prefix=pgbench_log -f "$ROOT/scripts/bench/metered.pgbench" "$DATABASE_URL" 2>&1)
       tps=$(echo "$out" | awk '/^tps/ {print $3; exit}')
       lat=$(echo "$out" | awk '/latency average/ {print $4; exit}')
-      record postgres pgbench "$c" "{\"tps\": $tps, \"latency_avg_ms\": $lat, \"clients\": $clients}" ""
+      p99=$(cat "$WORK"/pgbench_log.* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {i=int(NR*0.99); if (i<1) i=1; print v[i]+0}')
+      record postgres pgbench "$c" "{\"tps\": $tps, \"latency_avg_ms\": $lat, \"p99_us\": $p99, \"clients\": $clients}" ""
       echo "   pgbench c=$clients: $tps tps" >&2
     done
     psql "$PG_ADMIN" -qc "DROP DATABASE $DB_NAME WITH (FORCE)" >/dev/null; DB_NAME=""

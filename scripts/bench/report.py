@@ -56,15 +56,17 @@ for store in ["sqlite", "postgres"]:
     pg = [r for r in rows if r["store"] == store and r["workload"] == "pgbench"]
     if pg:
         lines += ["", "pgbench, the metered path's SQL (`scripts/bench/metered.pgbench`, `-M prepared`):", "",
-                  "| connections asked | pgbench clients | tps | avg latency ms |", "|---:|---:|---:|---:|"]
+                  "| connections asked | pgbench clients | tps | avg latency ms | p99 ms |", "|---:|---:|---:|---:|---:|"]
         for r in pg:
-            lines.append(f"| {r['concurrency']} | {r['clients']} | {r['tps']:,.0f} | {r['latency_avg_ms']:.2f} |")
-    lines += ["", "Ratios:", "", "| connections | read / health | metered / pgbench |", "|---:|---:|---:|"]
+            p99 = f"{r['p99_us'] / 1000:.2f}" if r.get("p99_us") is not None else "–"
+            lines.append(f"| {r['concurrency']} | {r['clients']} | {r['tps']:,.0f} | {r['latency_avg_ms']:.2f} | {p99} |")
+    lines += ["", "Ratios:", "", "| connections | read / health | metered / pgbench | metered p99 / pgbench p99 |", "|---:|---:|---:|---:|"]
     for c in sorted({r["concurrency"] for r in rows if r["store"] == store}):
         read, health, metered, pgb = find(store, "read", c), find(store, "health", c), find(store, "metered", c), find(store, "pgbench", c)
         rh = f"{rps(read) / rps(health):.0%}" if read and health else "–"
         mp = f"{rps(metered) / pgb['tps']:.0%}" if metered and pgb else "–"
-        lines.append(f"| {c} | {rh} | {mp} |")
+        pp = f"{metered['p99_us'] / pgb['p99_us']:.2f}" if metered and pgb and pgb.get("p99_us") else "–"
+        lines.append(f"| {c} | {rh} | {mp} | {pp} |")
     lines.append("")
 if checks:
     lines += ["### Correctness under load", "",

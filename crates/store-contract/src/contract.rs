@@ -655,6 +655,80 @@ pub async fn a_metered_write_that_fails_fails_alone(s: Subject) {
     assert_eq!(s.sessions.list(ada.id, Page { limit: 10, offset: 0 }).await.unwrap().1, 8);
 }
 
+/// Commits queued together (the store may settle them in one transaction) are each settled as if
+/// they had come one by one: a repeat is `Already`, more runs than held are refused, a released or
+/// unknown reservation is not committed, a hold past its expiry expires; only the settled ones
+/// are written.
+pub async fn reservation_commits_arriving_together_are_settled_in_arrival_order(s: Subject) {
+    let (ada, _) = registered(&s, "ada@example.com").await;
+    let (bob, _) = registered(&s, "bob@example.com").await;
+    let (later, soon, at) =
+        (T0 + Duration::minutes(5), T0 + Duration::seconds(30), T0 + Duration::minutes(1));
+    let holds = [
+        (ada.id, 3, later),
+        (ada.id, 2, later),
+        (ada.id, 1, later),
+        (bob.id, 4, later),
+        (bob.id, 1, later),
+        (ada.id, 1, soon),
+    ];
+    let mut ids = Vec::new();
+    for (user, runs, expires_at) in holds {
+        let c = hold(user, 0, TEN, runs, None);
+        let held = s.reservations.hold(&c, expires_at).await.unwrap();
+        assert!(matches!(held, ConsumeOutcome::Consumed { .. }), "{held:?}");
+        ids.push(c.record_id);
+    }
+    let [a1, a2, a3, b1, b2, a4] = ids[..] else { unreachable!() };
+    assert!(matches!(s.reservations.release(b2, at).await.unwrap(), SettleOutcome::Done(_)));
+    let commit = |reservation: Uuid, runs: Option<u32>| {
+        let reservations = s.reservations.clone();
+        async move { reservations.commit(reservation, runs.map(RunCount::new), id(), at).await.unwrap() }
+    };
+    let outcomes = futures_util::future::join_all([
+        commit(a1, Some(2)),
+        commit(a1, Some(2)),
+        commit(a2, Some(5)),
+        commit(a3, Some(0)),
+        commit(b1, None),
+        commit(b2, Some(1)),
+        commit(id(), None),
+        commit(a4, Some(1)),
+    ])
+    .await;
+    let kind = |o: &SettleOutcome| match o {
+        SettleOutcome::Done(r) => format!("done {:?} {:?}", r.status, r.committed_runs.map(|n| n.get())),
+        SettleOutcome::Already(r) => format!("already {:?}", r.status),
+        SettleOutcome::Conflict(r) => format!("conflict {:?}", r.status),
+        SettleOutcome::TooManyRuns(r) => format!("too many {:?}", r.status),
+        SettleOutcome::NotFound => "not found".to_owned(),
+    };
+    assert_eq!(
+        outcomes.iter().map(kind).collect::<Vec<_>>(),
+        [
+            "done Committed Some(2)",
+            "already Committed",
+            "too many Held",
+            "done Committed Some(0)",
+            "done Committed Some(4)",
+            "conflict Released",
+            "not found",
+            "conflict Expired",
+        ]
+    );
+    // What a commit answers is what is stored.
+    let SettleOutcome::Done(answered) = &outcomes[0] else { unreachable!() };
+    assert_eq!(Some(answered), s.reservations.get(a1).await.unwrap().as_ref());
+    assert_eq!(used_and_reserved(&s, ada.id).await, (2, 2));
+    assert_eq!(used_and_reserved(&s, bob.id).await, (4, 0));
+    let charged = |user| {
+        let usage = s.usage.clone();
+        async move { usage.list(user, 10).await.unwrap().iter().map(|r| r.units).collect::<Vec<_>>() }
+    };
+    assert_eq!(charged(ada.id).await, [2]);
+    assert_eq!(charged(bob.id).await, [4]);
+}
+
 async fn used_and_reserved(s: &Subject, user: tollgate_domain::UserId) -> (u32, u32) {
     let sub = s.subs.get_by_user(user).await.unwrap().unwrap();
     (sub.runs_used().get(), sub.runs_reserved().get())

@@ -77,6 +77,7 @@ macro_rules! contract_suite {
                 two_concurrent_purges_delete_each_old_row_once_and_nothing_too_early,
                 metered_writes_arriving_together_are_decided_in_arrival_order,
                 a_metered_write_that_fails_fails_alone,
+                reservation_commits_arriving_together_are_settled_in_arrival_order,
             ],
             64 => [
                 sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,

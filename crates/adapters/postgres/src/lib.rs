@@ -4,7 +4,7 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use tollgate_ports::outbound::StoreError;
-use tollgate_store_sql::batch::Batcher;
+use tollgate_store_sql::batch::Batchers;
 use tollgate_store_sql::store_error;
 pub use tollgate_store_sql::PoolOptions;
 
@@ -18,8 +18,8 @@ const STATEMENT_CACHE: usize = 512;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// The metered writes' group commit.
-    batcher: Batcher,
+    /// The group commit of metered writes and reservation commits.
+    batchers: Batchers,
 }
 
 impl PgStore {
@@ -49,14 +49,14 @@ impl PgStore {
             .connect_with(connect)
             .await
             .map_err(store_error)?;
-        let batcher = {
+        let batchers = {
             let pool = pool.clone();
-            Batcher::spawn(move |writes| {
+            batchers(move || {
                 let pool = pool.clone();
-                async move { apply_batch(pool.begin().await, writes).await }
+                async move { pool.begin().await }
             })
         };
-        Ok(Self { pool, batcher })
+        Ok(Self { pool, batchers })
     }
 
     /// Applies the embedded migrations; a no-op when they are all applied.

@@ -11,8 +11,8 @@
 use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
-use tollgate_domain::Timestamp;
-use tollgate_ports::outbound::{Consumption, Session, StoreError};
+use tollgate_domain::{RunCount, Timestamp};
+use tollgate_ports::outbound::{Consumption, Session, SettleOutcome, StoreError};
 
 use crate::Step;
 
@@ -47,6 +47,26 @@ impl Metered {
     }
 }
 
+/// A reservation's commit (`ReservationRepository::commit`).
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub id: uuid::Uuid,
+    /// Runs charged; all held runs when `None`.
+    pub runs: Option<RunCount>,
+    pub record_id: uuid::Uuid,
+    pub at: Timestamp,
+}
+
+/// A store's group-commit queues: metered writes, and reservation commits. On Postgres they
+/// cannot deadlock each other: a metered batch locks only counters (and inserts new rows), a commit
+/// batch locks reservations, then counters, each in id order, as the per-request paths do.
+#[derive(Debug, Clone)]
+pub struct Batchers {
+    pub metered: Batcher<Metered, Step>,
+    /// `None`: the commit is done alone (a hold found past its expiry expires in that transaction).
+    pub commits: Batcher<Commit, Option<SettleOutcome>>,
+}
+
 /// Why a batch was not applied.
 #[derive(Debug)]
 pub enum BatchFailed {
@@ -57,25 +77,38 @@ pub enum BatchFailed {
     Store(StoreError),
 }
 
-type Answer = oneshot::Sender<Result<Step, StoreError>>;
+/// Where a write's answer goes: `None` asks its caller to write it alone.
+type Answer<A> = oneshot::Sender<Result<Option<A>, StoreError>>;
 
-/// The queue in front of a store's metered writes. Cloning shares it.
-#[derive(Debug, Clone)]
-pub struct Batcher {
-    queue: mpsc::UnboundedSender<(Metered, Answer)>,
+/// The queue in front of a store's writes of one kind `W`, each answered with an `A`. Cloning
+/// shares it.
+pub struct Batcher<W, A> {
+    queue: mpsc::UnboundedSender<(W, Answer<A>)>,
 }
 
-impl Batcher {
+impl<W, A> Clone for Batcher<W, A> {
+    fn clone(&self) -> Self {
+        Self { queue: self.queue.clone() }
+    }
+}
+
+impl<W, A> std::fmt::Debug for Batcher<W, A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher").finish_non_exhaustive()
+    }
+}
+
+impl<W: Clone + Send + 'static, A: Send + 'static> Batcher<W, A> {
     /// Starts the batcher on the current Tokio runtime. One batch runs at a time, through
-    /// `apply`, which returns one [`Step`] per write, in order: batches are applied in the order
+    /// `apply`, which returns one answer per write, in order: batches are applied in the order
     /// their writes arrived, so each write is decided after every write that arrived before it.
     /// The task ends when the last clone is dropped.
     pub fn spawn<F, Fut>(apply: F) -> Self
     where
-        F: Fn(Vec<Metered>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<Step>, BatchFailed>> + Send + 'static,
+        F: Fn(Vec<W>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<A>, BatchFailed>> + Send + 'static,
     {
-        let (queue, mut queued) = mpsc::unbounded_channel::<(Metered, Answer)>();
+        let (queue, mut queued) = mpsc::unbounded_channel::<(W, Answer<A>)>();
         tokio::spawn(async move {
             // While a batch is applied, the next writes queue up and form the next batch.
             while let Some(first) = queued.recv().await {
@@ -94,7 +127,7 @@ impl Batcher {
                 }
                 match run(&apply, writes.clone()).await {
                     // Each write again in a batch of its own, still in arrival order; one that
-                    // fails alone is answered `Raced`, and its caller writes it alone.
+                    // fails alone is answered `None`, and its caller writes it alone.
                     Some(Err(BatchFailed::Retry)) => {
                         for (write, answer_to) in writes.into_iter().zip(answers) {
                             answer(vec![answer_to], run(&apply, vec![write]).await);
@@ -107,10 +140,10 @@ impl Batcher {
         Self { queue }
     }
 
-    /// Queues `write` and waits for the transaction holding it. `Step::Raced` means the batch
-    /// could not take it, even alone: the caller writes it alone (where a lost same-key race with
-    /// another replica turns into a replay, and any other failure is its own).
-    pub async fn submit(&self, write: Metered) -> Result<Step, StoreError> {
+    /// Queues `write` and waits for the transaction holding it. `None` means the batch could not
+    /// take it, even alone: the caller writes it alone (where a lost same-key race with another
+    /// replica turns into a replay, and any other failure is its own).
+    pub async fn submit(&self, write: W) -> Result<Option<A>, StoreError> {
         let stopped = || StoreError::unavailable("the store's metered writer stopped");
         let (answer, answered) = oneshot::channel();
         self.queue.send((write, answer)).map_err(|_| stopped())?;
@@ -120,22 +153,23 @@ impl Batcher {
 
 /// `apply(writes)` in a task of its own, so that a panic fails this batch (`None`: its callers
 /// see the store unavailable) and never the writes that come after it.
-async fn run<F, Fut>(apply: &F, writes: Vec<Metered>) -> Option<Result<Vec<Step>, BatchFailed>>
+async fn run<W, A, F, Fut>(apply: &F, writes: Vec<W>) -> Option<Result<Vec<A>, BatchFailed>>
 where
-    F: Fn(Vec<Metered>) -> Fut,
-    Fut: Future<Output = Result<Vec<Step>, BatchFailed>> + Send + 'static,
+    A: Send + 'static,
+    F: Fn(Vec<W>) -> Fut,
+    Fut: Future<Output = Result<Vec<A>, BatchFailed>> + Send + 'static,
 {
     tokio::spawn(apply(writes)).await.ok()
 }
 
-fn answer(answers: Vec<Answer>, outcome: Option<Result<Vec<Step>, BatchFailed>>) {
+fn answer<A>(answers: Vec<Answer<A>>, outcome: Option<Result<Vec<A>, BatchFailed>>) {
     // A caller that went away (a dropped request) is not waiting: its send fails, harmlessly.
     // A batch that panicked answers nobody: its callers' channels close (store unavailable).
     let Some(outcome) = outcome else { return };
     match outcome {
         Ok(steps) if steps.len() == answers.len() => {
             for (answer, step) in answers.into_iter().zip(steps) {
-                let _ = answer.send(Ok(step));
+                let _ = answer.send(Ok(Some(step)));
             }
         }
         Ok(_) => {
@@ -145,7 +179,7 @@ fn answer(answers: Vec<Answer>, outcome: Option<Result<Vec<Step>, BatchFailed>>)
         }
         Err(BatchFailed::Retry) => {
             for answer in answers {
-                let _ = answer.send(Ok(Step::Raced));
+                let _ = answer.send(Ok(None));
             }
         }
         Err(BatchFailed::Store(e)) => {
@@ -193,7 +227,7 @@ mod tests {
 
     /// A batcher whose batches are recorded (as their writes' units) and each answered with
     /// `Consumed(units)`; every batch takes a permit of `gate` before it is answered.
-    fn recording(gate: Arc<Semaphore>) -> (Batcher, Arc<Mutex<Vec<Vec<u32>>>>) {
+    fn recording(gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Arc<Mutex<Vec<Vec<u32>>>>) {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let seen = batches.clone();
         let batcher = Batcher::spawn(move |writes: Vec<Metered>| {
@@ -230,13 +264,13 @@ mod tests {
             tokio::task::yield_now().await;
         }
         gate.add_permits(1);
-        assert_eq!(first.await.unwrap().unwrap(), Step::Consumed(RunCount::new(1)));
+        assert_eq!(first.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(1))));
         while batches.lock().unwrap().len() < 2 {
             tokio::task::yield_now().await;
         }
         gate.add_permits(1);
         for (n, answer) in (2..=11).zip(rest) {
-            assert_eq!(answer.await.unwrap().unwrap(), Step::Consumed(RunCount::new(n)));
+            assert_eq!(answer.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(n))));
         }
         assert_eq!(*batches.lock().unwrap(), vec![vec![1], (2..=11).collect::<Vec<_>>()]);
     }
@@ -261,7 +295,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_that_fails_is_applied_again_one_write_at_a_time_in_arrival_order() {
         let batches = Arc::new(Mutex::new(Vec::new()));
-        let batcher = Batcher::spawn({
+        let batcher = Batcher::<Metered, Step>::spawn({
             let batches = batches.clone();
             move |writes: Vec<Metered>| {
                 let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
@@ -281,7 +315,7 @@ mod tests {
             })
             .collect();
         for (n, answer) in (1..=3).zip(answers) {
-            assert_eq!(answer.await.unwrap().unwrap(), Step::Consumed(RunCount::new(n)));
+            assert_eq!(answer.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(n))));
         }
         assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2, 3], vec![1], vec![2], vec![3]]);
     }
@@ -289,7 +323,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_batch_is_retried_alone_or_fails_each_write_and_a_panic_stops_nothing() {
         let calls = Arc::new(Mutex::new(0));
-        let batcher = Batcher::spawn({
+        let batcher = Batcher::<Metered, Step>::spawn({
             let calls = calls.clone();
             move |writes: Vec<Metered>| {
                 let call = {
@@ -307,9 +341,9 @@ mod tests {
                 }
             }
         });
-        assert_eq!(batcher.submit(write(1)).await.unwrap(), Step::Raced);
+        assert_eq!(batcher.submit(write(1)).await.unwrap(), None);
         assert!(matches!(batcher.submit(write(1)).await, Err(StoreError::Unavailable(_))));
         assert!(matches!(batcher.submit(write(1)).await, Err(StoreError::Unavailable(_))));
-        assert_eq!(batcher.submit(write(1)).await.unwrap(), Step::Stale);
+        assert_eq!(batcher.submit(write(1)).await.unwrap(), Some(Step::Stale));
     }
 }

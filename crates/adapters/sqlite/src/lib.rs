@@ -20,7 +20,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 use tollgate_ports::outbound::StoreError;
-use tollgate_store_sql::batch::Batcher;
+use tollgate_store_sql::batch::Batchers;
 use tollgate_store_sql::store_error;
 pub use tollgate_store_sql::PoolOptions;
 
@@ -37,8 +37,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The single writer.
     writer: SqlitePool,
-    /// The metered writes' group commit, on the writer.
-    batcher: Batcher,
+    /// The group commit of metered writes and reservation commits, on the writer.
+    batchers: Batchers,
 }
 
 impl SqliteStore {
@@ -73,14 +73,14 @@ impl SqliteStore {
             .connect_with(connect)
             .await
             .map_err(store_error)?;
-        let batcher = {
+        let batchers = {
             let writer = writer.clone();
-            Batcher::spawn(move |writes| {
+            batchers(move || {
                 let writer = writer.clone();
-                async move { apply_batch(writer.begin_with("BEGIN IMMEDIATE").await, writes).await }
+                async move { writer.begin_with("BEGIN IMMEDIATE").await }
             })
         };
-        Ok(Self { pool, writer, batcher })
+        Ok(Self { pool, writer, batchers })
     }
 
     /// Applies the embedded migrations; a no-op when they are all applied.

@@ -6,25 +6,46 @@
 #[macro_export]
 macro_rules! __metered {
     ($store:ty, $db:ty) => {
-        /// Applies a batch of metered writes in the transaction `tx` (see
-        /// `tollgate_store_sql::batch`); one step per write, in order.
-        async fn apply_batch(
+        /// Starts the store's group-commit queues; `begin` opens a write transaction.
+        fn batchers<B, Fut>(begin: B) -> $crate::batch::Batchers
+        where
+            B: Fn() -> Fut + Clone + Send + Sync + 'static,
+            Fut: ::std::future::Future<Output = Result<::sqlx::Transaction<'static, $db>, ::sqlx::Error>>
+                + Send
+                + 'static,
+        {
+            use $crate::batch::{Batcher, Batchers};
+            let metered = {
+                let begin = begin.clone();
+                Batcher::spawn(move |writes: Vec<$crate::batch::Metered>| {
+                    let tx = begin();
+                    async move { applied(tx.await, async |conn| batch_in(conn, &writes).await).await }
+                })
+            };
+            let commits = Batcher::spawn(move |commits: Vec<$crate::batch::Commit>| {
+                let tx = begin();
+                async move { applied(tx.await, async |conn| commits_in(conn, &commits).await).await }
+            });
+            Batchers { metered, commits }
+        }
+
+        /// Runs `decide` (one batch's statements) in the transaction `tx` and commits it.
+        async fn applied<A>(
             tx: Result<::sqlx::Transaction<'static, $db>, ::sqlx::Error>,
-            writes: Vec<$crate::batch::Metered>,
-        ) -> Result<Vec<$crate::Step>, $crate::batch::BatchFailed> {
+            decide: impl AsyncFnOnce(&mut <$db as ::sqlx::Database>::Connection) -> Result<Vec<A>, ::sqlx::Error>,
+        ) -> Result<Vec<A>, $crate::batch::BatchFailed> {
             use $crate::batch::BatchFailed;
             let mut tx = tx.map_err(|e| BatchFailed::Store($crate::store_error(e)))?;
-            let steps = match batch_in(&mut tx, &writes).await {
-                Ok(steps) => steps,
+            let answers = match decide(&mut tx).await {
+                Ok(answers) => answers,
                 Err(e) => {
-                    // Rolled back when `tx` drops; each write then runs alone, where a lost
-                    // same-key race turns into a replay.
-                    ::tracing::debug!(error = %e, writes = writes.len(), "a batch failed; its writes run alone");
+                    // Rolled back when `tx` drops; the batcher applies each write again alone.
+                    ::tracing::debug!(error = %e, "a batch failed; its writes are applied one at a time");
                     return Err(BatchFailed::Retry);
                 }
             };
             tx.commit().await.map_err(|e| BatchFailed::Store($crate::store_error(e)))?;
-            Ok(steps)
+            Ok(answers)
         }
 
         /// Decides `writes` in arrival order against their users' counters and writes those that
@@ -220,6 +241,143 @@ macro_rules! __metered {
             Ok(steps)
         }
 
+        /// Decides `commits` in arrival order against their reservations and settles those that
+        /// pass: the reservations, then their owners' counters, read and locked (Postgres) in id
+        /// order; one `UPDATE … FROM (VALUES …)` of each table; one multi-row insert of the usage
+        /// records. A hold found past its expiry is answered `None` (committed alone, it expires).
+        async fn commits_in(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            commits: &[$crate::batch::Commit],
+        ) -> Result<Vec<Option<::tollgate_ports::outbound::SettleOutcome>>, ::sqlx::Error> {
+            use ::std::collections::HashMap;
+            use ::sqlx::QueryBuilder;
+            use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome, UsageReason};
+            use ::uuid::Uuid;
+
+            let mut ids: Vec<Uuid> = commits.iter().map(|c| c.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut read = QueryBuilder::<$db>::new($crate::__select_reservation!("WHERE id IN ("));
+            let mut list = read.separated(", ");
+            for id in &ids {
+                list.push_bind(*id);
+            }
+            read.push(") ORDER BY id");
+            read.push(<$store>::LOCK_ROWS);
+            let rows: Vec<$crate::ReservationRow> = read.build_query_as().fetch_all(&mut *conn).await?;
+            let mut found: HashMap<Uuid, ::tollgate_ports::outbound::Reservation> = HashMap::new();
+            for row in rows {
+                let reservation = row.into_domain().map_err(|e| ::sqlx::Error::Decode(Box::new(e)))?;
+                found.insert(reservation.id, reservation);
+            }
+            let mut owners: Vec<Uuid> = found
+                .values()
+                .filter(|r| r.status == ReservationStatus::Held)
+                .map(|r| *r.user_id.as_uuid())
+                .collect();
+            owners.sort_unstable();
+            owners.dedup();
+            if !owners.is_empty() {
+                let mut lock = QueryBuilder::<$db>::new("SELECT user_id FROM subscriptions WHERE user_id IN (");
+                let mut list = lock.separated(", ");
+                for owner in &owners {
+                    list.push_bind(*owner);
+                }
+                lock.push(") ORDER BY user_id");
+                lock.push(<$store>::LOCK_ROWS);
+                lock.build().fetch_all(&mut *conn).await?;
+            }
+
+            let mut outcomes = Vec::with_capacity(commits.len());
+            // (reservation, runs charged, at), (user → (runs held, runs charged)), usage records.
+            let mut settled: Vec<(Uuid, i64, $crate::Ts)> = Vec::new();
+            let mut deltas: HashMap<Uuid, (i64, i64)> = HashMap::new();
+            let mut charges: Vec<(&$crate::batch::Commit, Uuid, i64)> = Vec::new();
+            for commit in commits {
+                let Some(r) = found.get_mut(&commit.id) else {
+                    outcomes.push(Some(SettleOutcome::NotFound));
+                    continue;
+                };
+                match r.status {
+                    ReservationStatus::Committed => {
+                        outcomes.push(Some(SettleOutcome::Already(r.clone())));
+                        continue;
+                    }
+                    ReservationStatus::Released | ReservationStatus::Expired => {
+                        outcomes.push(Some(SettleOutcome::Conflict(r.clone())));
+                        continue;
+                    }
+                    ReservationStatus::Held => {}
+                }
+                if commit.at >= r.expires_at {
+                    outcomes.push(None);
+                    continue;
+                }
+                let charged = commit.runs.unwrap_or(r.runs);
+                if charged > r.runs {
+                    outcomes.push(Some(SettleOutcome::TooManyRuns(r.clone())));
+                    continue;
+                }
+                let at = $crate::from_micros($crate::to_micros(commit.at))
+                    .map_err(|e| ::sqlx::Error::Decode(Box::new(e)))?;
+                r.status = ReservationStatus::Committed;
+                r.committed_runs = Some(charged);
+                r.updated_at = at;
+                let (held, charged) = (i64::from(r.runs.get()), i64::from(charged.get()));
+                settled.push((r.id, charged, $crate::Ts(at)));
+                let delta = deltas.entry(*r.user_id.as_uuid()).or_default();
+                delta.0 += held;
+                delta.1 += charged;
+                if charged > 0 {
+                    charges.push((commit, *r.user_id.as_uuid(), charged));
+                }
+                outcomes.push(Some(SettleOutcome::Done(r.clone())));
+            }
+            if settled.is_empty() {
+                return Ok(outcomes);
+            }
+
+            let mut update = QueryBuilder::<$db>::new(
+                "UPDATE reservations SET status = 'committed', committed_runs = v.column2, updated_at = v.column3 FROM (",
+            );
+            update.push_values(settled, |mut row, (id, charged, at)| {
+                row.push_bind(id).push_bind(charged).push_bind(at);
+            });
+            update.push(") AS v WHERE reservations.id = v.column1");
+            update.build().execute(&mut *conn).await?;
+
+            let mut deltas: Vec<(Uuid, (i64, i64))> = deltas.into_iter().collect();
+            deltas.sort_unstable_by_key(|(user, _)| *user);
+            let mut update = QueryBuilder::<$db>::new(
+                "UPDATE subscriptions SET runs_reserved = runs_reserved - v.column2, runs_used = runs_used + v.column3 FROM (",
+            );
+            update.push_values(deltas, |mut row, (user, (held, charged))| {
+                row.push_bind(user).push_bind(held).push_bind(charged);
+            });
+            update.push(") AS v WHERE subscriptions.user_id = v.column1");
+            update.build().execute(&mut *conn).await?;
+
+            if !charges.is_empty() {
+                let mut insert = QueryBuilder::<$db>::new(
+                    "INSERT INTO usage_records \
+                     (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) ",
+                );
+                insert.push_values(charges, |mut row, (commit, user, charged)| {
+                    row.push_bind(commit.record_id)
+                        .push_bind(user)
+                        .push_bind(charged)
+                        .push_bind(UsageReason::ReservationCommit.stored())
+                        .push_bind(None::<String>)
+                        .push_bind(Some(commit.id))
+                        .push_bind(false)
+                        .push_bind($crate::Ts(commit.at))
+                        .push_bind(None::<String>);
+                });
+                insert.build().execute(&mut *conn).await?;
+            }
+            Ok(outcomes)
+        }
+
         impl $store {
             /// A metered write: in the next group commit, or alone when its batch could not take
             /// it.
@@ -227,9 +385,9 @@ macro_rules! __metered {
                 &self,
                 write: $crate::batch::Metered,
             ) -> Result<$crate::Step, ::tollgate_ports::outbound::StoreError> {
-                match self.batcher.submit(write.clone()).await? {
-                    $crate::Step::Raced => self.metered_alone(&write).await,
-                    step => Ok(step),
+                match self.batchers.metered.submit(write.clone()).await? {
+                    Some(step) => Ok(step),
+                    None => self.metered_alone(&write).await,
                 }
             }
 

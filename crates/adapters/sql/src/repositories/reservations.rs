@@ -62,6 +62,87 @@ macro_rules! __reservations {
             row.map($crate::ReservationRow::into_domain).transpose()
         }
 
+        impl $store {
+            /// A commit in a transaction of its own: when its batch could not take it, or its hold
+            /// is past its expiry (it expires here).
+            async fn commit_alone(
+                &self,
+                id: ::uuid::Uuid,
+                runs: Option<::tollgate_domain::RunCount>,
+                record_id: ::uuid::Uuid,
+                at: ::time::OffsetDateTime,
+            ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
+                use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome, UsageReason};
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                let Some(found) = reservation_in(&mut tx, id).await? else { return Ok(SettleOutcome::NotFound) };
+                match found.status {
+                    ReservationStatus::Committed => return Ok(SettleOutcome::Already(found)),
+                    ReservationStatus::Released | ReservationStatus::Expired => return Ok(SettleOutcome::Conflict(found)),
+                    ReservationStatus::Held => {}
+                }
+                if at >= found.expires_at {
+                    // Past its expiry: it expires now (runs back), it is never committed.
+                    expire_holds_in(&mut tx, Some(found.user_id), at).await.map_err($crate::store_error)?;
+                    let expired = reservation_in(&mut tx, id).await?;
+                    tx.commit().await.map_err($crate::store_error)?;
+                    return Ok(SettleOutcome::Conflict(expired.unwrap_or(found)));
+                }
+                let charged = runs.unwrap_or(found.runs);
+                if charged > found.runs {
+                    return Ok(SettleOutcome::TooManyRuns(found));
+                }
+                let marked = ::sqlx::query(
+                    "UPDATE reservations SET status = 'committed', committed_runs = $2, updated_at = $3 \
+                     WHERE id = $1 AND status = 'held'",
+                )
+                .bind(id)
+                .bind(i64::from(charged.get()))
+                .bind($crate::Ts(at))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                if marked.rows_affected() != 1 {
+                    // Settled concurrently (Postgres re-checks the status under the row lock).
+                    drop(tx);
+                    return match ::tollgate_ports::outbound::ReservationRepository::get(self, id).await? {
+                        Some(r) if r.status == ReservationStatus::Committed => Ok(SettleOutcome::Already(r)),
+                        Some(r) => Ok(SettleOutcome::Conflict(r)),
+                        None => Ok(SettleOutcome::NotFound),
+                    };
+                }
+                // Never refused for quota: the work happened. Counted in the current period.
+                ::sqlx::query(
+                    "UPDATE subscriptions SET runs_reserved = runs_reserved - $2, runs_used = runs_used + $3 \
+                     WHERE user_id = $1",
+                )
+                .bind(found.user_id.as_uuid())
+                .bind(i64::from(found.runs.get()))
+                .bind(i64::from(charged.get()))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                if charged > ::tollgate_domain::RunCount::ZERO {
+                    ::sqlx::query(
+                        "INSERT INTO usage_records \
+                         (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) \
+                         VALUES ($1, $2, $3, $4, NULL, $5, FALSE, $6, NULL)",
+                    )
+                    .bind(record_id)
+                    .bind(found.user_id.as_uuid())
+                    .bind(i64::from(charged.get()))
+                    .bind(UsageReason::ReservationCommit.stored())
+                    .bind(id)
+                    .bind($crate::Ts(at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($crate::store_error)?;
+                }
+                let committed = reservation_in(&mut tx, id).await?;
+                tx.commit().await.map_err($crate::store_error)?;
+                Ok(committed.map_or(SettleOutcome::NotFound, SettleOutcome::Done))
+            }
+        }
+
         #[::async_trait::async_trait]
         impl ::tollgate_ports::outbound::ReservationRepository for $store {
             #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
@@ -104,74 +185,11 @@ macro_rules! __reservations {
                 record_id: ::uuid::Uuid,
                 at: ::time::OffsetDateTime,
             ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
-                use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome, UsageReason};
-                let mut tx = self.write().await.map_err($crate::store_error)?;
-                let Some(found) = reservation_in(&mut tx, id).await? else { return Ok(SettleOutcome::NotFound) };
-                match found.status {
-                    ReservationStatus::Committed => return Ok(SettleOutcome::Already(found)),
-                    ReservationStatus::Released | ReservationStatus::Expired => return Ok(SettleOutcome::Conflict(found)),
-                    ReservationStatus::Held => {}
+                let commit = $crate::batch::Commit { id, runs, record_id, at };
+                match self.batchers.commits.submit(commit).await?.flatten() {
+                    Some(settled) => Ok(settled),
+                    None => self.commit_alone(id, runs, record_id, at).await,
                 }
-                if at >= found.expires_at {
-                    // Past its expiry: it expires now (runs back), it is never committed.
-                    expire_holds_in(&mut tx, Some(found.user_id), at).await.map_err($crate::store_error)?;
-                    let expired = reservation_in(&mut tx, id).await?;
-                    tx.commit().await.map_err($crate::store_error)?;
-                    return Ok(SettleOutcome::Conflict(expired.unwrap_or(found)));
-                }
-                let charged = runs.unwrap_or(found.runs);
-                if charged > found.runs {
-                    return Ok(SettleOutcome::TooManyRuns(found));
-                }
-                let marked = ::sqlx::query(
-                    "UPDATE reservations SET status = 'committed', committed_runs = $2, updated_at = $3 \
-                     WHERE id = $1 AND status = 'held'",
-                )
-                .bind(id)
-                .bind(i64::from(charged.get()))
-                .bind($crate::Ts(at))
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::store_error)?;
-                if marked.rows_affected() != 1 {
-                    // Settled concurrently (Postgres re-checks the status under the row lock).
-                    drop(tx);
-                    return match self.get(id).await? {
-                        Some(r) if r.status == ReservationStatus::Committed => Ok(SettleOutcome::Already(r)),
-                        Some(r) => Ok(SettleOutcome::Conflict(r)),
-                        None => Ok(SettleOutcome::NotFound),
-                    };
-                }
-                // Never refused for quota: the work happened. Counted in the current period.
-                ::sqlx::query(
-                    "UPDATE subscriptions SET runs_reserved = runs_reserved - $2, runs_used = runs_used + $3 \
-                     WHERE user_id = $1",
-                )
-                .bind(found.user_id.as_uuid())
-                .bind(i64::from(found.runs.get()))
-                .bind(i64::from(charged.get()))
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::store_error)?;
-                if charged > ::tollgate_domain::RunCount::ZERO {
-                    ::sqlx::query(
-                        "INSERT INTO usage_records \
-                         (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) \
-                         VALUES ($1, $2, $3, $4, NULL, $5, FALSE, $6, NULL)",
-                    )
-                    .bind(record_id)
-                    .bind(found.user_id.as_uuid())
-                    .bind(i64::from(charged.get()))
-                    .bind(UsageReason::ReservationCommit.stored())
-                    .bind(id)
-                    .bind($crate::Ts(at))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::store_error)?;
-                }
-                let committed = reservation_in(&mut tx, id).await?;
-                tx.commit().await.map_err($crate::store_error)?;
-                Ok(committed.map_or(SettleOutcome::NotFound, SettleOutcome::Done))
             }
 
             #[::tracing::instrument(skip_all)]
