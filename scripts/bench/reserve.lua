@@ -1,7 +1,10 @@
--- POST /api/v1/reservations then POST /api/v1/reservations/{id}/commit on each connection, a
--- different user each time: every "request" counted by wrk is one half of a reserve + commit pair.
+-- POST /api/v1/reservations, a different user each time, and POST /api/v1/reservations/{id}/commit
+-- of each hold: every "request" counted by wrk is one half of a reserve + commit pair. wrk's Lua
+-- state is per thread, not per connection, so the holds waiting for their commit are a queue
+-- (one variable would lose a hold whenever two answers arrive before the next request).
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
-local key, pending
+local key
+local pending, first, last = {}, 1, 0
 function init(args)
   rotation("BENCH_USER_IDS")
   key = lines_of(os.getenv("BENCH_SERVICE_KEY"))[1]
@@ -10,9 +13,10 @@ local headers = function()
   return { ["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json" }
 end
 function request()
-  if pending then
-    local path = "/api/v1/reservations/" .. pending .. "/commit"
-    pending = nil
+  if first <= last then
+    local path = "/api/v1/reservations/" .. pending[first] .. "/commit"
+    pending[first] = nil
+    first = first + 1
     return wrk.format("POST", path, headers(), '{"runs":1}')
   end
   return wrk.format("POST", "/api/v1/reservations", headers(), '{"user_id":"' .. nxt() .. '","runs":2,"ttl_seconds":600}')
@@ -21,6 +25,7 @@ local count_status = response
 function response(status, headers, body)
   count_status(status, headers, body)
   if status == 201 then
-    pending = string.match(body, '"id":"([0-9a-f%-]+)"')
+    last = last + 1
+    pending[last] = string.match(body, '"id":"([0-9a-f%-]+)"')
   end
 end

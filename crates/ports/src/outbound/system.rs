@@ -25,13 +25,17 @@ pub trait IdGenerator: Send + Sync {
     fn new_id(&self) -> Uuid;
 }
 
-/// Random (v4) UUIDs.
+/// Time-ordered random UUIDs (v7: a millisecond timestamp, then 74 random bits). Ids made one
+/// after another sort together, so the stores' primary-key indexes grow at their end instead of
+/// touching a random page per insert (see docs/benchmarks.md, group commit). Ids are never secrets
+/// here (tokens and keys have their own random bytes); they reveal their creation time, which
+/// every resource also shows as `created_at`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RandomIds;
 
 impl IdGenerator for RandomIds {
     #[allow(clippy::disallowed_methods)] // the id seam itself
     fn new_id(&self) -> Uuid {
-        Uuid::new_v4()
+        Uuid::now_v7()
     }
 }

@@ -169,6 +169,19 @@ macro_rules! __subscriptions {
                 user: ::tollgate_domain::UserId,
                 now: ::time::OffsetDateTime,
             ) -> Result<u32, ::tollgate_ports::outbound::StoreError> {
+                // A read first: a user with holds is asked on each of their metered requests,
+                // and their holds are rarely due; only then is the write lock taken.
+                let due: bool = ::sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM reservations WHERE user_id = $1 AND status = 'held' AND expires_at <= $2)",
+                )
+                .bind(user.as_uuid())
+                .bind($crate::Ts(now))
+                .fetch_one(self.read_pool())
+                .await
+                .map_err($crate::store_error)?;
+                if !due {
+                    return Ok(0);
+                }
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let released = expire_holds_in(&mut tx, Some(user), now).await.map_err($crate::store_error)?;
                 tx.commit().await.map_err($crate::store_error)?;
