@@ -225,9 +225,12 @@ mod tests {
         }
     }
 
+    /// Each batch, as its writes' units.
+    type Recorded = Arc<Mutex<Vec<Vec<u32>>>>;
+
     /// A batcher whose batches are recorded (as their writes' units) and each answered with
     /// `Consumed(units)`; every batch takes a permit of `gate` before it is answered.
-    fn recording(gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Arc<Mutex<Vec<Vec<u32>>>>) {
+    fn recording(gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Recorded) {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let seen = batches.clone();
         let batcher = Batcher::spawn(move |writes: Vec<Metered>| {
