@@ -26,11 +26,17 @@ impl PgStore {
     /// A batch locks its users' counters in user order, so concurrent batches (of this replica or
     /// another) cannot deadlock.
     const LOCK_ROWS: &'static str = " FOR UPDATE";
+    /// A commit batch never waits for a reservation another transaction holds.
+    const LOCK_ROWS_SKIP_LOCKED: &'static str = " FOR UPDATE SKIP LOCKED";
 
     /// Connects lazily-verified: fails if the first connection cannot be made.
     pub async fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {
         let connect: PgConnectOptions = url.parse().map_err(store_error)?;
-        let connect = connect.statement_cache_capacity(STATEMENT_CACHE);
+        // A lock waited on longer than this fails the statement (503) instead of holding its
+        // request, or a whole group-commit batch, for as long as some other session keeps it.
+        let connect = connect
+            .statement_cache_capacity(STATEMENT_CACHE)
+            .options([("lock_timeout", format!("{}ms", options.acquire_timeout.as_millis().max(1)))]);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)

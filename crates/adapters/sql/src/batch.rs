@@ -57,9 +57,10 @@ pub struct Commit {
     pub at: Timestamp,
 }
 
-/// A store's group-commit queues: metered writes, and reservation commits. On Postgres they
-/// cannot deadlock each other: a metered batch locks only counters (and inserts new rows), a commit
-/// batch locks reservations, then counters, each in id order, as the per-request paths do.
+/// A store's group-commit queues: metered writes, and reservation commits. On Postgres neither
+/// waits in a deadlock: a metered batch locks only counters, in user order (the reservations it
+/// writes are new rows); a commit batch skips reservations another transaction holds, then locks
+/// counters in user order, as every other path does after any reservation.
 #[derive(Debug, Clone)]
 pub struct Batchers {
     pub metered: Batcher<Metered, Step>,
@@ -112,13 +113,19 @@ impl<W: Clone + Send + 'static, A: Send + 'static> Batcher<W, A> {
         tokio::spawn(async move {
             // While a batch is applied, the next writes queue up and form the next batch.
             while let Some(first) = queued.recv().await {
+                // A write whose caller went away (a dropped request) before it was decided is left
+                // out: nothing was decided for it, as when a request's own transaction was dropped.
+                let waiting = |(_, answer): &(W, Answer<A>)| !answer.is_closed();
                 let mut batch = Vec::with_capacity(MAX_BATCH);
-                batch.push(first);
+                batch.extend(Some(first).filter(waiting));
                 while batch.len() < MAX_BATCH {
                     match queued.try_recv() {
-                        Ok(next) => batch.push(next),
+                        Ok(next) => batch.extend(Some(next).filter(waiting)),
                         Err(_) => break,
                     }
+                }
+                if batch.is_empty() {
+                    continue;
                 }
                 let (writes, answers): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 if writes.len() == 1 {
@@ -276,6 +283,30 @@ mod tests {
             assert_eq!(answer.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(n))));
         }
         assert_eq!(*batches.lock().unwrap(), vec![vec![1], (2..=11).collect::<Vec<_>>()]);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_went_away_before_its_batch_is_left_out() {
+        let gate = Arc::new(Semaphore::new(0));
+        let (batcher, batches) = recording(gate.clone());
+        let submit = |n| {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit(write(n)).await })
+        };
+        let first = submit(1);
+        while batches.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let (gone, kept) = (submit(2), submit(3));
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
+        gone.abort();
+        assert!(gone.await.is_err());
+        gate.add_permits(2);
+        assert!(first.await.unwrap().is_ok());
+        assert_eq!(kept.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(3))));
+        assert_eq!(*batches.lock().unwrap(), vec![vec![1], vec![3]]);
     }
 
     #[tokio::test]

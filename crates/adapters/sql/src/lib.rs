@@ -30,26 +30,47 @@ pub struct PoolOptions {
 /// with the server broke down (a connection closed mid-handshake by a proxy or a restarting
 /// server), so it counts as transient too.
 pub fn store_error(e: sqlx::Error) -> StoreError {
+    match store_error_ref(&e) {
+        ErrorKind::Unavailable => StoreError::unavailable(e),
+        ErrorKind::Failed => StoreError::failed(e),
+    }
+}
+
+/// What kind of failure a driver error is, without consuming it (see [`store_error`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Unavailable,
+    Failed,
+}
+
+/// [`store_error`]'s classification of `e`.
+pub fn store_error_ref(e: &sqlx::Error) -> ErrorKind {
     match e {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => StoreError::unavailable(e),
-        sqlx::Error::Database(ref db) if is_transient_code(db.code().as_deref()) => {
-            StoreError::unavailable(e)
-        }
-        other => StoreError::failed(other),
+        | sqlx::Error::WorkerCrashed => ErrorKind::Unavailable,
+        sqlx::Error::Database(db) if is_transient_code(db.code().as_deref()) => ErrorKind::Unavailable,
+        _ => ErrorKind::Failed,
     }
 }
 
+/// Whether `e` is a conflict between transactions (Postgres: serialization failure, deadlock):
+/// transient, and worth retrying at once.
+pub fn is_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40001" | "40P01")))
+}
+
 /// Postgres: connection exceptions (08xxx), too many connections (53300), admin shutdown (57P01),
-/// cannot connect now (57P03), serialization/deadlock (40001/40P01). SQLite: BUSY (5), LOCKED (6).
+/// cannot connect now (57P03), serialization/deadlock (40001/40P01), a lock waited on longer than
+/// `lock_timeout` (55P03). SQLite: BUSY (5), LOCKED (6).
 fn is_transient_code(code: Option<&str>) -> bool {
     match code {
         Some(c) => {
-            c.starts_with("08") || matches!(c, "53300" | "57P01" | "57P03" | "40001" | "40P01" | "5" | "6")
+            c.starts_with("08")
+                || matches!(c, "53300" | "57P01" | "57P03" | "40001" | "40P01" | "55P03" | "5" | "6")
         }
         None => false,
     }

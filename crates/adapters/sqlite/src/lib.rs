@@ -48,6 +48,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// A batch's write transaction already excludes every other writer.
     const LOCK_ROWS: &'static str = "";
+    /// Likewise: no other transaction holds a row while a batch runs.
+    const LOCK_ROWS_SKIP_LOCKED: &'static str = "";
 
     /// Opens (creating if needed) the database named by a `sqlite://path` URL.
     pub async fn connect(url: &str, options: PoolOptions) -> Result<Self, StoreError> {

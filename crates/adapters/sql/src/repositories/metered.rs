@@ -19,27 +19,36 @@ macro_rules! __metered {
                 let begin = begin.clone();
                 Batcher::spawn(move |writes: Vec<$crate::batch::Metered>| {
                     let tx = begin();
-                    async move { applied(tx.await, async |conn| batch_in(conn, &writes).await).await }
+                    async move { applied(tx.await, writes.len(), async |conn| batch_in(conn, &writes).await).await }
                 })
             };
             let commits = Batcher::spawn(move |commits: Vec<$crate::batch::Commit>| {
                 let tx = begin();
-                async move { applied(tx.await, async |conn| commits_in(conn, &commits).await).await }
+                async move { applied(tx.await, commits.len(), async |conn| commits_in(conn, &commits).await).await }
             });
             Batchers { metered, commits }
         }
 
-        /// Runs `decide` (one batch's statements) in the transaction `tx` and commits it.
+        /// Runs `decide` (one batch's statements, `writes` answers) in the transaction `tx` and
+        /// commits it.
         async fn applied<A>(
             tx: Result<::sqlx::Transaction<'static, $db>, ::sqlx::Error>,
+            writes: usize,
             decide: impl AsyncFnOnce(&mut <$db as ::sqlx::Database>::Connection) -> Result<Vec<A>, ::sqlx::Error>,
         ) -> Result<Vec<A>, $crate::batch::BatchFailed> {
             use $crate::batch::BatchFailed;
+            use ::tollgate_ports::outbound::StoreError;
             let mut tx = tx.map_err(|e| BatchFailed::Store($crate::store_error(e)))?;
             let answers = match decide(&mut tx).await {
-                Ok(answers) => answers,
+                Ok(answers) if answers.len() == writes => answers,
+                Ok(_) => return Err(BatchFailed::Store(StoreError::failed("a batch answered the wrong number of writes"))),
+                // Rolled back when `tx` drops. The store gone (a lost connection, a restart, a lock
+                // waited on too long) is every write's error, retryable; anything else (a
+                // same-key race, a constraint) and the batcher applies each write again alone.
+                Err(e) if !$crate::is_conflict(&e) && matches!($crate::store_error_ref(&e), $crate::ErrorKind::Unavailable) => {
+                    return Err(BatchFailed::Store($crate::store_error(e)));
+                }
                 Err(e) => {
-                    // Rolled back when `tx` drops; the batcher applies each write again alone.
                     ::tracing::debug!(error = %e, "a batch failed; its writes are applied one at a time");
                     return Err(BatchFailed::Retry);
                 }
@@ -242,9 +251,11 @@ macro_rules! __metered {
         }
 
         /// Decides `commits` in arrival order against their reservations and settles those that
-        /// pass: the reservations, then their owners' counters, read and locked (Postgres) in id
-        /// order; one `UPDATE … FROM (VALUES …)` of each table; one multi-row insert of the usage
-        /// records. A hold found past its expiry is answered `None` (committed alone, it expires).
+        /// pass: the reservations (those another transaction holds are skipped), then their
+        /// owners' counters, read and locked (Postgres) in id order; one `UPDATE … FROM
+        /// (VALUES …)` of each table; one multi-row insert of the usage records. A commit whose
+        /// reservation was not read (unknown, or skipped) or is past its expiry is answered `None`:
+        /// committed alone, it waits its turn, is not found, or expires.
         async fn commits_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
             commits: &[$crate::batch::Commit],
@@ -263,7 +274,9 @@ macro_rules! __metered {
                 list.push_bind(*id);
             }
             read.push(") ORDER BY id");
-            read.push(<$store>::LOCK_ROWS);
+            // Never waits for a reservation another transaction holds (a release, an expiry, the
+            // sweep: they lock reservations in their own order); such a commit is done alone.
+            read.push(<$store>::LOCK_ROWS_SKIP_LOCKED);
             let rows: Vec<$crate::ReservationRow> = read.build_query_as().fetch_all(&mut *conn).await?;
             let mut found: HashMap<Uuid, ::tollgate_ports::outbound::Reservation> = HashMap::new();
             for row in rows {
@@ -294,8 +307,9 @@ macro_rules! __metered {
             let mut deltas: HashMap<Uuid, (i64, i64)> = HashMap::new();
             let mut charges: Vec<(&$crate::batch::Commit, Uuid, i64)> = Vec::new();
             for commit in commits {
+                // Unknown, or locked by another transaction (skipped): alone, it waits its turn.
                 let Some(r) = found.get_mut(&commit.id) else {
-                    outcomes.push(Some(SettleOutcome::NotFound));
+                    outcomes.push(None);
                     continue;
                 };
                 match r.status {
