@@ -48,7 +48,7 @@ impl Metered {
 }
 
 /// A reservation's commit (`ReservationRepository::commit`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct Commit {
     pub id: uuid::Uuid,
     /// Runs charged; all held runs when `None`.

@@ -122,14 +122,14 @@ pub enum Step {
     Mismatch,
     LimitReached(RunCount),
     Stale,
-    /// A concurrent request with the same idempotency key committed first (or, from a batch,
-    /// the batch could not take the write): it is tried again in a transaction of its own.
+    /// A concurrent request with the same idempotency key committed first: the write is tried
+    /// again in a fresh transaction, which sees the winner's row and replays it.
     Raced,
 }
 
 impl Step {
     /// What the step came to for the caller: `value` is what a consumption produced.
-    /// `Raced` (a write that lost every retry) is reported as stale, which the use case retries.
+    /// `Raced` (retried before it gets here) is reported as stale, which the use case retries.
     pub fn counted<T>(self, value: T) -> Counted<T> {
         match self {
             Self::Consumed(runs_used) => Counted::Consumed { value, runs_used },

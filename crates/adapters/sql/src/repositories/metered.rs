@@ -57,6 +57,34 @@ macro_rules! __metered {
             Ok(answers)
         }
 
+        /// Appends `(id, id, …)` to `query`: the binds of an `IN` list (never empty here).
+        fn push_in_list(query: &mut ::sqlx::QueryBuilder<$db>, ids: &[::uuid::Uuid]) {
+            query.push("(");
+            let mut list = query.separated(", ");
+            for id in ids {
+                list.push_bind(*id);
+            }
+            query.push(")");
+        }
+
+        /// Adds each user's `(runs_used, runs_reserved)` delta (either may be negative) to their
+        /// counters: one `UPDATE … FROM (VALUES …)`, in user order.
+        async fn add_to_counters(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            deltas: ::std::collections::HashMap<::uuid::Uuid, (i64, i64)>,
+        ) -> Result<(), ::sqlx::Error> {
+            let mut deltas: Vec<(::uuid::Uuid, (i64, i64))> = deltas.into_iter().collect();
+            deltas.sort_unstable_by_key(|(user, _)| *user);
+            let mut update = ::sqlx::QueryBuilder::<$db>::new(
+                "UPDATE subscriptions SET runs_used = runs_used + v.column2, runs_reserved = runs_reserved + v.column3 FROM (",
+            );
+            update.push_values(deltas, |mut row, (user, (used, reserved))| {
+                row.push_bind(user).push_bind(used).push_bind(reserved);
+            });
+            update.push(") AS v WHERE subscriptions.user_id = v.column1");
+            update.build().execute(conn).await.map(|_| ())
+        }
+
         /// Decides `writes` in arrival order against their users' counters and writes those that
         /// pass: one read of the counters (locked in user order on Postgres), one read of the keys
         /// stored before, one `UPDATE … FROM (VALUES …)` of the counters, one multi-row insert per
@@ -76,13 +104,10 @@ macro_rules! __metered {
             users.sort_unstable();
             users.dedup();
             let mut read = QueryBuilder::<$db>::new(
-                "SELECT user_id, version, runs_used, runs_reserved FROM subscriptions WHERE user_id IN (",
+                "SELECT user_id, version, runs_used, runs_reserved FROM subscriptions WHERE user_id IN ",
             );
-            let mut list = read.separated(", ");
-            for user in &users {
-                list.push_bind(*user);
-            }
-            read.push(") ORDER BY user_id");
+            push_in_list(&mut read, &users);
+            read.push(" ORDER BY user_id");
             read.push(<$store>::LOCK_ROWS);
             let rows: Vec<(Uuid, i64, i64, i64)> = read.build_query_as().fetch_all(&mut *conn).await?;
             // user → (version, runs_used, runs_reserved), as the batch moves them.
@@ -164,16 +189,7 @@ macro_rules! __metered {
                 return Ok(steps);
             }
 
-            let mut deltas: Vec<(Uuid, (i64, i64))> = deltas.into_iter().collect();
-            deltas.sort_unstable_by_key(|(user, _)| *user);
-            let mut update = QueryBuilder::<$db>::new(
-                "UPDATE subscriptions SET runs_used = runs_used + v.column2, runs_reserved = runs_reserved + v.column3 FROM (",
-            );
-            update.push_values(deltas, |mut row, (user, (used, reserved))| {
-                row.push_bind(user).push_bind(used).push_bind(reserved);
-            });
-            update.push(") AS v WHERE subscriptions.user_id = v.column1");
-            update.build().execute(&mut *conn).await?;
+            add_to_counters(&mut *conn, deltas).await?;
 
             let key_of = |c: &::tollgate_ports::outbound::Consumption| c.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
             let fingerprint_of = |c: &::tollgate_ports::outbound::Consumption| {
@@ -268,12 +284,9 @@ macro_rules! __metered {
             let mut ids: Vec<Uuid> = commits.iter().map(|c| c.id).collect();
             ids.sort_unstable();
             ids.dedup();
-            let mut read = QueryBuilder::<$db>::new($crate::__select_reservation!("WHERE id IN ("));
-            let mut list = read.separated(", ");
-            for id in &ids {
-                list.push_bind(*id);
-            }
-            read.push(") ORDER BY id");
+            let mut read = QueryBuilder::<$db>::new($crate::__select_reservation!("WHERE id IN "));
+            push_in_list(&mut read, &ids);
+            read.push(" ORDER BY id");
             // Never waits for a reservation another transaction holds (a release, an expiry, the
             // sweep: they lock reservations in their own order); such a commit is done alone.
             read.push(<$store>::LOCK_ROWS_SKIP_LOCKED);
@@ -291,18 +304,15 @@ macro_rules! __metered {
             owners.sort_unstable();
             owners.dedup();
             if !owners.is_empty() {
-                let mut lock = QueryBuilder::<$db>::new("SELECT user_id FROM subscriptions WHERE user_id IN (");
-                let mut list = lock.separated(", ");
-                for owner in &owners {
-                    list.push_bind(*owner);
-                }
-                lock.push(") ORDER BY user_id");
+                let mut lock = QueryBuilder::<$db>::new("SELECT user_id FROM subscriptions WHERE user_id IN ");
+                push_in_list(&mut lock, &owners);
+                lock.push(" ORDER BY user_id");
                 lock.push(<$store>::LOCK_ROWS);
                 lock.build().fetch_all(&mut *conn).await?;
             }
 
             let mut outcomes = Vec::with_capacity(commits.len());
-            // (reservation, runs charged, at), (user → (runs held, runs charged)), usage records.
+            // (reservation, runs charged, at), (user → (runs used, runs reserved) deltas), usage records.
             let mut settled: Vec<(Uuid, i64, $crate::Ts)> = Vec::new();
             let mut deltas: HashMap<Uuid, (i64, i64)> = HashMap::new();
             let mut charges: Vec<(&$crate::batch::Commit, Uuid, i64)> = Vec::new();
@@ -340,8 +350,8 @@ macro_rules! __metered {
                 let (held, charged) = (i64::from(r.runs.get()), i64::from(charged.get()));
                 settled.push((r.id, charged, $crate::Ts(at)));
                 let delta = deltas.entry(*r.user_id.as_uuid()).or_default();
-                delta.0 += held;
-                delta.1 += charged;
+                delta.0 += charged;
+                delta.1 -= held;
                 if charged > 0 {
                     charges.push((commit, *r.user_id.as_uuid(), charged));
                 }
@@ -360,16 +370,7 @@ macro_rules! __metered {
             update.push(") AS v WHERE reservations.id = v.column1");
             update.build().execute(&mut *conn).await?;
 
-            let mut deltas: Vec<(Uuid, (i64, i64))> = deltas.into_iter().collect();
-            deltas.sort_unstable_by_key(|(user, _)| *user);
-            let mut update = QueryBuilder::<$db>::new(
-                "UPDATE subscriptions SET runs_reserved = runs_reserved - v.column2, runs_used = runs_used + v.column3 FROM (",
-            );
-            update.push_values(deltas, |mut row, (user, (held, charged))| {
-                row.push_bind(user).push_bind(held).push_bind(charged);
-            });
-            update.push(") AS v WHERE subscriptions.user_id = v.column1");
-            update.build().execute(&mut *conn).await?;
+            add_to_counters(&mut *conn, deltas).await?;
 
             if !charges.is_empty() {
                 let mut insert = QueryBuilder::<$db>::new(

@@ -67,12 +67,10 @@ macro_rules! __reservations {
             /// is past its expiry (it expires here).
             async fn commit_alone(
                 &self,
-                id: ::uuid::Uuid,
-                runs: Option<::tollgate_domain::RunCount>,
-                record_id: ::uuid::Uuid,
-                at: ::time::OffsetDateTime,
+                commit: $crate::batch::Commit,
             ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
                 use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome, UsageReason};
+                let $crate::batch::Commit { id, runs, record_id, at } = commit;
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let Some(found) = reservation_in(&mut tx, id).await? else { return Ok(SettleOutcome::NotFound) };
                 match found.status {
@@ -188,7 +186,7 @@ macro_rules! __reservations {
                 let commit = $crate::batch::Commit { id, runs, record_id, at };
                 match self.batchers.commits.submit(commit).await?.flatten() {
                     Some(settled) => Ok(settled),
-                    None => self.commit_alone(id, runs, record_id, at).await,
+                    None => self.commit_alone(commit).await,
                 }
             }
 
