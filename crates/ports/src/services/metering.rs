@@ -10,6 +10,7 @@ use tollgate_domain::{ConsumeDecision, PlanCatalog, UserId};
 use uuid::Uuid;
 
 use super::current::{load_current, CurrentError};
+use super::snapshots::Snapshots;
 use super::{Failure, MAX_ATTEMPTS};
 use crate::outbound::{
     Clock, ConsumeOutcome, Consumption, DecisionOutcome, IdGenerator, IdempotencyKey, NoTelemetry,
@@ -69,6 +70,8 @@ pub struct MeteringService {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     telemetry: Arc<dyn Telemetry>,
+    /// What each user's last decision started from (see [`Snapshots`]).
+    snapshots: Snapshots,
 }
 
 impl MeteringService {
@@ -79,7 +82,15 @@ impl MeteringService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { subs, usage, policy, clock, ids, telemetry: Arc::new(NoTelemetry) }
+        Self {
+            subs,
+            usage,
+            policy,
+            clock,
+            ids,
+            telemetry: Arc::new(NoTelemetry),
+            snapshots: Snapshots::default(),
+        }
     }
 
     /// Reports decisions, consumptions and refunds to `telemetry` (metrics).
@@ -191,12 +202,28 @@ impl MeteringService {
         if units == RunCount::ZERO {
             return Err(MeterError::NoUnits);
         }
+        // A hold starts from a fresh read (expired holds are given back first) and is forgotten
+        // after, so the next decision sees the runs it holds.
+        let hold = reason == UsageReason::ReservationCommit;
+        let mut remembered = !hold;
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
-            let sub = load_current(self.subs.as_ref(), user, now).await?;
+            let (sub, fresh) = match remembered.then(|| self.snapshots.get(user, now)).flatten() {
+                Some(sub) => (sub, false),
+                None => {
+                    let sub = load_current(self.subs.as_ref(), user, now).await?;
+                    self.snapshots.remember(&sub, now);
+                    (sub, true)
+                }
+            };
             let decision = sub.decide(units, now, &self.policy.catalog, self.policy.past_due_grace);
             let (limit, refusal, quota) = match decision {
                 ConsumeDecision::Allowed { limit, snapshot } => (limit, None, snapshot),
+                // Only a fresh read refuses.
+                ConsumeDecision::Refused { .. } if !fresh => {
+                    remembered = false;
+                    continue;
+                }
                 ConsumeDecision::Refused { reason, snapshot } => {
                     if key.is_none() {
                         return Err(MeterError::Refused { reason, quota: snapshot });
@@ -214,12 +241,19 @@ impl MeteringService {
                 reason: reason.clone(),
                 at: now,
             };
-            match store(consumption).await.map_err(Failure::from)? {
+            let outcome = store(consumption).await.map_err(Failure::from)?;
+            if hold {
+                self.snapshots.forget(user);
+            }
+            match outcome {
                 ConsumeOutcome::Consumed { value, runs_used } => {
                     let quota = QuotaSnapshot { runs_used, ..quota };
                     return Ok(Metered { value: Some(value), quota, replayed: false });
                 }
                 ConsumeOutcome::Replayed { value } => return Ok(Metered { value, quota, replayed: true }),
+                // Counters a remembered subscription did not know of (a refund, a hold given back
+                // elsewhere): decide again on a fresh read.
+                ConsumeOutcome::LimitReached { .. } if !fresh => remembered = false,
                 ConsumeOutcome::LimitReached { runs_used } => {
                     let quota = QuotaSnapshot { runs_used, ..quota };
                     return Err(MeterError::Refused {
@@ -228,7 +262,8 @@ impl MeteringService {
                     });
                 }
                 ConsumeOutcome::KeyMismatch => return Err(MeterError::KeyMismatch),
-                ConsumeOutcome::StaleState => continue,
+                // The next attempt reads afresh (and remembers what it reads).
+                ConsumeOutcome::StaleState => remembered = false,
             }
         }
         Err(Failure::internal("subscription kept changing during consumption").into())

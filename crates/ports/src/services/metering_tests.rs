@@ -287,3 +287,128 @@ async fn a_metered_request_reads_its_subscription_once_and_writes_once() {
         .await
         .expect("consumed");
 }
+
+fn consumed(
+    runs_used: u32,
+) -> impl Fn(&crate::outbound::Consumption) -> Result<ConsumeOutcome<Uuid>, crate::outbound::StoreError> {
+    move |c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(runs_used) })
+}
+
+#[tokio::test]
+async fn the_next_decision_for_a_user_starts_from_the_last_ones_read() {
+    // No read at all in the common case: the store's version check covers what a read would.
+    let mut subs = MockSubscriptionRepository::new();
+    subs.expect_get_by_user().times(1).returning(|_| Ok(Some(free_sub(4))));
+    let mut usage = MockUsageRepository::new();
+    let mut seq = mockall::Sequence::new();
+    usage
+        .expect_consume()
+        .withf(|c| c.expected_version == 3)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(consumed(5));
+    usage
+        .expect_consume()
+        .withf(|c| c.expected_version == 3)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(consumed(6));
+    let metering = service(subs, usage);
+    for used in [5, 6] {
+        let metered = metering
+            .consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate)
+            .await
+            .expect("consumed");
+        assert_eq!(metered.quota.runs_used, RunCount::new(used), "the store's count, not the remembered one");
+    }
+}
+
+#[tokio::test]
+async fn a_remembered_subscription_never_refuses_on_its_own() {
+    // Spent when first read; a refund since gave runs back: the second request is allowed.
+    let mut subs = MockSubscriptionRepository::new();
+    let mut seq = mockall::Sequence::new();
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(10))));
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(3))));
+    let mut usage = MockUsageRepository::new();
+    usage.expect_consume().times(1).returning(consumed(4));
+    let metering = service(subs, usage);
+    let first = metering.consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate).await;
+    assert!(matches!(first, Err(MeterError::Refused { reason: Refusal::LimitReached, .. })));
+    let second = metering.consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate).await;
+    assert_eq!(second.expect("a fresh read allows it").quota.runs_used, RunCount::new(4));
+}
+
+#[tokio::test]
+async fn a_limit_the_store_reports_on_a_remembered_subscription_is_decided_again_on_a_fresh_read() {
+    // The store refuses what the remembered counters allowed (held runs made elsewhere, say):
+    // the refusal shown comes from a fresh read, and asks the store nothing more.
+    let mut subs = MockSubscriptionRepository::new();
+    let mut seq = mockall::Sequence::new();
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(10))));
+    let mut usage = MockUsageRepository::new();
+    let mut useq = mockall::Sequence::new();
+    usage.expect_consume().times(1).in_sequence(&mut useq).returning(consumed(5));
+    usage
+        .expect_consume()
+        .times(1)
+        .in_sequence(&mut useq)
+        .returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(10) }));
+    let metering = service(subs, usage);
+    metering
+        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate)
+        .await
+        .expect("consumed");
+    let second = metering.consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate).await;
+    assert!(
+        matches!(second, Err(MeterError::Refused { reason: Refusal::LimitReached, quota }) if quota.runs_used == RunCount::new(10))
+    );
+}
+
+#[tokio::test]
+async fn a_stale_remembered_subscription_is_forgotten_and_read_again() {
+    let mut subs = MockSubscriptionRepository::new();
+    let mut seq = mockall::Sequence::new();
+    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_get_by_user()
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| Ok(Some(ts::with(&free_sub(5), |p| p.version = 4))));
+    let mut usage = MockUsageRepository::new();
+    let mut useq = mockall::Sequence::new();
+    usage.expect_consume().times(1).in_sequence(&mut useq).returning(consumed(5));
+    usage
+        .expect_consume()
+        .withf(|c| c.expected_version == 3)
+        .times(1)
+        .in_sequence(&mut useq)
+        .returning(|_| Ok(ConsumeOutcome::StaleState));
+    usage
+        .expect_consume()
+        .withf(|c| c.expected_version == 4)
+        .times(2)
+        .in_sequence(&mut useq)
+        .returning(consumed(6));
+    let metering = service(subs, usage);
+    for _ in 0..3 {
+        metering
+            .consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate)
+            .await
+            .expect("consumed");
+    }
+}
+
+#[tokio::test]
+async fn a_hold_reads_afresh_and_makes_the_next_decision_read_too() {
+    // A hold's decision must see expired holds given back, and the next decision the runs held.
+    let mut subs = MockSubscriptionRepository::new();
+    subs.expect_get_by_user().times(3).returning(|_| Ok(Some(free_sub(4))));
+    let mut usage = MockUsageRepository::new();
+    usage.expect_consume().times(3).returning(consumed(5));
+    let metering = service(subs, usage);
+    let user = ts::user_id();
+    metering.consume(user, RunCount::new(1), None, UsageReason::SessionCreate).await.expect("consumed");
+    metering.consume(user, RunCount::new(1), None, UsageReason::ReservationCommit).await.expect("held");
+    metering.consume(user, RunCount::new(1), None, UsageReason::SessionCreate).await.expect("consumed");
+}

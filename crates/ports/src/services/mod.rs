@@ -10,6 +10,7 @@ pub mod metering;
 pub mod reservations;
 pub mod service_keys;
 pub mod sessions;
+mod snapshots;
 pub mod usage_history;
 pub mod webhooks;
 
