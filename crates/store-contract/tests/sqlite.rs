@@ -123,3 +123,46 @@ async fn rebuilding_the_metered_tables_keeps_their_rows() {
         .expect("records without a key never collide");
     }
 }
+
+/// The store checkpoints the WAL on a connection of its own (the writer's own automatic
+/// checkpoint is only a far-off backstop): pages written to the WAL reach the database file
+/// while nothing else checkpoints.
+#[tokio::test]
+async fn the_wal_is_checkpointed_off_the_writer() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use tollgate_store_sqlite::{PoolOptions, SqliteStore};
+
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("wal.db");
+    let url = format!("sqlite://{}", path.display());
+    let options = PoolOptions { max_connections: 2, acquire_timeout: std::time::Duration::from_secs(10) };
+    let store = SqliteStore::connect(&url, options).await.expect("open");
+    store.migrate().await.expect("migrate");
+    // Another writer that never checkpoints: only the store's checkpointer moves its pages.
+    let other = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(url.parse::<SqliteConnectOptions>().expect("url").pragma("wal_autocheckpoint", "0"))
+        .await
+        .expect("open");
+    sqlx::query("CREATE TABLE filler (b BLOB)").execute(&other).await.expect("table");
+    const MIB: u64 = 1024 * 1024;
+    for _ in 0..8 {
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 256) \
+             INSERT INTO filler SELECT zeroblob(4000) FROM n",
+        )
+        .execute(&other)
+        .await
+        .expect("insert");
+    }
+    let mut size = 0;
+    for _ in 0..100 {
+        size = std::fs::metadata(&path).expect("database file").len();
+        if size >= 8 * MIB {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(size >= 8 * MIB, "the database file is {size} bytes: the WAL was not checkpointed");
+    drop(store);
+}

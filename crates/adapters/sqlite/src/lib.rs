@@ -13,12 +13,17 @@
 //! Metered writes go through group commit (`tollgate_store_sql::batch`): the writes that queue
 //! while the writer is busy are applied together in its next transaction, a handful of statements
 //! per batch instead of per request (each statement is a hop to sqlx's SQLite worker thread).
+//!
+//! The WAL is copied back into the database file (checkpointed) by a connection of its own every
+//! [`CHECKPOINT_EVERY`], not by the writer: a checkpoint copies megabytes and syncs the file, and
+//! on the writer it stalls every write queued behind it.
 
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tollgate_ports::outbound::StoreError;
 use tollgate_store_sql::batch::Batchers;
 use tollgate_store_sql::store_error;
@@ -30,6 +35,13 @@ const STATEMENT_CACHE: usize = 512;
 /// The writer's page cache, in KiB (SQLite's default is 2 MiB): the indexes a metered batch
 /// inserts into stay in memory instead of being read back for every batch.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): a backstop
+/// that only runs if the checkpointer falls far behind.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 20_000;
 
 /// How long a writer waits for the lock before failing as unavailable.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,6 +55,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// The group commit of metered writes and reservation commits, on the writer.
     batchers: Batchers,
+    /// The checkpointer stops once every clone of the store is gone.
+    _alive: Arc<()>,
 }
 
 impl SqliteStore {
@@ -67,7 +81,12 @@ impl SqliteStore {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(options.acquire_timeout)
-            .connect_with(connect.clone().pragma("cache_size", format!("-{WRITER_CACHE_KIB}")))
+            .connect_with(
+                connect
+                    .clone()
+                    .pragma("cache_size", format!("-{WRITER_CACHE_KIB}"))
+                    .pragma("wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES.to_string()),
+            )
             .await
             .map_err(store_error)?;
         let pool = SqlitePoolOptions::new()
@@ -76,9 +95,11 @@ impl SqliteStore {
             // A ping before every acquire doubles the round trips of a one-query request; a broken
             // connection surfaces as an error on use instead, which maps to 503 and is replaced.
             .test_before_acquire(false)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(store_error)?;
+        let alive = Arc::new(());
+        checkpoints(connect, Arc::downgrade(&alive));
         let batchers = {
             let writer = writer.clone();
             batchers(move || {
@@ -86,7 +107,7 @@ impl SqliteStore {
                 async move { writer.begin_with("BEGIN IMMEDIATE").await }
             })
         };
-        Ok(Self { pool, writer, batchers })
+        Ok(Self { pool, writer, batchers, _alive: alive })
     }
 
     /// Applies the embedded migrations; a no-op when they are all applied.
@@ -115,6 +136,29 @@ impl SqliteStore {
     async fn write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
         self.writer.begin_with("BEGIN IMMEDIATE").await
     }
+}
+
+/// Checkpoints the WAL every [`CHECKPOINT_EVERY`] on a connection of its own, while `alive` has
+/// an owner. `PASSIVE`: it copies what no reader still needs and never waits for the writer or a
+/// reader, so writes go on meanwhile.
+fn checkpoints(connect: SqliteConnectOptions, alive: Weak<()>) {
+    tokio::spawn(async move {
+        let mut conn: Option<SqliteConnection> = None;
+        loop {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            if alive.strong_count() == 0 {
+                return;
+            }
+            if conn.is_none() {
+                conn = connect.connect().await.ok();
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(c).await {
+                tracing::warn!(error = %e, "could not checkpoint the WAL; the writer's own checkpoint is the backstop");
+                conn = None;
+            }
+        }
+    });
 }
 
 tollgate_store_sql::repositories!(SqliteStore, sqlx::Sqlite);
