@@ -36,8 +36,9 @@ const STATEMENT_CACHE: usize = 512;
 /// inserts into stay in memory instead of being read back for every batch.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
 
-/// How often the checkpointer copies the WAL back into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// How often the checkpointer copies the WAL back into the database file (chosen by measurement:
+/// docs/benchmarks.md).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
 /// The writer's own automatic checkpoint, in WAL pages (SQLite's default is 1,000): a backstop
 /// that only runs if the checkpointer falls far behind.

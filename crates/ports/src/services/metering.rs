@@ -241,18 +241,18 @@ impl MeteringService {
                 reason: reason.clone(),
                 at: now,
             };
-            let outcome = store(consumption).await.map_err(Failure::from)?;
+            let outcome = store(consumption).await;
             if hold {
                 self.snapshots.forget(user);
             }
-            match outcome {
+            match outcome.map_err(Failure::from)? {
                 ConsumeOutcome::Consumed { value, runs_used } => {
                     let quota = QuotaSnapshot { runs_used, ..quota };
                     return Ok(Metered { value: Some(value), quota, replayed: false });
                 }
                 ConsumeOutcome::Replayed { value } => return Ok(Metered { value, quota, replayed: true }),
-                // Counters a remembered subscription did not know of (a refund, a hold given back
-                // elsewhere): decide again on a fresh read.
+                // The counters moved since the remembered read (runs spent or held since): the
+                // refusal is decided on a fresh read.
                 ConsumeOutcome::LimitReached { .. } if !fresh => remembered = false,
                 ConsumeOutcome::LimitReached { runs_used } => {
                     let quota = QuotaSnapshot { runs_used, ..quota };
