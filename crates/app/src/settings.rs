@@ -22,7 +22,9 @@ use serde::de::{self, Deserializer};
 use serde::Deserialize;
 use tollgate_domain::plan::{CatalogError, RunCount, RunLimit, TrialTerms};
 use tollgate_domain::{Currency, Money, PlanCatalog, PlanId};
+use tollgate_http::forwarded::TrustedProxies;
 use tollgate_http::route_table::PathPatterns;
+use tollgate_http::routes::gate::GateHeaders;
 use tollgate_http::RouteTable;
 use tollgate_ports::redirect::RedirectPolicy;
 
@@ -35,9 +37,12 @@ pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_MAX_BODY_BYTES", "server.max_body_bytes"),
     ("TOLLGATE_BODY_TIMEOUT_SECS", "server.body_timeout"),
     ("TOLLGATE_METERED_ROUTES", "server.metered_routes"),
+    ("TOLLGATE_GATE_HEADERS", "server.gate_headers"),
+    ("TOLLGATE_TRUSTED_PROXIES", "server.trusted_proxies"),
     ("DATABASE_URL", "store.database_url"),
     ("TOLLGATE_DB_MAX_CONNECTIONS", "store.max_connections"),
     ("TOLLGATE_DB_ACQUIRE_TIMEOUT_SECS", "store.acquire_timeout"),
+    ("TOLLGATE_WRITE_QUEUE_LIMIT", "store.write_queue_limit"),
     ("JWT_SECRET_KEY", "auth.jwt_secret"),
     ("TOLLGATE_ACCESS_TOKEN_TTL_SECS", "auth.access_ttl"),
     ("TOLLGATE_REFRESH_TOKEN_TTL_DAYS", "auth.refresh_ttl_days"),
@@ -58,6 +63,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_PROXY_ROUTES", "proxy.routes"),
     ("TOLLGATE_PROXY_PUBLIC_ROUTES", "proxy.public_routes"),
     ("TOLLGATE_UPSTREAM_TIMEOUT_SECS", "proxy.timeout"),
+    ("TOLLGATE_UPSTREAM_DEDUPLICATES", "proxy.upstream_deduplicates"),
+    ("TOLLGATE_PROXY_FORWARD_AUTHORIZATION", "proxy.forward_authorization"),
     ("TOLLGATE_PLAN_CURRENCY", "plans.currency"),
     ("TOLLGATE_PLAN_FREE_RUNS", "plans.free_runs"),
     ("TOLLGATE_PLAN_BASIC_RUNS", "plans.basic_runs"),
@@ -157,10 +164,13 @@ impl FromStr for HttpUrl {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let url = text.trim();
-        if url.starts_with("https://") || url.starts_with("http://") {
-            Ok(Self(url.to_owned()))
-        } else {
-            Err("must be an http(s) URL")
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err("must be an http(s) URL");
+        }
+        match url::Url::parse(url) {
+            Ok(parsed) if parsed.query().is_none() && parsed.fragment().is_none() => Ok(Self(url.to_owned())),
+            Ok(_) => Err("must be an http(s) URL without a query or fragment"),
+            Err(_) => Err("must be an http(s) URL"),
         }
     }
 }
@@ -188,6 +198,12 @@ pub struct ServerSettings {
     /// `METHOD PATTERN[=COST]` entries whose requests consume runs (SPEC §7.1).
     #[serde(deserialize_with = "text")]
     pub metered_routes: RouteTable,
+    /// The one header pair the gate reads the original request from (SPEC §12).
+    #[serde(deserialize_with = "text")]
+    pub gate_headers: GateHeaders,
+    /// Peers whose `X-Forwarded-*` headers are believed (addresses or CIDR ranges).
+    #[serde(deserialize_with = "text")]
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for ServerSettings {
@@ -200,6 +216,8 @@ impl Default for ServerSettings {
             max_body_bytes: NonZeroU32::new(65_536).unwrap_or(NonZeroU32::MIN),
             body_timeout: Secs(Duration::from_secs(30)),
             metered_routes: RouteTable::default_table(),
+            gate_headers: GateHeaders::default(),
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }
@@ -216,6 +234,9 @@ pub struct StoreSettings {
     /// How long a request waits for a pooled connection before failing as unavailable.
     #[serde(deserialize_with = "text")]
     pub acquire_timeout: Secs,
+    /// Metered writes that may wait for group commit; past it 503 `OVERLOADED`.
+    #[serde(deserialize_with = "text")]
+    pub write_queue_limit: NonZeroU32,
 }
 
 impl Default for StoreSettings {
@@ -224,6 +245,7 @@ impl Default for StoreSettings {
             database_url: DatabaseUrl("sqlite://data/tollgate.db".to_owned()),
             max_connections: NonZeroU32::new(16).unwrap_or(NonZeroU32::MIN),
             acquire_timeout: Secs(Duration::from_secs(5)),
+            write_queue_limit: NonZeroU32::new(4_096).unwrap_or(NonZeroU32::MIN),
         }
     }
 }
@@ -339,9 +361,16 @@ pub struct ProxySettings {
     /// Paths forwarded without a token.
     #[serde(deserialize_with = "text")]
     pub public_routes: PathPatterns,
-    /// How long the upstream may take to answer.
+    /// How long the upstream may take to answer (and a proxied body to arrive).
     #[serde(deserialize_with = "text")]
     pub timeout: Secs,
+    /// The upstream answers a repeated `Idempotency-Key` without redoing the work: a request
+    /// whose key already paid passes uncharged instead of 409 (the gate too).
+    #[serde(deserialize_with = "text")]
+    pub upstream_deduplicates: bool,
+    /// Send the user's bearer token on to the upstream (off: it is removed).
+    #[serde(deserialize_with = "text")]
+    pub forward_authorization: bool,
 }
 
 impl Default for ProxySettings {
@@ -351,6 +380,8 @@ impl Default for ProxySettings {
             routes: "/**".parse().unwrap_or_default(),
             public_routes: PathPatterns::default(),
             timeout: Secs(Duration::from_secs(300)),
+            upstream_deduplicates: false,
+            forward_authorization: false,
         }
     }
 }

@@ -145,7 +145,7 @@ pub fn services_with(
 }
 
 /// The HTTP settings.
-pub fn http_config(settings: &Settings) -> HttpConfig {
+pub fn http_config(settings: &Settings) -> anyhow::Result<HttpConfig> {
     let production = settings.server.mode == crate::settings::RunMode::Production;
     let mut pages = tollgate_http::pages::session::PageKeys::new(
         settings.jwt_secret.expose_secret().as_bytes(),
@@ -158,7 +158,7 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
             pages = pages.with_form_target(api.origin().ascii_serialization());
         }
     }
-    HttpConfig {
+    Ok(HttpConfig {
         pages,
         metered_routes: settings.server.metered_routes.clone(),
         cors_origins: settings.cors_origins.clone(),
@@ -167,14 +167,21 @@ pub fn http_config(settings: &Settings) -> HttpConfig {
         max_body_bytes: settings.server.max_body_bytes.get() as usize,
         body_timeout: settings.server.body_timeout.0,
         hsts: settings.server.mode == crate::settings::RunMode::Production,
-        proxy: settings.proxy.upstream_url.as_ref().map(|url| tollgate_http::proxy::ProxyConfig {
-            upstream: url.0.trim_end_matches('/').to_owned(),
-            routes: settings.proxy.routes.clone(),
-            public: settings.proxy.public_routes.clone(),
-            timeout: settings.proxy.timeout.0,
-        }),
+        proxy: match &settings.proxy.upstream_url {
+            None => None,
+            Some(url) => Some(tollgate_http::proxy::ProxyConfig {
+                upstream: url.0.parse().context("Invalid TOLLGATE_UPSTREAM_URL")?,
+                routes: settings.proxy.routes.clone(),
+                public: settings.proxy.public_routes.clone(),
+                timeout: settings.proxy.timeout.0,
+                forward_authorization: settings.proxy.forward_authorization,
+            }),
+        },
+        gate_headers: settings.server.gate_headers,
+        upstream_deduplicates: settings.proxy.upstream_deduplicates,
+        trusted_proxies: settings.server.trusted_proxies.clone(),
         ..HttpConfig::default()
-    }
+    })
 }
 
 /// A server bound to its listener, with its store open and migrated, ready to run.
@@ -207,7 +214,7 @@ impl Application {
         let port = listener.local_addr().context("Failed to read the bound address")?.port();
         let metrics = Arc::new(tollgate_http::metrics::Metrics::new(env!("CARGO_PKG_VERSION")));
         let services = services_with(settings, &store, clock, metrics.clone())?;
-        let state = AppState::new(services.clone(), http_config(settings)).with_metrics(metrics.clone());
+        let state = AppState::new(services.clone(), http_config(settings)?).with_metrics(metrics.clone());
         let server = tollgate_http::serve(listener, state).context("Failed to start the HTTP server")?;
         let metrics = match settings.server.metrics_listen.0 {
             Some(address) => {

@@ -26,6 +26,7 @@ impl Store {
         let options = PoolOptions {
             max_connections: settings.store.max_connections.get(),
             acquire_timeout: settings.store.acquire_timeout.0,
+            write_queue_limit: settings.store.write_queue_limit.get() as usize,
         };
         let shown = redact(url);
         if url.starts_with("sqlite:") {

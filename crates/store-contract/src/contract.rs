@@ -958,10 +958,15 @@ pub async fn two_concurrent_purges_delete_each_old_row_once_and_nothing_too_earl
     let old_event = InboxEntry { received_at: T0 - Duration::days(100), ..entry("evt_old") };
     s.inbox.record(&old_event, None).await.unwrap();
     s.inbox.record(&entry("evt_new"), None).await.unwrap();
+    // Keys: a consumption keyed 10 days ago stops replaying, one keyed today still does.
+    let old_keyed = Consumption { at: old_at, ..consumption(user.id, 0, TEN, Some("old-key")) };
+    s.usage.consume(&old_keyed).await.unwrap();
+    s.usage.consume(&consumption(user.id, 0, TEN, Some("new-key"))).await.unwrap();
     let cutoffs = tollgate_ports::outbound::PurgeCutoffs {
         refresh_tokens_expired_before: T0,
         reservations_settled_before: T0 - Duration::days(7),
         inbox_received_before: T0 - Duration::days(90),
+        idempotency_keys_before: T0 - Duration::days(7),
     };
     let (a, b) = tokio::join!(s.housekeeping.purge(cutoffs), s.housekeeping.purge(cutoffs));
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -976,6 +981,14 @@ pub async fn two_concurrent_purges_delete_each_old_row_once_and_nothing_too_earl
     }
     assert!(!s.inbox.contains("evt_old").await.unwrap());
     assert!(s.inbox.contains("evt_new").await.unwrap());
+    // The old committed hold and the old consumption forgot their keys; today's did not.
+    assert_eq!(a.idempotency_keys + b.idempotency_keys, 1, "only the consumption's key was old");
+    let (used, _) = used_and_reserved(&s, user.id).await;
+    let again = s.usage.consume(&consumption(user.id, 0, TEN, Some("old-key"))).await.unwrap();
+    assert!(matches!(again, ConsumeOutcome::Consumed { .. }), "an expired key charges anew: {again:?}");
+    let replay = s.usage.consume(&consumption(user.id, 0, TEN, Some("new-key"))).await.unwrap();
+    assert!(matches!(replay, ConsumeOutcome::Replayed { .. }), "{replay:?}");
+    assert_eq!(used_and_reserved(&s, user.id).await.0, used + 1);
     // Again: nothing left to delete.
     assert_eq!(s.housekeeping.purge(cutoffs).await.unwrap(), tollgate_ports::outbound::Purged::default());
 }
@@ -1055,4 +1068,88 @@ pub async fn users_are_searched_by_email_or_name_with_wildcards_taken_literally(
     assert_eq!(total, 2);
     assert_eq!(second.len(), 1);
     assert!(second[0].id == grace.id || second[0].id == graceful.id);
+}
+
+/// SPEC §12.1: a key whose charge was refunded, or whose hold was released or expired, no longer
+/// replays: the next request with it is charged (or held) anew. A key with a standing charge or a
+/// committed hold still replays.
+pub async fn a_refunded_or_released_or_expired_key_charges_anew(s: Subject) {
+    let (user, _) = registered(&s, "ada@example.com").await;
+    // Consumption: refunded, then the same key consumes again.
+    let first = consumption(user.id, 0, TEN, Some("job-1"));
+    assert!(matches!(s.usage.consume(&first).await.unwrap(), ConsumeOutcome::Consumed { .. }));
+    assert!(matches!(
+        s.usage.consume(&consumption(user.id, 0, TEN, Some("job-1"))).await.unwrap(),
+        ConsumeOutcome::Replayed { .. }
+    ));
+    assert_eq!(s.usage.refund(first.record_id).await.unwrap(), RefundOutcome::Refunded { runs: 1 });
+    assert_eq!(used_and_reserved(&s, user.id).await, (0, 0));
+    let second = consumption(user.id, 0, TEN, Some("job-1"));
+    let again = s.usage.consume(&second).await.unwrap();
+    assert_eq!(again, ConsumeOutcome::Consumed { value: second.record_id, runs_used: RunCount::new(1) });
+    // Hold: released, then the same key holds again.
+    let later = T0 + Duration::minutes(15);
+    let held = hold(user.id, 0, TEN, 2, Some("hold-1"));
+    assert!(matches!(s.reservations.hold(&held, later).await.unwrap(), ConsumeOutcome::Consumed { .. }));
+    s.reservations.release(held.record_id, T0).await.unwrap();
+    let rehold = hold(user.id, 0, TEN, 2, Some("hold-1"));
+    let outcome = s.reservations.hold(&rehold, later).await.unwrap();
+    assert!(matches!(outcome, ConsumeOutcome::Consumed { .. }), "a released key holds anew: {outcome:?}");
+    assert_eq!(used_and_reserved(&s, user.id).await, (1, 2));
+    // Expired (by the sweep), then the same key holds again.
+    assert_eq!(s.reservations.expire_due(later).await.unwrap(), 1);
+    let after = hold(user.id, 0, TEN, 2, Some("hold-1"));
+    let outcome =
+        s.reservations.hold(&Consumption { at: later, ..after.clone() }, later + Duration::minutes(15)).await;
+    assert!(matches!(outcome.unwrap(), ConsumeOutcome::Consumed { .. }), "an expired key holds anew");
+    // Committed: the key replays; its commit refunded, it holds anew.
+    let record = id();
+    assert!(matches!(
+        s.reservations.commit(after.record_id, None, record, later).await.unwrap(),
+        SettleOutcome::Done(_)
+    ));
+    let replay =
+        s.reservations.hold(&hold(user.id, 0, TEN, 2, Some("hold-1")), later + Duration::minutes(15)).await;
+    assert!(matches!(replay.unwrap(), ConsumeOutcome::Replayed { .. }), "a committed hold replays");
+    assert_eq!(s.usage.refund(record).await.unwrap(), RefundOutcome::Refunded { runs: 2 });
+    let last =
+        s.reservations.hold(&hold(user.id, 0, TEN, 2, Some("hold-1")), later + Duration::minutes(15)).await;
+    assert!(matches!(last.unwrap(), ConsumeOutcome::Consumed { .. }), "a refunded commit's key holds anew");
+    assert_eq!(used_and_reserved(&s, user.id).await, (1, 2));
+}
+
+/// A purge of more rows than one chunk deletes them all, in chunks, while metered writes go on
+/// between chunks; both finish and every count is exact.
+pub async fn a_large_purge_goes_in_chunks_beside_metered_writes(s: Subject) {
+    let (user, _) = registered(&s, "ada@example.com").await;
+    let chunk = u64::try_from(tollgate_ports::outbound::PURGE_CHUNK).unwrap();
+    let expired_tokens = chunk * 2 + 17;
+    for n in 0..expired_tokens {
+        let mut t = token(user.id, id(), &format!("old-{n}"));
+        t.expires_at = T0 - Duration::days(1);
+        s.tokens.insert(&t).await.unwrap();
+    }
+    let cutoffs = tollgate_ports::outbound::PurgeCutoffs {
+        refresh_tokens_expired_before: T0,
+        reservations_settled_before: T0 - Duration::days(7),
+        inbox_received_before: T0 - Duration::days(90),
+        idempotency_keys_before: T0 - Duration::days(7),
+    };
+    let unlimited = RunLimit::Unlimited;
+    let metered = async {
+        let mut consumed = 0u32;
+        for _ in 0..200 {
+            if let ConsumeOutcome::Consumed { .. } =
+                s.usage.consume(&consumption(user.id, 0, unlimited, None)).await.unwrap()
+            {
+                consumed += 1;
+            }
+        }
+        consumed
+    };
+    let (purged, consumed) = tokio::join!(s.housekeeping.purge(cutoffs), metered);
+    assert_eq!(purged.unwrap().refresh_tokens, expired_tokens);
+    assert_eq!(consumed, 200);
+    assert_eq!(used_and_reserved(&s, user.id).await, (200, 0));
+    assert_eq!(s.housekeeping.purge(cutoffs).await.unwrap(), tollgate_ports::outbound::Purged::default());
 }

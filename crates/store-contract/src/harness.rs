@@ -95,7 +95,11 @@ impl SubjectGuard {
 }
 
 fn pool(size: u32) -> PoolOptions {
-    PoolOptions { max_connections: size, acquire_timeout: Duration::from_secs(30) }
+    PoolOptions {
+        max_connections: size,
+        acquire_timeout: Duration::from_secs(30),
+        write_queue_limit: PoolOptions::WRITE_QUEUE_LIMIT,
+    }
 }
 
 /// A fresh SQLite database file in its own temporary folder (the folder is created by the store).

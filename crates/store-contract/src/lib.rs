@@ -66,6 +66,7 @@ macro_rules! contract_suite {
                 an_admin_change_and_its_audit_entry_are_written_together_or_not_at_all,
                 a_role_change_is_audited_and_an_unknown_user_writes_nothing,
                 users_are_searched_by_email_or_name_with_wildcards_taken_literally,
+                a_refunded_or_released_or_expired_key_charges_anew,
             ],
             16 => [
                 concurrent_metered_creates_make_exactly_the_allowed_sessions,
@@ -78,6 +79,7 @@ macro_rules! contract_suite {
                 metered_writes_arriving_together_are_decided_in_arrival_order,
                 a_metered_write_that_fails_fails_alone,
                 reservation_commits_arriving_together_are_settled_in_arrival_order,
+                a_large_purge_goes_in_chunks_beside_metered_writes,
             ],
             64 => [
                 sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,

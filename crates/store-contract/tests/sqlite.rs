@@ -15,7 +15,11 @@ async fn sixty_four_consumes_through_eight_store_instances_on_one_file_give_exac
 
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}/shared.db", dir.path().display());
-    let options = PoolOptions { max_connections: 8, acquire_timeout: std::time::Duration::from_secs(30) };
+    let options = PoolOptions {
+        max_connections: 8,
+        acquire_timeout: std::time::Duration::from_secs(30),
+        write_queue_limit: PoolOptions::WRITE_QUEUE_LIMIT,
+    };
     let mut stores = Vec::new();
     for _ in 0..8 {
         let store = SqliteStore::connect(&url, options).await.expect("open");
@@ -75,7 +79,11 @@ async fn rebuilding_the_metered_tables_keeps_their_rows() {
     }
     pool.close().await;
 
-    let options = PoolOptions { max_connections: 2, acquire_timeout: std::time::Duration::from_secs(10) };
+    let options = PoolOptions {
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(10),
+        write_queue_limit: PoolOptions::WRITE_QUEUE_LIMIT,
+    };
     let store = SqliteStore::connect(&url, options).await.expect("open");
     store.migrate().await.expect("the rebuild");
     let pool = SqlitePoolOptions::new().connect(&url).await.expect("open");
@@ -135,7 +143,11 @@ async fn the_wal_is_checkpointed_off_the_writer() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("wal.db");
     let url = format!("sqlite://{}", path.display());
-    let options = PoolOptions { max_connections: 2, acquire_timeout: std::time::Duration::from_secs(10) };
+    let options = PoolOptions {
+        max_connections: 2,
+        acquire_timeout: std::time::Duration::from_secs(10),
+        write_queue_limit: PoolOptions::WRITE_QUEUE_LIMIT,
+    };
     let store = SqliteStore::connect(&url, options).await.expect("open");
     store.migrate().await.expect("migrate");
     // Another writer that never checkpoints: only the store's checkpointer moves its pages.

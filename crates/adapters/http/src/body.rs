@@ -21,14 +21,21 @@ use crate::problem::ApiError;
 use crate::state::AppState;
 
 /// A body that has not fully arrived this long after the request started is cut: the request
-/// is answered 408 and the connection closed, so a slow client cannot hold it for minutes.
+/// is answered 408 and the connection closed, so a slow client cannot hold it for minutes. A
+/// proxied body has the upstream's timeout instead (`TOLLGATE_UPSTREAM_TIMEOUT_SECS`).
 pub async fn deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let limit = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(Duration::from_secs(30), |state| state.config.body_timeout);
+    // A request no route of Tollgate's takes goes to the proxy, when there is one: its body
+    // streams to the upstream and lives as long as the upstream may take (SPEC §12.1).
+    let routed = req.match_pattern().is_some();
+    let limit = req.app_data::<web::Data<AppState>>().map_or(Duration::from_secs(30), |state| {
+        match &state.config.proxy {
+            Some(proxy) if !routed => proxy.timeout,
+            _ => state.config.body_timeout,
+        }
+    });
     let inner = req.take_payload();
     req.set_payload(Payload::Stream {
         payload: Box::pin(Deadline { inner, sleep: Box::pin(sleep(limit)), expired: false }),

@@ -18,6 +18,7 @@ impl From<Failure> for ApiError {
     fn from(f: Failure) -> Self {
         match f {
             Failure::Unavailable(source) => ApiError::unavailable(source),
+            Failure::Overloaded => ApiError::overloaded(),
             Failure::Internal(source) => ApiError::internal(source),
         }
     }
@@ -308,7 +309,28 @@ pub fn forward_headers_missing() -> ApiError {
     ApiError::new(
         StatusCode::BAD_REQUEST,
         ErrorCode::ForwardHeadersMissing,
-        "The gate needs the original request: X-Forwarded-Method and X-Forwarded-Uri (Traefik, Caddy) or X-Original-Method and X-Original-URI (nginx).",
+        "The gate needs the original request in the configured header pair (TOLLGATE_GATE_HEADERS): X-Forwarded-Method and X-Forwarded-Uri (`forwarded`, the default) or X-Original-Method and X-Original-URI (`original`).",
+    )
+}
+
+/// A path spelled so that another parser could route it elsewhere (SPEC §12): refused before
+/// anything is charged or forwarded.
+pub fn invalid_path(why: crate::path::InvalidPath) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidPath,
+        format!(
+            "{why}: encoded `/`, `#`, `?`, `\\`, spaces, control characters and `.`/`..` segments are refused."
+        ),
+    )
+}
+
+/// A forwarded request whose `Idempotency-Key` already paid for a request (SPEC §12.1).
+pub fn forwarded_key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::IdempotencyKeyReused,
+        "This Idempotency-Key already paid for a request that was sent on; the upstream would do the work again. Use a new key for new work.",
     )
 }
 

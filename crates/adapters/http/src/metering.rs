@@ -7,15 +7,17 @@
 //! - [`Payment::WithResource`]: the handler takes a [`Charge`] and consumes in the same store
 //!   transaction as what it creates (a session), so a failure charges nothing.
 //!
-//! Whether a request is metered, and what it costs, is [`bill`]: the route table (SPEC §7.1)
-//! matched against the path the router itself routed (percent-decoded, the one actix matched
-//! the route on), so no spelling of a path reaches a metered handler unmetered.
+//! Whether a request is metered, who pays, what it costs and under which key is [`Bill`], for
+//! every entry: Tollgate's own routes (the route table, SPEC §7.1, matched against the path the
+//! router itself routed, so no spelling reaches a metered handler unmetered), the forward-auth
+//! gate and the proxy (on the path [`RoutedPath`] decoded once), and the service API.
 
 use std::future::{ready, Ready};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
 use sha2::{Digest, Sha256};
@@ -23,6 +25,7 @@ use tollgate_domain::quota::QuotaSnapshot;
 use tollgate_domain::{RunCount, UserId};
 use tollgate_ports::outbound::{IdempotencyKey, UsageReason};
 
+use crate::path::RoutedPath;
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
 
@@ -38,31 +41,139 @@ pub enum Payment {
     WithResource,
 }
 
-/// What a metered request owes.
+/// Where a metered request comes in. Every entry resolves through [`Bill::for_route`] or
+/// [`Bill::for_service`], and keys its fingerprint through [`Bill::key_for`]: no entry decides
+/// "is this metered, for whom, at what cost, under which key" on its own.
+#[derive(Debug, Clone, Copy)]
+pub enum Entry<'a> {
+    /// One of Tollgate's own routes, on the path the router matched.
+    Own,
+    /// The forward-auth gate: the original request the proxy reported (its body never arrives).
+    Forwarded { method: &'a Method, path: &'a RoutedPath },
+    /// The built-in proxy, on the path it decoded once and forwards (it streams the body).
+    Proxied { path: &'a RoutedPath },
+}
+
+/// What a request's body adds to its key's fingerprint.
+#[derive(Clone, Copy)]
+pub enum Body<'a> {
+    /// The body as the handler understood it (its parsed DTO): spelling differences are the same
+    /// request.
+    Parsed(&'a dyn erased::Canonical),
+    /// The bytes as they arrived (an upfront route reads them once, before its handler).
+    Raw(&'a [u8]),
+    /// Not read: the gate never receives it and the proxy streams it unread; such keys are never
+    /// replayed to an upstream (see [`forwarded_replay`]).
+    Unread,
+}
+
+/// A DTO's canonical bytes, without making [`Body`] generic.
+pub mod erased {
+    pub trait Canonical {
+        fn canonical(&self) -> Vec<u8>;
+    }
+
+    impl<T: serde::Serialize> Canonical for T {
+        fn canonical(&self) -> Vec<u8> {
+            serde_json::to_vec(self).unwrap_or_default()
+        }
+    }
+}
+
+/// What a metered request owes: who pays, how much, and under which key.
 #[derive(Debug, Clone)]
 pub struct Bill {
     pub user: UserId,
     pub cost: RunCount,
-    /// The client's `Idempotency-Key`, without a request fingerprint yet.
-    pub key: Option<IdempotencyKey>,
+    /// The method and routed path the fingerprint binds the key to.
+    method: Method,
+    path: String,
+    /// The client's `Idempotency-Key`, not yet bound to its request.
+    key: Option<IdempotencyKey>,
 }
 
-/// The metering decision for a request the router dispatched to a handler: `None` when the
-/// route table does not meter its routed path; else the caller is authenticated (401) and the
-/// `Idempotency-Key` checked (422). The quota itself is decided by the use case, atomically,
-/// before any work.
-pub fn bill(req: &HttpRequest) -> Result<Option<Bill>, ApiError> {
-    let state = req.app_data::<web::Data<AppState>>().ok_or_else(ApiError::unauthenticated)?;
-    let Some(cost) = state.config.metered_routes.cost(req.method(), req.match_info().as_str()) else {
-        return Ok(None);
-    };
-    let claims = crate::extract::authenticate(req)?;
-    let key = idempotency_key(req)?;
-    Ok(Some(Bill { user: claims.user_id, cost, key }))
+impl Bill {
+    /// The bill of a request on the route table (an own route, the gate, the proxy): `None` when
+    /// the table does not meter it; else the caller is authenticated (401) and the
+    /// `Idempotency-Key` checked (422). HEAD is billed as GET (SPEC §12).
+    ///
+    /// # Errors
+    /// 401 without a valid bearer token, 422 for a malformed key, 500 without the app's state.
+    pub fn for_route(req: &HttpRequest, entry: Entry<'_>) -> Result<Option<Self>, ApiError> {
+        let state = app_state(req)?;
+        let (method, path) = match entry {
+            Entry::Own => (req.method(), req.match_info().as_str()),
+            Entry::Forwarded { method, path } => (method, path.as_str()),
+            Entry::Proxied { path } => (req.method(), path.as_str()),
+        };
+        let Some(cost) = state.config.metered_routes.cost(method, path) else {
+            return Ok(None);
+        };
+        let claims = crate::extract::authenticate(req)?;
+        Ok(Some(Self::new(req, claims.user_id, cost, method.clone(), path.to_owned())?))
+    }
+
+    /// The bill of a service-API call (`/usage/consume`, `/reservations`): the user and the runs
+    /// come from its body, the route is the one the router matched.
+    ///
+    /// # Errors
+    /// 422 for a malformed `Idempotency-Key`.
+    pub fn for_service(req: &HttpRequest, user: UserId, cost: RunCount) -> Result<Self, ApiError> {
+        let path = req.match_pattern().unwrap_or_else(|| req.match_info().as_str().to_owned());
+        Self::new(req, user, cost, req.method().clone(), path)
+    }
+
+    fn new(
+        req: &HttpRequest,
+        user: UserId,
+        cost: RunCount,
+        method: Method,
+        path: String,
+    ) -> Result<Self, ApiError> {
+        Ok(Self { user, cost, method, path, key: idempotency_key(req)? })
+    }
+
+    /// Whether the request carries an `Idempotency-Key` (its body is read only then).
+    pub fn is_keyed(&self) -> bool {
+        self.key.is_some()
+    }
+
+    /// The key bound to its request's fingerprint: method, routed path and `body`. The same key
+    /// with another fingerprint is refused (`IDEMPOTENCY_KEY_MISMATCH`), never replayed.
+    pub fn key_for(&self, body: Body<'_>) -> Option<IdempotencyKey> {
+        let key = self.key.clone()?;
+        let print = match body {
+            Body::Parsed(dto) => fingerprint(self.method.as_str(), &self.path, &dto.canonical()),
+            Body::Raw(bytes) => fingerprint(self.method.as_str(), &self.path, bytes),
+            Body::Unread => fingerprint(self.method.as_str(), &self.path, b""),
+        };
+        Some(key.for_request(print))
+    }
+}
+
+/// The shared state; its absence is a server fault (500), never the caller's.
+pub(crate) fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("the application state is not configured".into()))
+}
+
+/// SPEC §12.1: a request forwarded to an upstream (gate, proxy) whose key already has a standing
+/// charge or a live hold would make the upstream do the work again for nothing. It is refused
+/// (409 `IDEMPOTENCY_KEY_REUSED`) unless the upstream deduplicates keys itself
+/// (`TOLLGATE_UPSTREAM_DEDUPLICATES`), when it passes uncharged.
+///
+/// # Errors
+/// The 409 problem.
+pub fn forwarded_replay(replayed: bool, state: &AppState) -> Result<(), ApiError> {
+    if replayed && !state.config.upstream_deduplicates {
+        return Err(crate::errors::forwarded_key_reused());
+    }
+    Ok(())
 }
 
 /// The request's `Idempotency-Key`, if it sent one (422 when it is not 1–255 visible ASCII).
-pub fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
     match req.headers().get(IDEMPOTENCY_KEY) {
         None => Ok(None),
         Some(raw) => raw.to_str().ok().and_then(IdempotencyKey::parse).map(Some).ok_or_else(|| {
@@ -76,7 +187,7 @@ pub fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiE
 
 /// A fingerprint of a request, bound to its idempotency key: the same key with another request
 /// is refused (`IDEMPOTENCY_KEY_MISMATCH`) instead of replaying the first answer.
-pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     let mut hash = Sha256::new();
     for part in [method.as_bytes(), path.as_bytes(), body] {
         // Length-prefixed, so no part can run into the next.
@@ -84,18 +195,6 @@ pub fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
         hash.update(part);
     }
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The request's `Idempotency-Key` bound to the fingerprint of `body` as parsed (re-serialised,
-/// so formatting differences are the same request) on `method path`.
-pub fn keyed_body(
-    req: &HttpRequest,
-    method: &str,
-    path: &str,
-    body: &impl serde::Serialize,
-) -> Result<Option<IdempotencyKey>, ApiError> {
-    let canonical = serde_json::to_vec(body).unwrap_or_default();
-    Ok(idempotency_key(req)?.map(|k| k.for_request(fingerprint(method, path, &canonical))))
 }
 
 /// The metering of a [`Payment::WithResource`] route, for its handler: `None` when the route
@@ -108,7 +207,7 @@ impl FromRequest for Charge {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(bill(req).map(Charge))
+        ready(Bill::for_route(req, Entry::Own).map(Charge))
     }
 }
 
@@ -119,28 +218,28 @@ pub async fn gate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let bill = match bill(req.request()) {
+    let bill = match Bill::for_route(req.request(), Entry::Own) {
         Ok(Some(bill)) => bill,
         Ok(None) => return Ok(next.call(req).await?.map_into_boxed_body()),
         Err(e) => return Ok(req.error_response(e)),
     };
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
-        return Ok(req.error_response(ApiError::unauthenticated()));
+    let state = match app_state(req.request()) {
+        Ok(state) => state,
+        Err(e) => return Ok(req.error_response(e)),
     };
     let path = req.match_info().as_str().to_owned();
-    let key = match bill.key {
-        None => None,
-        Some(key) => {
-            // Read the body once to fingerprint it, then hand it on to the handler unchanged.
-            let mut payload = req.take_payload();
-            let body = match web::Bytes::from_request(req.request(), &mut payload).await {
-                Ok(body) => body,
-                Err(e) => return Ok(req.error_response(e)),
-            };
-            let print = fingerprint(req.method().as_str(), &path, &body);
-            req.set_payload(Payload::from(body));
-            Some(key.for_request(print))
-        }
+    let key = if bill.is_keyed() {
+        // Read the body once to fingerprint it, then hand it on to the handler unchanged.
+        let mut payload = req.take_payload();
+        let body = match web::Bytes::from_request(req.request(), &mut payload).await {
+            Ok(body) => body,
+            Err(e) => return Ok(req.error_response(e)),
+        };
+        let key = bill.key_for(Body::Raw(&body));
+        req.set_payload(Payload::from(body));
+        key
+    } else {
+        None
     };
     let reason = UsageReason::Route(format!("{} {}", req.method(), req.match_pattern().unwrap_or(path)));
     let metering = &state.services.metering;

@@ -177,6 +177,18 @@ impl ApiError {
         e
     }
 
+    /// 503 `OVERLOADED`: more writes wait than `TOLLGATE_WRITE_QUEUE_LIMIT`; nothing was
+    /// charged; retry after a second.
+    pub fn overloaded() -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Overloaded,
+            "Too many requests are waiting to be written; nothing was charged. Retry in a moment.",
+        );
+        e.0.retry_after_secs = Some(1);
+        e
+    }
+
     /// 500: opaque; the cause is logged.
     pub fn internal(source: Box<dyn std::error::Error + Send + Sync>) -> Self {
         let mut e = Self::new(

@@ -13,10 +13,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 
 use crate::error_code::ErrorCode;
-use crate::metering::{fingerprint, idempotency_key, rate_limit_headers};
+use crate::forwarded::forwarding;
+use crate::metering::{forwarded_replay, rate_limit_headers, Bill, Body, Entry};
+use crate::path::RoutedPath;
 use crate::problem::ApiError;
 use crate::route_table::PathPatterns;
-use crate::routes::gate::{normalise, CONSUMPTION_ID, PLAN, USER_ID};
+use crate::routes::gate::{CONSUMPTION_ID, PLAN, USER_ID};
 use crate::state::AppState;
 
 /// Marks an answer that is the upstream's (problem+json rendering leaves it alone).
@@ -26,19 +28,37 @@ pub struct Proxied;
 /// The proxy's settings.
 #[derive(Debug, Clone)]
 pub struct ProxyConfig {
-    /// `http(s)://host[:port][/base]`, without a trailing slash.
-    pub upstream: String,
+    /// `http(s)://host[:port][/base]`: requests go below its path, never above it.
+    pub upstream: reqwest::Url,
     /// Paths forwarded (default `/**`).
     pub routes: PathPatterns,
     /// Paths forwarded without a token.
     pub public: PathPatterns,
-    /// How long the upstream may take to answer (its headers).
+    /// How long the upstream may take to answer (its headers), and a proxied body to arrive.
     pub timeout: Duration,
+    /// Send the bearer token Tollgate authenticated on to the upstream (off by default).
+    pub forward_authorization: bool,
+}
+
+impl ProxyConfig {
+    /// The upstream URL for `path` (decoded once, each segment encoded again) and the client's
+    /// query: always below the upstream's base path. `None` if the URL would not keep exactly
+    /// that path (it never should; the check makes it impossible to forward anything else).
+    fn url_for(&self, path: &RoutedPath, query: Option<&str>) -> Option<reqwest::Url> {
+        let mut url = self.upstream.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        let expected = format!("{base}{}", path.encoded());
+        url.set_path(&expected);
+        // A `#` cannot start a fragment here: the query is sent as it came, `#` escaped.
+        url.set_query(query.map(|q| q.replace('#', "%23")).as_deref());
+        url.set_fragment(None);
+        (url.path() == expected).then_some(url)
+    }
 }
 
 /// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1), and the ones the
-/// proxy sets itself.
-const HOP_BY_HOP: &[&str] = &[
+/// proxy sets itself or that only a trusted proxy may say (SPEC §12).
+const NOT_FORWARDED: &[&str] = &[
     "connection",
     "keep-alive",
     "proxy-authenticate",
@@ -50,10 +70,13 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
     "host",
     "content-length",
+    "forwarded",
+    "x-real-ip",
 ];
 
-/// `headers` without hop-by-hop ones (also those the `Connection` header names) and without
-/// `X-Tollgate-*` (only the proxy says who the user is).
+/// `headers` without hop-by-hop ones (also those the `Connection` header names), without
+/// `X-Tollgate-*` (only the proxy says who the user is) and without `X-Forwarded-*` (the proxy
+/// sets its own, see [`crate::forwarded`]).
 fn forwardable(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
     let named: Vec<String> = headers
         .get_all(header::CONNECTION)
@@ -65,12 +88,35 @@ fn forwardable(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
         .iter()
         .filter(|(name, _)| {
             let name = name.as_str();
-            !HOP_BY_HOP.contains(&name)
+            !NOT_FORWARDED.contains(&name)
                 && !named.iter().any(|n| n == name)
                 && !name.starts_with("x-tollgate-")
+                && !name.starts_with("x-forwarded-")
         })
         .map(|(n, v)| (n.clone(), v.clone()))
         .collect()
+}
+
+/// A `Cookie` header without Tollgate's own cookies (the page session is a 30-day refresh token:
+/// an upstream holding it could mint the user's tokens); `None` when nothing else is left.
+fn without_own_cookies(value: &HeaderValue, own: [&str; 2]) -> Option<HeaderValue> {
+    let text = value.to_str().ok()?;
+    let kept: Vec<&str> = text
+        .split(';')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| !own.contains(&pair.split_once('=').map_or(*pair, |(name, _)| name).trim()))
+        .collect();
+    if kept.is_empty() {
+        return None;
+    }
+    HeaderValue::from_str(&kept.join("; ")).ok()
+}
+
+/// Whether a `Set-Cookie` from the upstream would set one of Tollgate's own cookies.
+fn sets_own_cookie(value: &HeaderValue, own: [&str; 2]) -> bool {
+    let name = value.to_str().ok().and_then(|v| v.split_once('=')).map(|(name, _)| name.trim());
+    name.is_some_and(|name| own.contains(&name))
 }
 
 fn upstream_failed(code: ErrorCode, status: StatusCode, detail: &str) -> ApiError {
@@ -86,52 +132,55 @@ pub async fn forward(
     let (Some(config), Some(client)) = (state.config.proxy.as_ref(), state.upstream.as_ref()) else {
         return Err(ApiError::not_found());
     };
-    let path = normalise(req.path()).ok_or_else(ApiError::not_found)?;
-    if !config.routes.matches(&path) {
+    // Decoded once: what is matched, metered and forwarded is this very path.
+    let path = RoutedPath::parse(req.uri().path()).map_err(crate::errors::invalid_path)?;
+    if !config.routes.matches(path.as_str()) {
         return Err(ApiError::not_found());
     }
-    let public = config.public.matches(&path);
-    let caller = if public {
+    let url = config
+        .url_for(&path, req.uri().query())
+        .ok_or_else(|| crate::errors::invalid_path(crate::path::InvalidPath::Ambiguous))?;
+    let bill = Bill::for_route(&req, Entry::Proxied { path: &path })?;
+    let caller = if config.public.matches(path.as_str()) && bill.is_none() {
         crate::extract::authenticate(&req).ok()
     } else {
         Some(crate::extract::authenticate(&req)?)
     };
-    let cost = state.config.metered_routes.cost(req.method(), &path);
-    // A metered route needs a caller to pay, public or not.
-    let caller = match (cost, caller) {
-        (Some(_), None) => return Err(ApiError::unauthenticated()),
-        (_, caller) => caller,
-    };
-    let reservations = &state.services.reservations;
-    let hold = match (cost, caller) {
-        (Some(cost), Some(claims)) => {
-            let key =
-                idempotency_key(&req)?.map(|k| k.for_request(fingerprint(req.method().as_str(), &path, b"")));
+    let hold = match &bill {
+        Some(bill) => {
             let ttl = time::Duration::try_from(config.timeout).unwrap_or(time::Duration::MINUTE)
                 + time::Duration::MINUTE;
-            let held = reservations.reserve(claims.user_id, cost, ttl, key).await?;
+            let key = bill.key_for(Body::Unread);
+            let held = state.services.reservations.reserve(bill.user, bill.cost, ttl, key).await?;
+            forwarded_replay(held.replayed, &state)?;
             Some(held)
         }
-        _ => None,
+        None => None,
     };
 
-    let query = req.uri().query().map(|q| format!("?{q}")).unwrap_or_default();
-    let url = format!("{}{path}{query}", config.upstream);
     let method =
         reqwest::Method::from_bytes(req.method().as_str().as_bytes()).map_err(|_| ApiError::not_found())?;
     let mut upstream = client.request(method, url);
+    let own_cookies = [state.config.pages.names.session, state.config.pages.names.csrf];
     for (name, value) in forwardable(req.headers()) {
+        let value = if name == header::COOKIE {
+            match without_own_cookies(&value, own_cookies) {
+                Some(value) => value,
+                None => continue,
+            }
+        } else if name == header::AUTHORIZATION && caller.is_some() && !config.forward_authorization {
+            // The token Tollgate authenticated is Tollgate's, not the upstream's.
+            continue;
+        } else {
+            value
+        };
         upstream = upstream.header(name.as_str(), value.as_bytes());
     }
-    let peer = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let forwarded_for = match req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(chain) => format!("{chain}, {peer}"),
-        None => peer,
-    };
+    let seen = forwarding(&req, &state.config.trusted_proxies);
     upstream = upstream
-        .header("x-forwarded-for", forwarded_for)
-        .header("x-forwarded-proto", req.connection_info().scheme().to_owned())
-        .header("x-forwarded-host", req.connection_info().host().to_owned());
+        .header("x-forwarded-for", seen.forwarded_for)
+        .header("x-forwarded-proto", seen.proto)
+        .header("x-forwarded-host", seen.host);
     if let Some(claims) = caller {
         upstream = upstream.header(USER_ID.as_str(), claims.user_id.to_string());
     }
@@ -199,6 +248,9 @@ pub async fn forward(
         }
     }
     for (name, value) in forwardable(&upstream_headers) {
+        if name == header::SET_COOKIE && sets_own_cookie(&value, own_cookies) {
+            continue;
+        }
         out.append_header((name, value));
     }
     if let Some(held) = &hold {

@@ -40,9 +40,12 @@ impl MeteredRoute {
         self.cost
     }
 
-    /// Whether `method` and `path` (a routed, percent-decoded path) match this entry.
+    /// Whether `method` and `path` (a routed, percent-decoded path) match this entry. HEAD
+    /// matches a GET entry too: frameworks answer HEAD by running the GET handler (SPEC §12).
     pub fn matches(&self, method: &Method, path: &str) -> bool {
-        self.method == *method && matches_segments(&self.segments, path)
+        let method_matches =
+            self.method == *method || (*method == Method::HEAD && self.method == Method::GET);
+        method_matches && matches_segments(&self.segments, path)
     }
 }
 
@@ -239,6 +242,16 @@ mod tests {
         assert_eq!(t.cost(&Method::POST, "/v1/agentsx"), None);
         assert_eq!(t.cost(&Method::GET, "/"), Some(RunCount::new(1)));
         assert_eq!(t.cost(&Method::GET, "/anything/at/all"), Some(RunCount::new(1)));
+    }
+
+    #[test]
+    fn head_is_metered_as_get_and_nothing_else_is() {
+        let t = table("GET /v1/reports/*=2, POST /v1/agents/*/run");
+        assert_eq!(t.cost(&Method::HEAD, "/v1/reports/7"), Some(RunCount::new(2)));
+        assert_eq!(t.cost(&Method::GET, "/v1/reports/7"), Some(RunCount::new(2)));
+        assert_eq!(t.cost(&Method::HEAD, "/v1/agents/7/run"), None);
+        assert_eq!(t.cost(&Method::OPTIONS, "/v1/reports/7"), None);
+        assert_eq!(table("HEAD /x").cost(&Method::HEAD, "/x"), Some(RunCount::new(1)));
     }
 
     #[test]

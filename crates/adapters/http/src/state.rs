@@ -56,6 +56,13 @@ pub struct HttpConfig {
     pub hsts: bool,
     /// The built-in proxy to an agent API (`TOLLGATE_UPSTREAM_URL`), when configured.
     pub proxy: Option<crate::proxy::ProxyConfig>,
+    /// The header pair the gate reads the original request from (`TOLLGATE_GATE_HEADERS`).
+    pub gate_headers: crate::routes::gate::GateHeaders,
+    /// The upstream answers a repeated `Idempotency-Key` itself (`TOLLGATE_UPSTREAM_DEDUPLICATES`):
+    /// the gate and the proxy let such a request through uncharged instead of refusing it.
+    pub upstream_deduplicates: bool,
+    /// Peers whose `X-Forwarded-*` headers are believed (`TOLLGATE_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
     /// The billing pages' cookies and CSRF key.
     pub pages: crate::pages::session::PageKeys,
 }
@@ -72,6 +79,9 @@ impl Default for HttpConfig {
             body_timeout: Duration::from_secs(30),
             hsts: false,
             proxy: None,
+            gate_headers: crate::routes::gate::GateHeaders::default(),
+            upstream_deduplicates: false,
+            trusted_proxies: crate::forwarded::TrustedProxies::default(),
             pages: crate::pages::session::PageKeys::new(b"", false, time::Duration::days(30)),
         }
     }

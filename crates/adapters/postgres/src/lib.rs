@@ -57,7 +57,7 @@ impl PgStore {
             .map_err(store_error)?;
         let batchers = {
             let pool = pool.clone();
-            batchers(move || {
+            batchers(options.write_queue_limit, move || {
                 let pool = pool.clone();
                 async move { pool.begin().await }
             })

@@ -82,9 +82,10 @@ pub enum BatchFailed {
 type Answer<A> = oneshot::Sender<Result<Option<A>, StoreError>>;
 
 /// The queue in front of a store's writes of one kind `W`, each answered with an `A`. Cloning
-/// shares it.
+/// shares it. It holds at most its limit of waiting writes: one more is refused at once
+/// ([`StoreError::Overloaded`]), never queued without bound.
 pub struct Batcher<W, A> {
-    queue: mpsc::UnboundedSender<(W, Answer<A>)>,
+    queue: mpsc::Sender<(W, Answer<A>)>,
 }
 
 impl<W, A> Clone for Batcher<W, A> {
@@ -103,13 +104,13 @@ impl<W: Clone + Send + 'static, A: Send + 'static> Batcher<W, A> {
     /// Starts the batcher on the current Tokio runtime. One batch runs at a time, through
     /// `apply`, which returns one answer per write, in order: batches are applied in the order
     /// their writes arrived, so each write is decided after every write that arrived before it.
-    /// The task ends when the last clone is dropped.
-    pub fn spawn<F, Fut>(apply: F) -> Self
+    /// The task ends when the last clone is dropped. At most `limit` writes wait (at least one).
+    pub fn spawn<F, Fut>(limit: usize, apply: F) -> Self
     where
         F: Fn(Vec<W>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Vec<A>, BatchFailed>> + Send + 'static,
     {
-        let (queue, mut queued) = mpsc::unbounded_channel::<(W, Answer<A>)>();
+        let (queue, mut queued) = mpsc::channel::<(W, Answer<A>)>(limit.max(1));
         tokio::spawn(async move {
             // While a batch is applied, the next writes queue up and form the next batch.
             while let Some(first) = queued.recv().await {
@@ -149,11 +150,15 @@ impl<W: Clone + Send + 'static, A: Send + 'static> Batcher<W, A> {
 
     /// Queues `write` and waits for the transaction holding it. `None` means the batch could not
     /// take it, even alone: the caller writes it alone (where a lost same-key race with another
-    /// replica turns into a replay, and any other failure is its own).
+    /// replica turns into a replay, and any other failure is its own). A full queue refuses the
+    /// write at once (`Overloaded`): nothing of it was written.
     pub async fn submit(&self, write: W) -> Result<Option<A>, StoreError> {
         let stopped = || StoreError::unavailable("the store's metered writer stopped");
         let (answer, answered) = oneshot::channel();
-        self.queue.send((write, answer)).map_err(|_| stopped())?;
+        self.queue.try_send((write, answer)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => StoreError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => stopped(),
+        })?;
         answered.await.map_err(|_| stopped())?
     }
 }
@@ -193,6 +198,7 @@ fn answer<A>(answers: Vec<Answer<A>>, outcome: Option<Result<Vec<A>, BatchFailed
             let (unavailable, message) = match &e {
                 StoreError::Unavailable(source) => (true, source.to_string()),
                 StoreError::Failed(source) => (false, source.to_string()),
+                StoreError::Overloaded => (true, e.to_string()),
             };
             for answer in answers {
                 let _ = answer.send(Err(if unavailable {
@@ -240,7 +246,7 @@ mod tests {
     fn recording(gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Recorded) {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let seen = batches.clone();
-        let batcher = Batcher::spawn(move |writes: Vec<Metered>| {
+        let batcher = Batcher::spawn(MAX_BATCH * 4, move |writes: Vec<Metered>| {
             let (gate, seen) = (gate.clone(), seen.clone());
             async move {
                 let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
@@ -329,7 +335,7 @@ mod tests {
     #[tokio::test]
     async fn a_batch_that_fails_is_applied_again_one_write_at_a_time_in_arrival_order() {
         let batches = Arc::new(Mutex::new(Vec::new()));
-        let batcher = Batcher::<Metered, Step>::spawn({
+        let batcher = Batcher::<Metered, Step>::spawn(MAX_BATCH * 4, {
             let batches = batches.clone();
             move |writes: Vec<Metered>| {
                 let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
@@ -357,7 +363,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_batch_is_retried_alone_or_fails_each_write_and_a_panic_stops_nothing() {
         let calls = Arc::new(Mutex::new(0));
-        let batcher = Batcher::<Metered, Step>::spawn({
+        let batcher = Batcher::<Metered, Step>::spawn(MAX_BATCH * 4, {
             let calls = calls.clone();
             move |writes: Vec<Metered>| {
                 let call = {

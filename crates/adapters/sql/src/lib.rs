@@ -17,12 +17,25 @@ use tollgate_domain::RunCount;
 use tollgate_ports::outbound::{ConsumeOutcome, StoreError, UpdateSubscriptionError};
 use uuid::Uuid;
 
+/// Lets whatever waits for the writer (metered batches) go before the next chunk of a long job.
+pub async fn yield_to_writers() {
+    tokio::task::yield_now().await;
+}
+
 /// Connection-pool settings, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing as unavailable.
     pub acquire_timeout: Duration,
+    /// How many metered writes may wait for group commit (per queue); past it a write is
+    /// refused as `Overloaded` (`TOLLGATE_WRITE_QUEUE_LIMIT`).
+    pub write_queue_limit: usize,
+}
+
+impl PoolOptions {
+    /// The default write queue: 4,096 waiting writes (64 full batches).
+    pub const WRITE_QUEUE_LIMIT: usize = 4_096;
 }
 
 /// Translates a driver error into the port's error: connection-level failures are

@@ -103,7 +103,7 @@ impl SqliteStore {
         checkpoints(connect, Arc::downgrade(&alive));
         let batchers = {
             let writer = writer.clone();
-            batchers(move || {
+            batchers(options.write_queue_limit, move || {
                 let writer = writer.clone();
                 async move { writer.begin_with("BEGIN IMMEDIATE").await }
             })

@@ -13,6 +13,10 @@ pub enum StoreError {
     /// Anything else (a bug, corrupted data, a broken invariant).
     #[error("the store failed")]
     Failed(#[source] Source),
+    /// More writes wait than the store's write queue takes: nothing was written (HTTP 503
+    /// `OVERLOADED`, retry shortly).
+    #[error("the store's write queue is full")]
+    Overloaded,
 }
 
 impl StoreError {

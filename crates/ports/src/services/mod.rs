@@ -26,6 +26,9 @@ pub enum Failure {
     /// A bug or broken invariant (HTTP 500).
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Too much waits to be written; nothing was done (HTTP 503 `OVERLOADED`).
+    #[error("overloaded")]
+    Overloaded,
 }
 
 impl Failure {
@@ -39,6 +42,7 @@ impl From<StoreError> for Failure {
         match e {
             StoreError::Unavailable(_) => Self::Unavailable(Box::new(e)),
             StoreError::Failed(_) => Self::Internal(Box::new(e)),
+            StoreError::Overloaded => Self::Overloaded,
         }
     }
 }

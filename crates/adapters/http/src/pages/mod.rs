@@ -134,10 +134,11 @@ fn message(code: &str) -> Option<&'static str> {
 
 /// The origin people reach these pages at, for Stripe's return URLs (checked against
 /// `TOLLGATE_ALLOWED_REDIRECT_ORIGINS` by the billing use case like any other).
-fn page_origin(req: &HttpRequest, secure: bool) -> String {
-    let info = req.connection_info();
-    let scheme = if secure { "https" } else { info.scheme() };
-    format!("{scheme}://{}", info.host())
+fn page_origin(req: &HttpRequest, state: &AppState) -> String {
+    // A client's own `X-Forwarded-Host` is believed only from a trusted proxy.
+    let seen = crate::forwarded::forwarding(req, &state.config.trusted_proxies);
+    let scheme = if state.config.pages.secure { "https" } else { seen.proto.as_str() };
+    format!("{scheme}://{}", seen.host)
 }
 
 fn client(req: &HttpRequest) -> Option<std::net::IpAddr> {
@@ -383,7 +384,7 @@ async fn checkout(state: web::Data<AppState>, req: HttpRequest, payload: web::Pa
         return see_other("/account/billing?error=rate_limited");
     }
     let plan = form.plan.unwrap_or_default();
-    let origin = page_origin(&req, state.config.pages.secure);
+    let origin = page_origin(&req, &state);
     let success = format!(
         "{origin}/account/billing?checkout=success&session_id={}",
         tollgate_ports::redirect::CHECKOUT_SESSION_ID
@@ -416,7 +417,7 @@ async fn portal(state: web::Data<AppState>, req: HttpRequest, payload: web::Payl
         Ok(found) => found,
         Err(res) => return res,
     };
-    let back = format!("{}/account/billing", page_origin(&req, state.config.pages.secure));
+    let back = format!("{}/account/billing", page_origin(&req, &state));
     match state.services.billing.open_portal(user.id, Some(&back)).await {
         Ok(url) => see_other(&url),
         Err(e) => see_other(match e {

@@ -9,7 +9,8 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use tollgate_ports::outbound::UsageReason;
 
-use crate::metering::{fingerprint, idempotency_key, rate_limit_headers};
+use crate::metering::{forwarded_replay, rate_limit_headers, Bill, Body, Entry};
+use crate::path::RoutedPath;
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -20,81 +21,64 @@ pub const CONSUMPTION_ID: HeaderName = HeaderName::from_static("x-tollgate-consu
 /// (one line) and its real status, for `error_page` to answer with.
 pub const PROBLEM: HeaderName = HeaderName::from_static("x-tollgate-problem");
 pub const STATUS: HeaderName = HeaderName::from_static("x-tollgate-status");
+/// Sent by the documented nginx config (`X-Tollgate-Gate-Client: nginx`): refusals are shaped
+/// for `auth_request` (see [`refuse`]).
+const GATE_CLIENT: &str = "x-tollgate-gate-client";
+
+/// Which header pair carries the original request (`TOLLGATE_GATE_HEADERS`); the other pair is
+/// ignored, so a client cannot choose what is metered by sending it through a proxy that passes
+/// headers on (Caddy and Traefik do).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GateHeaders {
+    /// `X-Forwarded-Method` + `X-Forwarded-Uri`: Traefik, Caddy, the documented nginx config.
+    #[default]
+    Forwarded,
+    /// `X-Original-Method` + `X-Original-URI`: nginx configs that send those.
+    Original,
+}
+
+impl GateHeaders {
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Forwarded => ("x-forwarded-method", "x-forwarded-uri"),
+            Self::Original => ("x-original-method", "x-original-uri"),
+        }
+    }
+}
+
+impl std::str::FromStr for GateHeaders {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "forwarded" => Ok(Self::Forwarded),
+            "original" => Ok(Self::Original),
+            _ => Err("must be `forwarded` (X-Forwarded-Method/-Uri) or `original` (X-Original-Method/-URI)"),
+        }
+    }
+}
 
 /// The original request, as the proxy reports it.
 struct Original {
     method: Method,
-    path: String,
+    path: RoutedPath,
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn original(req: &HttpRequest) -> Result<Original, ApiError> {
-    // nginx sends `X-Original-*`, Traefik and Caddy `X-Forwarded-*`.
-    let (method, uri) = match (header(req, "x-original-method"), header(req, "x-original-uri")) {
-        (Some(m), Some(u)) => (m, u),
-        _ => match (header(req, "x-forwarded-method"), header(req, "x-forwarded-uri")) {
-            (Some(m), Some(u)) => (m, u),
-            _ => return Err(crate::errors::forward_headers_missing()),
-        },
+fn original(req: &HttpRequest, pair: GateHeaders) -> Result<Original, ApiError> {
+    let (method_name, uri_name) = pair.names();
+    let (Some(method), Some(uri)) = (header(req, method_name), header(req, uri_name)) else {
+        return Err(crate::errors::forward_headers_missing());
     };
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| {
-        ApiError::validation(vec![FieldError::new("X-Forwarded-Method", "is not an HTTP method")])
-    })?;
-    let path = normalise(uri).ok_or_else(|| {
-        ApiError::validation(vec![FieldError::new(
-            "X-Forwarded-Uri",
-            "is not a path this gate can decide on",
-        )])
-    })?;
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| ApiError::validation(vec![FieldError::new(method_name, "is not an HTTP method")]))?;
+    // The query is not part of the route; everything before it is decided on as sent.
+    let raw_path = uri.split_once('?').map_or(uri, |(path, _)| path);
+    let path = RoutedPath::parse(raw_path).map_err(crate::errors::invalid_path)?;
     Ok(Original { method, path })
-}
-
-/// The path an upstream routes for `uri`: query dropped, percent-encodings of everything but
-/// `/`, `%` and `+` decoded (as actix and most routers do), empty and `.` segments removed, `..`
-/// resolved. `None` for what no router would take: not starting with `/`, `..` above the root,
-/// control characters, invalid UTF-8.
-pub fn normalise(uri: &str) -> Option<String> {
-    let path = uri.split(['?', '#']).next()?;
-    if !path.starts_with('/') {
-        return None;
-    }
-    let bytes = path.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            let byte = u8::from_str_radix(hex, 16).ok()?;
-            if matches!(byte, b'/' | b'%' | b'+') {
-                decoded.extend_from_slice(&bytes[i..i + 3]);
-            } else {
-                decoded.push(byte);
-            }
-            i += 3;
-        } else {
-            decoded.push(bytes[i]);
-            i += 1;
-        }
-    }
-    let decoded = String::from_utf8(decoded).ok()?;
-    if decoded.chars().any(char::is_control) {
-        return None;
-    }
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop()?;
-            }
-            s => segments.push(s),
-        }
-    }
-    let trailing = decoded.ends_with('/') && !segments.is_empty();
-    Some(format!("/{}{}", segments.join("/"), if trailing { "/" } else { "" }))
 }
 
 /// A refusal, shaped for the proxy that asked.
@@ -121,19 +105,24 @@ fn refuse(error: ApiError, nginx: bool) -> HttpResponse {
 /// The proxy asks with the original method (GET, POST, PUT, PATCH or DELETE).
 #[utoipa::path(get, path = "/api/v1/gate", tag = "gate", security(("bearer" = [])),
     params(
-        ("X-Forwarded-Method" = Option<String>, Header, description = "The original method (Traefik, Caddy)"),
-        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original URI (Traefik, Caddy)"),
-        ("X-Original-Method" = Option<String>, Header, description = "The original method (nginx)"),
-        ("X-Original-URI" = Option<String>, Header, description = "The original URI (nginx)"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Forwarded from the client: a retry consumes nothing",
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original method (`TOLLGATE_GATE_HEADERS=forwarded`, the default: Traefik, Caddy, the documented nginx config)"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original URI (`forwarded`)"),
+        ("X-Original-Method" = Option<String>, Header, description = "The original method (`TOLLGATE_GATE_HEADERS=original`; ignored otherwise)"),
+        ("X-Original-URI" = Option<String>, Header, description = "The original URI (`original`)"),
+        ("X-Tollgate-Gate-Client" = Option<String>, Header, description = "`nginx`: refusals answered as 403 for `auth_request`"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Forwarded from the client: a key that already paid for a request is refused (409), unless the upstream deduplicates",
             min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, description = "Go ahead; `X-Tollgate-*` and `RateLimit-*` headers for the upstream"),
-        (status = 400, body = Problem, description = "`FORWARD_HEADERS_MISSING`"),
+        (status = 400, body = Problem, description = "`FORWARD_HEADERS_MISSING`, or `INVALID_PATH` (a spelling that could route elsewhere)"),
         (status = 402, body = Problem, description = "`SUBSCRIPTION_LIMIT_REACHED` or `SUBSCRIPTION_INACTIVE` (403 with `X-Tollgate-Status: 402` to nginx)"),
-        (status = 403, body = Problem, description = "To nginx (`X-Original-URI` sent), every refusal but 401: its real status in `X-Tollgate-Status`, the problem also in `X-Tollgate-Problem`"),
+        (status = 403, body = Problem, description = "To nginx (`X-Tollgate-Gate-Client: nginx`, or `TOLLGATE_GATE_HEADERS=original`), every refusal but 401: its real status in `X-Tollgate-Status`, the problem also in `X-Tollgate-Problem`"),
+        (status = 409, body = Problem, description = "`IDEMPOTENCY_KEY_REUSED`: the key already paid for a request (and the upstream does not deduplicate)"),
         (status = 422, body = Problem, description = "An unusable forwarded method, URI or Idempotency-Key")))]
 pub async fn gate(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    let nginx = header(&req, "x-original-uri").is_some();
+    // nginx's `auth_request` passes on only 2xx, 401 and 403: its config says so with this
+    // header (or uses nginx's own pair, `original`).
+    let nginx = header(&req, GATE_CLIENT).is_some_and(|c| c.eq_ignore_ascii_case("nginx"))
+        || state.config.gate_headers == GateHeaders::Original;
     match decide(&state, &req).await {
         Ok(res) => res,
         Err(e) => refuse(e, nginx),
@@ -143,16 +132,17 @@ pub async fn gate(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
 async fn decide(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     // Who asks comes first: an unauthenticated caller learns nothing else.
     let claims = crate::extract::authenticate(req)?;
-    let original = original(req)?;
+    let original = original(req, state.config.gate_headers)?;
     let mut res = HttpResponse::Ok();
     res.insert_header((USER_ID, claims.user_id.to_string()));
-    let Some(cost) = state.config.metered_routes.cost(&original.method, &original.path) else {
+    let entry = Entry::Forwarded { method: &original.method, path: &original.path };
+    let Some(bill) = Bill::for_route(req, entry)? else {
         return Ok(res.finish());
     };
-    let key = idempotency_key(req)?
-        .map(|k| k.for_request(fingerprint(original.method.as_str(), &original.path, b"")));
+    let key = bill.key_for(Body::Unread);
     let reason = UsageReason::Route(format!("gate {} {}", original.method, original.path));
-    let metered = state.services.metering.consume(claims.user_id, cost, key, reason).await?;
+    let metered = state.services.metering.consume(bill.user, bill.cost, key, reason).await?;
+    forwarded_replay(metered.replayed, state)?;
     res.insert_header((PLAN, metered.quota.plan.as_str()));
     if let Some(id) = metered.value {
         res.insert_header((CONSUMPTION_ID, id.to_string()));
@@ -161,28 +151,4 @@ async fn decide(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, Api
         res.insert_header(header);
     }
     Ok(res.finish())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalise;
-
-    #[test]
-    fn a_forwarded_uri_is_normalised_as_an_upstream_routes_it() {
-        for (raw, routed) in [
-            ("/v1/agents/7/run", "/v1/agents/7/run"),
-            ("/v1/agents/7/run?x=1#f", "/v1/agents/7/run"),
-            ("/v1//agents/./7/run", "/v1/agents/7/run"),
-            ("/v1/x/../agents/7/run", "/v1/agents/7/run"),
-            ("/v1/%61gents/7/r%75n", "/v1/agents/7/run"),
-            ("/v1/agents/a%2Fb/run", "/v1/agents/a%2Fb/run"),
-            ("/v1/agents/", "/v1/agents/"),
-            ("/", "/"),
-        ] {
-            assert_eq!(normalise(raw).as_deref(), Some(routed), "{raw}");
-        }
-        for bad in ["v1/agents", "/..", "/a/../../b", "/a%0a", "/a%zz", "/a%ff", "http://x/a"] {
-            assert_eq!(normalise(bad), None, "{bad}");
-        }
-    }
 }

@@ -11,7 +11,7 @@ use crate::dto::{
     CommitRequest, ReservationView, ReserveRequest, ReservedResponse, ServiceQuotaView, SettledResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{keyed_body, metered_headers};
+use crate::metering::{metered_headers, Bill, Body};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::routes::usage::runs;
 use crate::state::AppState;
@@ -46,9 +46,10 @@ pub async fn reserve(
             )]))
         }
     };
-    let key = keyed_body(&req, "POST", "/api/v1/reservations", &body.0)?;
+    let bill = Bill::for_service(&req, UserId::from_uuid(body.user_id), runs)?;
+    let key = bill.key_for(Body::Parsed(&body.0));
     let reservations = &state.services.reservations;
-    let held = reservations.reserve(UserId::from_uuid(body.user_id), runs, ttl, key).await?;
+    let held = reservations.reserve(bill.user, bill.cost, ttl, key).await?;
     let reservation = held.value.ok_or_else(crate::errors::reservation_not_found)?;
     let mut res = HttpResponse::Created();
     for header in metered_headers(&held.quota, held.replayed) {

@@ -5,7 +5,7 @@ use tollgate_ports::services::sessions::parse_title;
 use crate::body::OptionalJson;
 use crate::dto::{CreateSessionRequest, PageQuery, SessionPage, SessionView};
 use crate::extract::Caller;
-use crate::metering::{fingerprint, metered_headers, Charge};
+use crate::metering::{metered_headers, Body, Charge};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -42,8 +42,7 @@ pub async fn create(
         return Ok(HttpResponse::Created().json(SessionView::from(&session)));
     };
     // The fingerprint is of the request as understood (the parsed body), not its spelling.
-    let canonical = serde_json::to_vec(&body).unwrap_or_default();
-    let key = bill.key.map(|k| k.for_request(fingerprint("POST", "/api/v1/sessions", &canonical)));
+    let key = bill.key_for(Body::Parsed(&body));
     let metered = sessions.create(bill.user, title, bill.cost, key).await?;
     let Some(session) = metered.value else {
         return Err(crate::errors::idempotency_key_reused());

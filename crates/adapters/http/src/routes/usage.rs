@@ -11,7 +11,7 @@ use crate::dto::{
     UsageRefundRequest, UsageRefundResponse,
 };
 use crate::extract::ServiceCaller;
-use crate::metering::{keyed_body, metered_headers};
+use crate::metering::{metered_headers, Bill, Body};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -76,11 +76,12 @@ pub async fn consume(
             "must be at most 200 characters without control characters",
         )]));
     }
-    let key = keyed_body(&req, "POST", "/api/v1/usage/consume", &body.0)?;
+    let bill = Bill::for_service(&req, UserId::from_uuid(body.user_id), runs)?;
+    let key = bill.key_for(Body::Parsed(&body.0));
     let metered = state
         .services
         .metering
-        .consume(UserId::from_uuid(body.user_id), runs, key, UsageReason::Service(reason.to_owned()))
+        .consume(bill.user, bill.cost, key, UsageReason::Service(reason.to_owned()))
         .await?;
     let consumption_id =
         metered.value.ok_or_else(|| ApiError::internal("a consumption without a record".into()))?;

@@ -1,9 +1,34 @@
-//! `Housekeeping`.
+//! `Housekeeping`: each purge in chunks of `PURGE_CHUNK` rows, one statement (and transaction)
+//! each, so metered writes get the writer between chunks.
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __housekeeping {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// Runs `sql` (binding the cutoff as `$1` and the chunk size as `$2`) until a run
+            /// touches fewer rows than a chunk; the rows touched in all.
+            async fn in_chunks(&self, sql: &'static str, cutoff: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::outbound::StoreError> {
+                use ::tollgate_ports::outbound::PURGE_CHUNK;
+                let mut total = 0;
+                loop {
+                    let done = ::sqlx::query(sql)
+                        .bind($crate::Ts(cutoff))
+                        .bind(PURGE_CHUNK)
+                        .execute(self.write_pool())
+                        .await
+                        .map_err($crate::store_error)?
+                        .rows_affected();
+                    total += done;
+                    if done < PURGE_CHUNK.unsigned_abs() {
+                        return Ok(total);
+                    }
+                    // Metered writes waiting for the writer go first.
+                    $crate::yield_to_writers().await;
+                }
+            }
+        }
+
         #[::async_trait::async_trait]
         impl ::tollgate_ports::outbound::Housekeeping for $store {
             #[::tracing::instrument(skip_all)]
@@ -11,28 +36,48 @@ macro_rules! __housekeeping {
                 &self,
                 cutoffs: ::tollgate_ports::outbound::PurgeCutoffs,
             ) -> Result<::tollgate_ports::outbound::Purged, ::tollgate_ports::outbound::StoreError> {
-                let deleted = |done: <$db as ::sqlx::Database>::QueryResult| done.rows_affected();
-                let refresh_tokens = ::sqlx::query("DELETE FROM refresh_tokens WHERE expires_at < $1")
-                    .bind($crate::Ts(cutoffs.refresh_tokens_expired_before))
-                    .execute(self.write_pool())
-                    .await
-                    .map(deleted)
-                    .map_err($crate::store_error)?;
-                let reservations = ::sqlx::query(
-                    "DELETE FROM reservations WHERE status IN ('released', 'expired') AND updated_at < $1",
-                )
-                .bind($crate::Ts(cutoffs.reservations_settled_before))
-                .execute(self.write_pool())
-                .await
-                .map(deleted)
-                .map_err($crate::store_error)?;
-                let inbox_entries = ::sqlx::query("DELETE FROM webhook_events WHERE received_at < $1")
-                    .bind($crate::Ts(cutoffs.inbox_received_before))
-                    .execute(self.write_pool())
-                    .await
-                    .map(deleted)
-                    .map_err($crate::store_error)?;
-                Ok(::tollgate_ports::outbound::Purged { refresh_tokens, reservations, inbox_entries })
+                let refresh_tokens = self
+                    .in_chunks(
+                        "DELETE FROM refresh_tokens WHERE id IN \
+                         (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
+                        cutoffs.refresh_tokens_expired_before,
+                    )
+                    .await?;
+                let reservations = self
+                    .in_chunks(
+                        "DELETE FROM reservations WHERE id IN (SELECT id FROM reservations \
+                         WHERE status IN ('released', 'expired') AND updated_at < $1 LIMIT $2)",
+                        cutoffs.reservations_settled_before,
+                    )
+                    .await?;
+                let inbox_entries = self
+                    .in_chunks(
+                        "DELETE FROM webhook_events WHERE event_id IN \
+                         (SELECT event_id FROM webhook_events WHERE received_at < $1 LIMIT $2)",
+                        cutoffs.inbox_received_before,
+                    )
+                    .await?;
+                // Keys stop replaying; the records stay.
+                let consumption_keys = self
+                    .in_chunks(
+                        "UPDATE usage_records SET idempotency_key = NULL WHERE id IN (SELECT id FROM usage_records \
+                         WHERE idempotency_key IS NOT NULL AND created_at < $1 LIMIT $2)",
+                        cutoffs.idempotency_keys_before,
+                    )
+                    .await?;
+                let hold_keys = self
+                    .in_chunks(
+                        "UPDATE reservations SET idempotency_key = NULL WHERE id IN (SELECT id FROM reservations \
+                         WHERE idempotency_key IS NOT NULL AND status <> 'held' AND created_at < $1 LIMIT $2)",
+                        cutoffs.idempotency_keys_before,
+                    )
+                    .await?;
+                Ok(::tollgate_ports::outbound::Purged {
+                    refresh_tokens,
+                    reservations,
+                    inbox_entries,
+                    idempotency_keys: consumption_keys + hold_keys,
+                })
             }
         }
     };

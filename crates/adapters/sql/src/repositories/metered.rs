@@ -6,8 +6,9 @@
 #[macro_export]
 macro_rules! __metered {
     ($store:ty, $db:ty) => {
-        /// Starts the store's group-commit queues; `begin` opens a write transaction.
-        fn batchers<B, Fut>(begin: B) -> $crate::batch::Batchers
+        /// Starts the store's group-commit queues, each taking at most `limit` waiting writes;
+        /// `begin` opens a write transaction.
+        fn batchers<B, Fut>(limit: usize, begin: B) -> $crate::batch::Batchers
         where
             B: Fn() -> Fut + Clone + Send + Sync + 'static,
             Fut: ::std::future::Future<Output = Result<::sqlx::Transaction<'static, $db>, ::sqlx::Error>>
@@ -17,12 +18,12 @@ macro_rules! __metered {
             use $crate::batch::{Batcher, Batchers};
             let metered = {
                 let begin = begin.clone();
-                Batcher::spawn(move |writes: Vec<$crate::batch::Metered>| {
+                Batcher::spawn(limit, move |writes: Vec<$crate::batch::Metered>| {
                     let tx = begin();
                     async move { applied(tx.await, writes.len(), async |conn| batch_in(conn, &writes).await).await }
                 })
             };
-            let commits = Batcher::spawn(move |commits: Vec<$crate::batch::Commit>| {
+            let commits = Batcher::spawn(limit, move |commits: Vec<$crate::batch::Commit>| {
                 let tx = begin();
                 async move { applied(tx.await, commits.len(), async |conn| commits_in(conn, &commits).await).await }
             });

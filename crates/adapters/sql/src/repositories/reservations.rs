@@ -199,8 +199,8 @@ macro_rules! __reservations {
                 use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome};
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let released: Option<(::uuid::Uuid, i64)> = ::sqlx::query_as(
-                    "UPDATE reservations SET status = 'released', updated_at = $2 WHERE id = $1 AND status = 'held' \
-                     RETURNING user_id, runs",
+                    "UPDATE reservations SET status = 'released', updated_at = $2, idempotency_key = NULL \
+                     WHERE id = $1 AND status = 'held' RETURNING user_id, runs",
                 )
                 .bind(id)
                 .bind($crate::Ts(at))

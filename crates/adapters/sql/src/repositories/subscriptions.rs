@@ -70,7 +70,7 @@ macro_rules! __subscriptions {
             now: ::time::OffsetDateTime,
         ) -> Result<Vec<(::uuid::Uuid, i64)>, ::sqlx::Error> {
             let expired: Vec<(::uuid::Uuid, i64)> = ::sqlx::query_as(
-                "UPDATE reservations SET status = 'expired', updated_at = $2 \
+                "UPDATE reservations SET status = 'expired', updated_at = $2, idempotency_key = NULL \
                  WHERE status = 'held' AND expires_at <= $2 AND ($1 IS NULL OR user_id = $1) \
                  RETURNING user_id, runs",
             )

@@ -129,15 +129,17 @@ macro_rules! __usage {
             ) -> Result<::tollgate_ports::outbound::RefundOutcome, ::tollgate_ports::outbound::StoreError> {
                 use ::tollgate_ports::outbound::RefundOutcome;
                 let mut tx = self.write().await.map_err($crate::store_error)?;
-                let refunded: Option<(::uuid::Uuid, i64, $crate::Ts)> = ::sqlx::query_as(
-                    "UPDATE usage_records SET refunded = TRUE WHERE id = $1 AND refunded = FALSE \
-                     RETURNING user_id, units, created_at",
+                // A refunded consumption's key no longer replays: the next request with it is a
+                // new attempt, charged anew (SPEC §12.1).
+                let refunded: Option<(::uuid::Uuid, i64, $crate::Ts, Option<::uuid::Uuid>, String)> = ::sqlx::query_as(
+                    "UPDATE usage_records SET refunded = TRUE, idempotency_key = NULL WHERE id = $1 AND refunded = FALSE \
+                     RETURNING user_id, units, created_at, resource_id, reason",
                 )
                 .bind(record_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store_error)?;
-                let Some((user_id, units, at)) = refunded else {
+                let Some((user_id, units, at, resource, reason)) = refunded else {
                     let exists: Option<bool> = ::sqlx::query_scalar("SELECT refunded FROM usage_records WHERE id = $1")
                         .bind(record_id)
                         .fetch_optional(&mut *tx)
@@ -156,6 +158,16 @@ macro_rules! __usage {
                 .execute(&mut *tx)
                 .await
                 .map_err($crate::store_error)?;
+                if let (Some(hold), true) =
+                    (resource, reason == ::tollgate_ports::outbound::UsageReason::ReservationCommit.stored())
+                {
+                    // The hold this commit settled forgets its key too.
+                    ::sqlx::query("UPDATE reservations SET idempotency_key = NULL WHERE id = $1")
+                        .bind(hold)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($crate::store_error)?;
+                }
                 tx.commit().await.map_err($crate::store_error)?;
                 Ok(RefundOutcome::Refunded { runs: u32::try_from(units).unwrap_or(u32::MAX) })
             }
