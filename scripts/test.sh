@@ -14,6 +14,12 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx) >&2
 fi
 
+# Caddy (Debian's package) for the forward-auth gate behind Caddy's `forward_auth`.
+if ! command -v caddy >/dev/null 2>&1; then
+  echo "installing caddy…" >&2
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy) >&2
+fi
+
 # promtool (Debian's prometheus package) checks the /metrics exposition.
 if ! command -v promtool >/dev/null 2>&1; then
   echo "installing prometheus (for promtool)…" >&2

@@ -296,7 +296,9 @@ pub fn rate_limit_headers(quota: &QuotaSnapshot) -> Vec<(HeaderName, HeaderValue
 
 #[cfg(test)]
 mod tests {
-    use super::fingerprint;
+    use actix_web::test::TestRequest;
+
+    use super::{fingerprint, Bill, Entry};
 
     #[test]
     fn a_fingerprint_changes_with_the_method_the_path_and_the_body() {
@@ -308,5 +310,15 @@ mod tests {
         assert_ne!(base, fingerprint("POST", "/a", b"{ }"));
         // Length prefixes keep the parts apart.
         assert_ne!(fingerprint("POST", "/a\n", b"x"), fingerprint("POST", "/a", b"\nx"));
+    }
+
+    #[test]
+    fn a_request_without_the_applications_state_is_a_server_fault_not_the_callers() {
+        let req = TestRequest::default().to_http_request();
+        let err = Bill::for_route(&req, Entry::Own).expect_err("no state");
+        assert_eq!(
+            actix_web::ResponseError::status_code(&err),
+            actix_web::http::StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

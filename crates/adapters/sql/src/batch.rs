@@ -386,4 +386,43 @@ mod tests {
         assert!(matches!(batcher.submit(write(1)).await, Err(StoreError::Unavailable(_))));
         assert_eq!(batcher.submit(write(1)).await.unwrap(), Some(Step::Stale));
     }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_a_write_at_once_and_takes_writes_again_when_it_drains() {
+        let gate = Arc::new(Semaphore::new(0));
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let batcher = Batcher::<Metered, Step>::spawn(2, {
+            let (gate, batches) = (gate.clone(), batches.clone());
+            move |writes: Vec<Metered>| {
+                let (gate, batches) = (gate.clone(), batches.clone());
+                async move {
+                    batches.lock().unwrap().push(writes.len());
+                    gate.acquire().await.unwrap().forget();
+                    Ok(writes.iter().map(|w| Step::Consumed(w.consumption.units)).collect())
+                }
+            }
+        });
+        let submit = |n| {
+            let batcher = batcher.clone();
+            tokio::spawn(async move { batcher.submit(write(n)).await })
+        };
+        // One write in flight (taken off the queue), two waiting: the queue is full.
+        let first = submit(1);
+        while batches.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let waiting = [submit(2), submit(3)];
+        for _ in 0..16 {
+            tokio::task::yield_now().await;
+        }
+        assert!(matches!(batcher.submit(write(4)).await, Err(StoreError::Overloaded)));
+        gate.add_permits(2);
+        assert!(first.await.unwrap().is_ok());
+        for w in waiting {
+            assert!(w.await.unwrap().is_ok());
+        }
+        gate.add_permits(1);
+        assert_eq!(batcher.submit(write(5)).await.unwrap(), Some(Step::Consumed(RunCount::new(5))));
+        assert_eq!(*batches.lock().unwrap(), vec![1, 2, 1], "the refused write was never applied");
+    }
 }

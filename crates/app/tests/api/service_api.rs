@@ -203,3 +203,80 @@ async fn a_revoked_key_stops_working_on_every_replica_at_once() {
         problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
     }
 }
+
+/// SPEC §12.1 over HTTP: a refunded consumption's key, and a released hold's, charge anew.
+#[tokio::test]
+async fn a_refunded_or_released_key_is_a_new_attempt_and_charges_anew() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    let body = json!({"user_id": ada.id, "runs": 2});
+    let first: Value = consume(&app, &key, body.clone(), Some("job-1")).await.json().await.unwrap();
+    let replay = consume(&app, &key, body.clone(), Some("job-1")).await;
+    assert_eq!(replay.headers().get("idempotent-replayed").unwrap(), "true");
+    let res =
+        call(&app, "/api/v1/usage/refund", &key, json!({"consumption_id": first["consumption_id"]})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let again = consume(&app, &key, body.clone(), Some("job-1")).await;
+    assert!(again.headers().get("idempotent-replayed").is_none(), "a refunded key does not replay");
+    let again: Value = again.json().await.unwrap();
+    assert_ne!(again["consumption_id"], first["consumption_id"]);
+    assert_eq!(again["subscription"]["monthly_agent_runs"], 2, "charged anew");
+    // A released hold's key holds anew.
+    let hold = |k: &'static str| {
+        app.client
+            .post(app.url("/api/v1/reservations"))
+            .bearer_auth(&key)
+            .header("idempotency-key", k)
+            .json(&json!({"user_id": ada.id, "runs": 3}))
+            .send()
+    };
+    let held: Value = hold("hold-1").await.unwrap().json().await.unwrap();
+    let id = held["id"].as_str().unwrap().to_owned();
+    let res = call(&app, &format!("/api/v1/reservations/{id}/release"), &key, json!({})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let again = hold("hold-1").await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["status"], "held", "{again}");
+    assert_ne!(again["id"], held["id"]);
+    assert_eq!(again["subscription"]["reserved_runs"], 3);
+}
+
+/// A write queue of one, flooded: every answer is a 201 or a 503 `OVERLOADED` with
+/// `Retry-After`, and exactly the 201s were charged.
+#[tokio::test]
+async fn a_full_write_queue_answers_503_overloaded_and_charges_nothing() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("TOLLGATE_WRITE_QUEUE_LIMIT", "1"),
+        ("TOLLGATE_PLAN_FREE_RUNS", "100000"),
+    ])
+    .await;
+    let ada = app.register("ada@example.com").await;
+    let calls = (0..128).map(|_| app.create_session(&ada.access));
+    let answers = futures_util::future::join_all(calls).await;
+    let mut created = 0u64;
+    let mut overloaded = 0u64;
+    for res in answers {
+        if res.status() == StatusCode::CREATED {
+            created += 1;
+        } else {
+            assert_eq!(
+                res.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()),
+                Some("1".into())
+            );
+            problem(res, StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED").await;
+            overloaded += 1;
+        }
+    }
+    assert!(overloaded > 0, "128 writes at once never filled a queue of one");
+    assert_eq!(created + overloaded, 128);
+    let sub = app.subscription(&ada.access).await;
+    assert_eq!(
+        sub["monthly_agent_runs"].as_u64(),
+        Some(created),
+        "exactly the created sessions were charged"
+    );
+    let sessions: Value = app.get("/api/v1/sessions?limit=1", Some(&ada.access)).await.json().await.unwrap();
+    assert_eq!(sessions["total"].as_u64(), Some(created));
+}
