@@ -21,11 +21,29 @@ pub enum UserCommand {
     Grant { email: String, runs: u32, reason: String },
 }
 
-/// The audit log's actor for the command line: `cli:` and the operating-system login.
+/// The audit log's actor for the command line: `cli:` and the operating-system account running
+/// the process (SPEC §12) — its real user id, named from the password database — never an
+/// environment variable anyone can set (`USER=alice tollgate …`).
 fn cli_actor() -> Actor {
-    let login =
-        std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
-    Actor::cli(&login)
+    Actor::cli(&os_account())
+}
+
+/// The process's real user: its name from `/etc/passwd`, else `uid:N`.
+fn os_account() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next())
+        .map(str::to_owned);
+    let Some(uid) = uid else { return "unknown".to_owned() };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.get(2) == Some(&uid.as_str()))
+        .and_then(|fields| fields.first().map(|name| (*name).to_owned()))
+        .unwrap_or_else(|| format!("uid:{uid}"))
 }
 
 /// Runs the command and prints the result as JSON on stdout.
@@ -116,9 +134,10 @@ pub async fn run_key(settings: &Settings, command: KeyCommand) -> anyhow::Result
     let store = Store::open(settings).await?;
     store.migrate().await?;
     let keys = services(settings, &store)?.keys;
+    let actor = cli_actor();
     match command {
         KeyCommand::Create { name } => {
-            let issued = keys.create(&name).await.map_err(|e| match e {
+            let issued = keys.create(&name, &actor).await.map_err(|e| match e {
                 CreateKeyError::InvalidName | CreateKeyError::NameTaken => anyhow!("{e}"),
                 CreateKeyError::Failure(f) => anyhow::Error::new(f).context("the store failed"),
             })?;
@@ -142,7 +161,7 @@ pub async fn run_key(settings: &Settings, command: KeyCommand) -> anyhow::Result
             println!("{}", serde_json::to_string_pretty(&listed).context("Failed to print")?);
         }
         KeyCommand::Revoke { name } => {
-            if !keys.revoke(&name).await.context("the store failed")? {
+            if !keys.revoke(&name, &actor).await.context("the store failed")? {
                 anyhow::bail!("no service key named `{name}`");
             }
             println!("service key `{name}` revoked");

@@ -37,7 +37,11 @@ pub async fn seed(
     };
     if let Some(path) = service_key_out {
         let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
-        let issued = services.keys.create(&name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let issued = services
+            .keys
+            .create(&name, &tollgate_ports::services::admin::Actor::cli("bench"))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         std::fs::write(path, issued.secret).context("Failed to write the service key")?;
     }
     let issuer = JwtIssuer::new(JwtConfig {

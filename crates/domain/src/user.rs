@@ -26,8 +26,13 @@ pub enum InvalidUserInput {
 pub struct Email(String);
 
 impl Email {
+    /// One spelling per mailbox (SPEC §12): NFKC, then lower case, then NFKC again (lowering can
+    /// leave a string unnormalised), so `café` typed precomposed or with a combining accent, and
+    /// full-width letters, are the same account.
     pub fn parse(raw: &str) -> Result<Self, InvalidUserInput> {
-        let normalised = raw.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        let lowered = raw.trim().nfkc().collect::<String>().to_lowercase();
+        let normalised: String = lowered.nfkc().collect();
         if normalised.len() > 254 || !email_address::EmailAddress::is_valid(&normalised) {
             return Err(InvalidUserInput::Email);
         }
@@ -193,6 +198,19 @@ mod tests {
     fn emails_are_trimmed_and_lower_cased() {
         let email = Email::parse("  Ada.Lovelace@Example.COM ").expect("valid");
         assert_eq!(email.as_str(), "ada.lovelace@example.com");
+    }
+
+    #[test]
+    fn one_mailbox_has_one_spelling_whatever_its_unicode_form() {
+        let nfc = Email::parse("caf\u{e9}@example.com").expect("NFC");
+        let nfd = Email::parse("cafe\u{301}@example.com").expect("NFD");
+        assert_eq!(nfc, nfd);
+        assert_eq!(nfc.as_str(), "caf\u{e9}@example.com");
+        // Full-width letters (NFKC) and upper case fold to the same address.
+        assert_eq!(
+            Email::parse("\u{FF21}da@Example.com").expect("full-width"),
+            Email::parse("ada@example.com").expect("plain")
+        );
     }
 
     #[test]

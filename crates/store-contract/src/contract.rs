@@ -513,16 +513,41 @@ pub async fn service_keys_are_found_by_hash_until_revoked_and_names_are_unique(s
         created_at: T0,
         revoked_at: None,
     };
-    s.service_keys.create(&key).await.unwrap();
+    let entry = |action| AuditEntry {
+        id: id(),
+        actor: "cli:ops".into(),
+        action,
+        target_user_id: None,
+        before: None,
+        after: Some(serde_json::json!({ "service_key": "agents" })),
+        reason: None,
+        request_id: None,
+        at: T0,
+    };
+    s.service_keys.create(&key, &entry(AuditAction::CreateKey)).await.unwrap();
     let taken = ServiceKey { id: id(), key_hash: "hash-2".into(), ..key.clone() };
-    assert!(matches!(s.service_keys.create(&taken).await, Err(CreateServiceKeyError::DuplicateName)));
+    let refused = s.service_keys.create(&taken, &entry(AuditAction::CreateKey)).await;
+    assert!(matches!(refused, Err(CreateServiceKeyError::DuplicateName)));
     assert_eq!(s.service_keys.find_active("hash-1").await.unwrap(), Some(key.clone()));
     assert_eq!(s.service_keys.find_active("hash-2").await.unwrap(), None);
-    assert!(s.service_keys.revoke("agents", T0 + Duration::seconds(1)).await.unwrap());
+    assert!(s
+        .service_keys
+        .revoke("agents", T0 + Duration::seconds(1), &entry(AuditAction::RevokeKey))
+        .await
+        .unwrap());
     assert_eq!(s.service_keys.find_active("hash-1").await.unwrap(), None);
-    // Revoking again keeps the first time; an unknown name is reported.
-    assert!(s.service_keys.revoke("agents", T0 + Duration::seconds(9)).await.unwrap());
-    assert!(!s.service_keys.revoke("nobody", T0).await.unwrap());
+    // Revoking again keeps the first time; an unknown name is reported (and not audited).
+    assert!(s
+        .service_keys
+        .revoke("agents", T0 + Duration::seconds(9), &entry(AuditAction::RevokeKey))
+        .await
+        .unwrap());
+    assert!(!s.service_keys.revoke("nobody", T0, &entry(AuditAction::RevokeKey)).await.unwrap());
+    // Each change is audited with it; the refused create and the unknown name wrote nothing.
+    let (log, total) = s.admin.audit_log(Page { limit: 10, offset: 0 }).await.unwrap();
+    let actions: Vec<AuditAction> = log.iter().map(|e| e.action).collect();
+    assert_eq!(total, 3, "{actions:?}");
+    assert_eq!(actions, [AuditAction::RevokeKey, AuditAction::RevokeKey, AuditAction::CreateKey]);
     let listed = s.service_keys.list().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].revoked_at, Some(T0 + Duration::seconds(1)));

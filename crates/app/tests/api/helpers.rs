@@ -176,7 +176,12 @@ impl TestApp {
 
     /// A new service key's secret (`tgk_…`).
     pub async fn service_key(&self, name: &str) -> String {
-        self.services.keys.create(name).await.expect("service key").secret
+        self.services
+            .keys
+            .create(name, &tollgate_ports::services::admin::Actor::cli("test"))
+            .await
+            .expect("service key")
+            .secret
     }
 
     pub async fn subscription(&self, token: &str) -> Value {

@@ -52,7 +52,12 @@ async fn a_revoked_key_stops_working_at_once() {
         call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await.status(),
         StatusCode::OK
     );
-    assert!(app.services.keys.revoke("agents").await.expect("revoked"));
+    assert!(app
+        .services
+        .keys
+        .revoke("agents", &tollgate_ports::services::admin::Actor::cli("test"))
+        .await
+        .expect("revoked"));
     let res = call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
     problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }
@@ -197,7 +202,12 @@ async fn a_revoked_key_stops_working_on_every_replica_at_once() {
         assert_eq!(res.status(), StatusCode::OK);
     }
     // Revoked through the first replica; the second has no cache to wait for.
-    assert!(app.services.keys.revoke("agents").await.expect("revoked"));
+    assert!(app
+        .services
+        .keys
+        .revoke("agents", &tollgate_ports::services::admin::Actor::cli("test"))
+        .await
+        .expect("revoked"));
     for server in [&replica, &app] {
         let res = call(server, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
         problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;

@@ -16,6 +16,10 @@ pub enum AuditAction {
     GrantRuns,
     /// Role changed (`tollgate user set-role`).
     SetRole,
+    /// A service key created (`tollgate key create`); `after` names it.
+    CreateKey,
+    /// A service key revoked (`tollgate key revoke`); `before` names it.
+    RevokeKey,
 }
 
 impl AuditAction {
@@ -24,11 +28,15 @@ impl AuditAction {
             Self::SetPlan => "user.set_plan",
             Self::GrantRuns => "user.grant_runs",
             Self::SetRole => "user.set_role",
+            Self::CreateKey => "key.create",
+            Self::RevokeKey => "key.revoke",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::SetPlan, Self::GrantRuns, Self::SetRole].into_iter().find(|a| a.as_str() == s)
+        [Self::SetPlan, Self::GrantRuns, Self::SetRole, Self::CreateKey, Self::RevokeKey]
+            .into_iter()
+            .find(|a| a.as_str() == s)
     }
 }
 

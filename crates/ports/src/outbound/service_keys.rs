@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use tollgate_domain::Timestamp;
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{AuditEntry, StoreError};
 
 /// A stored service key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,15 +33,19 @@ pub enum CreateServiceKeyError {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait ServiceKeyRepository: Send + Sync {
+    /// Stores `key` and writes `entry`, in one transaction.
+    ///
     /// # Errors
-    /// [`CreateServiceKeyError::DuplicateName`] when the name is taken (revoked keys keep theirs).
-    async fn create(&self, key: &ServiceKey) -> Result<(), CreateServiceKeyError>;
+    /// [`CreateServiceKeyError::DuplicateName`] when the name is taken (revoked keys keep theirs);
+    /// nothing is written.
+    async fn create(&self, key: &ServiceKey, entry: &AuditEntry) -> Result<(), CreateServiceKeyError>;
 
     /// Every key, oldest first.
     async fn list(&self) -> Result<Vec<ServiceKey>, StoreError>;
 
-    /// Revokes the named key at `at` (once); returns whether a key of that name exists.
-    async fn revoke(&self, name: &str, at: Timestamp) -> Result<bool, StoreError>;
+    /// Revokes the named key at `at` (once) and writes `entry`, in one transaction; returns
+    /// whether a key of that name exists (nothing is written when none does).
+    async fn revoke(&self, name: &str, at: Timestamp, entry: &AuditEntry) -> Result<bool, StoreError>;
 
     /// The key with this hash, if it exists and is not revoked.
     async fn find_active(&self, key_hash: &str) -> Result<Option<ServiceKey>, StoreError>;

@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
+use super::admin::Actor;
 use super::Failure;
 use crate::outbound::{
-    Clock, CreateServiceKeyError, IdGenerator, ServiceKey, ServiceKeyRepository, StoreError, TokenIssuer,
+    AuditAction, AuditEntry, Clock, CreateServiceKeyError, IdGenerator, ServiceKey, ServiceKeyRepository,
+    StoreError, TokenIssuer,
 };
 
 /// Every service key starts with this.
@@ -63,7 +65,8 @@ impl ServiceKeyService {
     }
 
     /// Creates a key named `name`; the returned secret is the only copy.
-    pub async fn create(&self, name: &str) -> Result<IssuedKey, CreateKeyError> {
+    /// Creates a key named `name`, audited as done by `actor`.
+    pub async fn create(&self, name: &str, actor: &Actor) -> Result<IssuedKey, CreateKeyError> {
         let name = name.trim();
         let valid = !name.is_empty()
             && name.len() <= 64
@@ -80,7 +83,8 @@ impl ServiceKeyService {
             created_at: self.clock.now(),
             revoked_at: None,
         };
-        match self.keys.create(&key).await {
+        let entry = self.audit(actor, AuditAction::CreateKey, None, Some(&key.name));
+        match self.keys.create(&key, &entry).await {
             Ok(()) => Ok(IssuedKey { key, secret }),
             Err(CreateServiceKeyError::DuplicateName) => Err(CreateKeyError::NameTaken),
             Err(CreateServiceKeyError::Store(e)) => Err(Failure::from(e).into()),
@@ -92,8 +96,33 @@ impl ServiceKeyService {
     }
 
     /// Revokes the named key; `false` when there is none.
-    pub async fn revoke(&self, name: &str) -> Result<bool, Failure> {
-        Ok(self.keys.revoke(name.trim(), self.clock.now()).await?)
+    /// Revokes the key named `name`, audited as done by `actor`.
+    pub async fn revoke(&self, name: &str, actor: &Actor) -> Result<bool, Failure> {
+        let name = name.trim();
+        let entry = self.audit(actor, AuditAction::RevokeKey, Some(name), None);
+        Ok(self.keys.revoke(name, self.clock.now(), &entry).await?)
+    }
+
+    /// The audit entry of a key change: the key's name before (revoke) or after (create).
+    fn audit(
+        &self,
+        actor: &Actor,
+        action: AuditAction,
+        before: Option<&str>,
+        after: Option<&str>,
+    ) -> AuditEntry {
+        let named = |name: &str| serde_json::json!({ "service_key": name });
+        AuditEntry {
+            id: self.ids.new_id(),
+            actor: actor.name.clone(),
+            action,
+            target_user_id: None,
+            before: before.map(named),
+            after: after.map(named),
+            reason: None,
+            request_id: actor.request_id.clone(),
+            at: self.clock.now(),
+        }
     }
 
     /// The active key presented as a bearer token.
@@ -137,10 +166,17 @@ mod tests {
     async fn a_key_is_stored_as_a_hash_and_its_secret_returned_once() {
         let mut keys = MockServiceKeyRepository::new();
         keys.expect_create()
-            .withf(|k| k.name == "agents" && k.key_hash == "hash-of-10-chars:false" && k.revoked_at.is_none())
+            .withf(|k, audit| {
+                k.name == "agents"
+                    && k.key_hash == "hash-of-10-chars:false"
+                    && k.revoked_at.is_none()
+                    && audit.action == AuditAction::CreateKey
+                    && audit.actor == "cli:ops"
+                    && audit.after == Some(serde_json::json!({ "service_key": "agents" }))
+            })
             .times(1)
-            .returning(|_| Ok(()));
-        let issued = service(keys).create(" agents ").await.expect("created");
+            .returning(|_, _| Ok(()));
+        let issued = service(keys).create(" agents ", &Actor::cli("ops")).await.expect("created");
         assert_eq!(issued.secret, "tgk_RANDOM");
         assert!(!format!("{issued:?}").contains("tgk_RANDOM"), "the secret is not printed");
     }
@@ -148,12 +184,15 @@ mod tests {
     #[tokio::test]
     async fn bad_and_taken_names_are_refused() {
         let mut keys = MockServiceKeyRepository::new();
-        keys.expect_create().returning(|_| Err(CreateServiceKeyError::DuplicateName));
+        keys.expect_create().returning(|_, _| Err(CreateServiceKeyError::DuplicateName));
         let service = service(keys);
         for bad in ["", "has space", &"x".repeat(65), "naïve"] {
-            assert!(matches!(service.create(bad).await, Err(CreateKeyError::InvalidName)), "{bad}");
+            assert!(
+                matches!(service.create(bad, &Actor::cli("ops")).await, Err(CreateKeyError::InvalidName)),
+                "{bad}"
+            );
         }
-        assert!(matches!(service.create("taken").await, Err(CreateKeyError::NameTaken)));
+        assert!(matches!(service.create("taken", &Actor::cli("ops")).await, Err(CreateKeyError::NameTaken)));
     }
 
     #[tokio::test]

@@ -10,8 +10,11 @@ macro_rules! __service_keys {
             async fn create(
                 &self,
                 key: &::tollgate_ports::outbound::ServiceKey,
+                entry: &::tollgate_ports::outbound::AuditEntry,
             ) -> Result<(), ::tollgate_ports::outbound::CreateServiceKeyError> {
                 use ::tollgate_ports::outbound::CreateServiceKeyError;
+                let failed = |e| CreateServiceKeyError::Store($crate::store_error(e));
+                let mut tx = self.write().await.map_err(failed)?;
                 let inserted = ::sqlx::query(
                     "INSERT INTO service_keys (id, name, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
                 )
@@ -20,13 +23,15 @@ macro_rules! __service_keys {
                 .bind(&key.key_hash)
                 .bind($crate::Ts(key.created_at))
                 .bind(key.revoked_at.map($crate::Ts))
-                .execute(self.write_pool())
+                .execute(&mut *tx)
                 .await;
                 match inserted {
-                    Ok(_) => Ok(()),
-                    Err(e) if $crate::is_unique_violation(&e) => Err(CreateServiceKeyError::DuplicateName),
-                    Err(e) => Err(CreateServiceKeyError::Store($crate::store_error(e))),
+                    Ok(_) => {}
+                    Err(e) if $crate::is_unique_violation(&e) => return Err(CreateServiceKeyError::DuplicateName),
+                    Err(e) => return Err(failed(e)),
                 }
+                insert_audit(&mut tx, entry).await.map_err(failed)?;
+                tx.commit().await.map_err(failed)
             }
 
             #[::tracing::instrument(skip_all)]
@@ -47,14 +52,22 @@ macro_rules! __service_keys {
                 &self,
                 name: &str,
                 at: ::time::OffsetDateTime,
+                entry: &::tollgate_ports::outbound::AuditEntry,
             ) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
-                ::sqlx::query("UPDATE service_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1")
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                let found = ::sqlx::query("UPDATE service_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1")
                     .bind(name)
                     .bind($crate::Ts(at))
-                    .execute(self.write_pool())
+                    .execute(&mut *tx)
                     .await
                     .map(|done| done.rows_affected() == 1)
-                    .map_err($crate::store_error)
+                    .map_err($crate::store_error)?;
+                if !found {
+                    return Ok(false);
+                }
+                insert_audit(&mut tx, entry).await.map_err($crate::store_error)?;
+                tx.commit().await.map_err($crate::store_error)?;
+                Ok(true)
             }
 
             #[::tracing::instrument(skip_all)]
