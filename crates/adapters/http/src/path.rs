@@ -123,7 +123,7 @@ fn decode_segment(raw: &str) -> Result<String, InvalidPath> {
             i += 1;
             bytes[i - 1]
         };
-        if byte == b'\\' || byte == b' ' || byte == b'#' || byte.is_ascii_control() {
+        if matches!(byte, b'\\' | b' ' | b'#' | b'?') || byte.is_ascii_control() {
             return Err(InvalidPath::Ambiguous);
         }
         decoded.push(byte);
@@ -186,6 +186,7 @@ mod tests {
             "/a%0a",
             "/a%7f",
             "/a#b",
+            "/a?b",
             "/a b",
             "/a%zz",
             "/a%2",
