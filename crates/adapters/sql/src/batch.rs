@@ -244,9 +244,14 @@ mod tests {
     /// A batcher whose batches are recorded (as their writes' units) and each answered with
     /// `Consumed(units)`; every batch takes a permit of `gate` before it is answered.
     fn recording(gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Recorded) {
+        recording_with(MAX_BATCH * 4, gate)
+    }
+
+    /// [`recording`] with a queue of `limit` waiting writes.
+    fn recording_with(limit: usize, gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Recorded) {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let seen = batches.clone();
-        let batcher = Batcher::spawn(MAX_BATCH * 4, move |writes: Vec<Metered>| {
+        let batcher = Batcher::spawn(limit, move |writes: Vec<Metered>| {
             let (gate, seen) = (gate.clone(), seen.clone());
             async move {
                 let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
@@ -390,18 +395,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_refuses_a_write_at_once_and_takes_writes_again_when_it_drains() {
         let gate = Arc::new(Semaphore::new(0));
-        let batches = Arc::new(Mutex::new(Vec::new()));
-        let batcher = Batcher::<Metered, Step>::spawn(2, {
-            let (gate, batches) = (gate.clone(), batches.clone());
-            move |writes: Vec<Metered>| {
-                let (gate, batches) = (gate.clone(), batches.clone());
-                async move {
-                    batches.lock().unwrap().push(writes.len());
-                    gate.acquire().await.unwrap().forget();
-                    Ok(writes.iter().map(|w| Step::Consumed(w.consumption.units)).collect())
-                }
-            }
-        });
+        let (batcher, batches) = recording_with(2, gate.clone());
         let submit = |n| {
             let batcher = batcher.clone();
             tokio::spawn(async move { batcher.submit(write(n)).await })
@@ -423,6 +417,10 @@ mod tests {
         }
         gate.add_permits(1);
         assert_eq!(batcher.submit(write(5)).await.unwrap(), Some(Step::Consumed(RunCount::new(5))));
-        assert_eq!(*batches.lock().unwrap(), vec![1, 2, 1], "the refused write was never applied");
+        assert_eq!(
+            *batches.lock().unwrap(),
+            vec![vec![1], vec![2, 3], vec![5]],
+            "the refused write was never applied"
+        );
     }
 }

@@ -36,42 +36,29 @@ macro_rules! __housekeeping {
                 &self,
                 cutoffs: ::tollgate_ports::outbound::PurgeCutoffs,
             ) -> Result<::tollgate_ports::outbound::Purged, ::tollgate_ports::outbound::StoreError> {
-                let refresh_tokens = self
-                    .in_chunks(
-                        "DELETE FROM refresh_tokens WHERE id IN \
-                         (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
-                        cutoffs.refresh_tokens_expired_before,
-                    )
-                    .await?;
-                let reservations = self
-                    .in_chunks(
-                        "DELETE FROM reservations WHERE id IN (SELECT id FROM reservations \
-                         WHERE status IN ('released', 'expired') AND updated_at < $1 LIMIT $2)",
-                        cutoffs.reservations_settled_before,
-                    )
-                    .await?;
-                let inbox_entries = self
-                    .in_chunks(
-                        "DELETE FROM webhook_events WHERE event_id IN \
-                         (SELECT event_id FROM webhook_events WHERE received_at < $1 LIMIT $2)",
-                        cutoffs.inbox_received_before,
-                    )
-                    .await?;
-                // Keys stop replaying; the records stay.
-                let consumption_keys = self
-                    .in_chunks(
-                        "UPDATE usage_records SET idempotency_key = NULL WHERE id IN (SELECT id FROM usage_records \
-                         WHERE idempotency_key IS NOT NULL AND created_at < $1 LIMIT $2)",
-                        cutoffs.idempotency_keys_before,
-                    )
-                    .await?;
-                let hold_keys = self
-                    .in_chunks(
-                        "UPDATE reservations SET idempotency_key = NULL WHERE id IN (SELECT id FROM reservations \
-                         WHERE idempotency_key IS NOT NULL AND status <> 'held' AND created_at < $1 LIMIT $2)",
-                        cutoffs.idempotency_keys_before,
-                    )
-                    .await?;
+                // Each purge, and each key expiry (the key is cleared, the record stays).
+                let jobs = [
+                    ("DELETE FROM refresh_tokens WHERE id IN \
+                      (SELECT id FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)",
+                     cutoffs.refresh_tokens_expired_before),
+                    ("DELETE FROM reservations WHERE id IN (SELECT id FROM reservations \
+                      WHERE status IN ('released', 'expired') AND updated_at < $1 LIMIT $2)",
+                     cutoffs.reservations_settled_before),
+                    ("DELETE FROM webhook_events WHERE event_id IN \
+                      (SELECT event_id FROM webhook_events WHERE received_at < $1 LIMIT $2)",
+                     cutoffs.inbox_received_before),
+                    ("UPDATE usage_records SET idempotency_key = NULL WHERE id IN (SELECT id FROM usage_records \
+                      WHERE idempotency_key IS NOT NULL AND created_at < $1 LIMIT $2)",
+                     cutoffs.idempotency_keys_before),
+                    ("UPDATE reservations SET idempotency_key = NULL WHERE id IN (SELECT id FROM reservations \
+                      WHERE idempotency_key IS NOT NULL AND status <> 'held' AND created_at < $1 LIMIT $2)",
+                     cutoffs.idempotency_keys_before),
+                ];
+                let mut done = [0u64; 5];
+                for (count, (sql, cutoff)) in done.iter_mut().zip(jobs) {
+                    *count = self.in_chunks(sql, cutoff).await?;
+                }
+                let [refresh_tokens, reservations, inbox_entries, consumption_keys, hold_keys] = done;
                 Ok(::tollgate_ports::outbound::Purged {
                     refresh_tokens,
                     reservations,
