@@ -115,7 +115,8 @@ fn decode_segment(raw: &str) -> Result<String, InvalidPath> {
             let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
             let byte = hex.and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or(InvalidPath::Ambiguous)?;
             i += 3;
-            if matches!(byte, b'/' | b'#' | b'?') {
+            // An encoded `/` would split the segment for anyone who decodes before routing.
+            if byte == b'/' {
                 return Err(InvalidPath::Ambiguous);
             }
             byte
@@ -123,6 +124,7 @@ fn decode_segment(raw: &str) -> Result<String, InvalidPath> {
             i += 1;
             bytes[i - 1]
         };
+        // Raw or decoded alike: a backslash is a `/` to some servers, `#` and `?` end the path.
         if matches!(byte, b'\\' | b' ' | b'#' | b'?') || byte.is_ascii_control() {
             return Err(InvalidPath::Ambiguous);
         }
