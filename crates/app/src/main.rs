@@ -73,7 +73,7 @@ enum UserCommand {
 #[actix_web::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(&cli.config_dir) {
+    let mut settings = match Settings::load(&cli.config_dir) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("tollgate: {e}");
@@ -82,7 +82,7 @@ async fn main() -> ExitCode {
     };
     telemetry::init(settings.mode());
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(&settings).await,
+        Command::Serve => serve(&mut settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
         Command::Key(command) => tollgate::admin::run_key(&settings, command.into()).await,
@@ -156,7 +156,15 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(settings: &Settings) -> anyhow::Result<()> {
+async fn serve(settings: &mut Settings) -> anyhow::Result<()> {
+    if let Some(file) = settings.keep_dev_secret().map_err(|e| anyhow::anyhow!("the dev JWT secret: {e}"))? {
+        tracing::warn!(
+            file = %file.display(),
+            "JWT_SECRET_KEY is unset (dev): tokens are signed with a generated secret kept in this file, so they \
+             survive a restart; set JWT_SECRET_KEY (at least 32 bytes) in production"
+        );
+    }
+    let settings = &*settings;
     let app = Application::build(settings).await?;
     tracing::info!(
         listen = %settings.server.listen,

@@ -434,8 +434,10 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// The plan catalog with its overrides applied.
     pub catalog: PlanCatalog,
-    /// The JWT secret (generated per process in dev when unset).
+    /// The JWT secret (generated in dev when unset; see [`Settings::keep_dev_secret`]).
     pub jwt_secret: SecretString,
+    /// Whether [`Self::jwt_secret`] was generated (dev, `JWT_SECRET_KEY` unset).
+    pub jwt_secret_generated: bool,
     /// Origins allowed by CORS.
     pub cors_origins: Vec<String>,
 }
@@ -485,6 +487,7 @@ impl Settings {
             return Err(invalid("TOLLGATE_INBOX_RETENTION_DAYS", "must be at least 7"));
         }
         let catalog = catalog(&s.plans, &s.stripe)?;
+        let jwt_secret_generated = s.auth.jwt_secret.is_none();
         let jwt_secret = jwt_secret(s.auth.jwt_secret.clone(), s.server.mode)?;
         let cors_origins = s.server.cors_origins.as_ref().unwrap_or(&s.billing.redirect_origins).origins();
         Ok(Self {
@@ -496,12 +499,53 @@ impl Settings {
             proxy: s.proxy,
             catalog,
             jwt_secret,
+            jwt_secret_generated,
             cors_origins,
         })
     }
 
     pub fn mode(&self) -> RunMode {
         self.server.mode
+    }
+
+    /// In dev without `JWT_SECRET_KEY`, the generated secret is kept in a file beside the SQLite
+    /// store (`data/` for Postgres), readable by its owner only, so tokens survive a restart: the
+    /// first start writes it, later starts read it. Returns the file, or `None` when a secret was
+    /// configured.
+    ///
+    /// # Errors
+    /// The file cannot be read or written, or holds fewer than 32 bytes.
+    pub fn keep_dev_secret(&mut self) -> std::io::Result<Option<std::path::PathBuf>> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if !self.jwt_secret_generated {
+            return Ok(None);
+        }
+        let url = &self.store.database_url.0;
+        let folder = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .map(|path| path.split('?').next().unwrap_or(path))
+            .and_then(|path| Path::new(path).parent().map(Path::to_path_buf))
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| "data".into());
+        std::fs::create_dir_all(&folder)?;
+        let file = folder.join("dev-jwt-secret");
+        match std::fs::read_to_string(&file) {
+            Ok(kept) if kept.trim().len() >= 32 => {
+                self.jwt_secret = SecretString::from(kept.trim().to_owned());
+            }
+            Ok(_) => {
+                return Err(std::io::Error::other(format!("{} holds fewer than 32 bytes", file.display())));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut out =
+                    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&file)?;
+                out.write_all(self.jwt_secret.expose_secret().as_bytes())?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(Some(file))
     }
 }
 

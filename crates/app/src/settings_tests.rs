@@ -200,3 +200,28 @@ fn the_plan_catalog_can_be_overridden_and_is_validated() {
         assert!(err.to_string().contains(key), "{err}");
     }
 }
+
+#[test]
+fn a_generated_dev_secret_is_kept_beside_the_store_and_survives_a_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = dir_with(&[]);
+    let url = format!("sqlite://{}/store/tollgate.db", dir.path().display());
+    let load = || Settings::load_from(dir.path(), env(&[("DATABASE_URL", url.as_str())])).expect("loads");
+    let mut first = load();
+    let file = first.keep_dev_secret().expect("kept").expect("a generated secret");
+    assert_eq!(file, dir.path().join("store/dev-jwt-secret"));
+    assert_eq!(std::fs::metadata(&file).expect("file").permissions().mode() & 0o777, 0o600);
+    // The next start generates another, then reads the kept one instead.
+    let mut second = load();
+    assert_ne!(second.jwt_secret.expose_secret(), first.jwt_secret.expose_secret());
+    second.keep_dev_secret().expect("kept");
+    assert_eq!(second.jwt_secret.expose_secret(), first.jwt_secret.expose_secret());
+    // A configured secret is used as it is, and nothing is written.
+    let other = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/tollgate.db", other.path().display());
+    let mut configured =
+        Settings::load_from(dir.path(), env(&[("DATABASE_URL", url.as_str()), ("JWT_SECRET_KEY", SECRET)]))
+            .expect("loads");
+    assert_eq!(configured.keep_dev_secret().expect("nothing to do"), None);
+    assert!(!other.path().join("dev-jwt-secret").exists());
+}

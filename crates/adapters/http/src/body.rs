@@ -29,10 +29,10 @@ pub async fn deadline(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     // A request no route of Tollgate's takes goes to the proxy, when there is one: its body
     // streams to the upstream and lives as long as the upstream may take (SPEC §12.1).
-    let routed = req.match_pattern().is_some();
+    // (Whether the router takes it is asked only when there is a proxy: it is a routing pass.)
     let limit = req.app_data::<web::Data<AppState>>().map_or(Duration::from_secs(30), |state| {
         match &state.config.proxy {
-            Some(proxy) if !routed => proxy.timeout,
+            Some(proxy) if req.match_pattern().is_none() => proxy.timeout,
             _ => state.config.body_timeout,
         }
     });

@@ -200,6 +200,8 @@ pub struct QuotaView {
     pub monthly_agent_runs_limit: Option<u32>,
     /// Runs held by live reservations, counted against the limit.
     pub reserved_runs: u32,
+    /// What is left: limit − used − reserved (`null` when unlimited).
+    pub remaining_runs: Option<u32>,
     pub resets_at: String,
 }
 
@@ -217,6 +219,7 @@ impl From<&QuotaSnapshot> for QuotaView {
             monthly_agent_runs: q.runs_used.get(),
             monthly_agent_runs_limit: q.runs_limit.as_option(),
             reserved_runs: q.runs_reserved.get(),
+            remaining_runs: q.remaining(),
             resets_at: rfc3339(q.resets_at),
         }
     }

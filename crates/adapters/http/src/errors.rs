@@ -195,14 +195,23 @@ pub fn refusal_code(reason: Refusal) -> ErrorCode {
 pub fn refused(reason: Refusal, quota: &QuotaSnapshot) -> ApiError {
     let view = QuotaView::from(quota);
     let (code, detail) = match reason {
-        Refusal::LimitReached => (
-            ErrorCode::SubscriptionLimitReached,
-            format!(
-                "All {} runs of this period are used. They reset at {}; upgrade your plan to continue now.",
-                view.monthly_agent_runs_limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string()),
-                view.resets_at_text(),
-            ),
-        ),
+        Refusal::LimitReached => {
+            let limit =
+                view.monthly_agent_runs_limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string());
+            let detail = match view.remaining_runs {
+                // Runs are left, but fewer than this request costs.
+                Some(left) if left > 0 => format!(
+                    "This request needs more runs than are left: {left} of the {limit} runs of this period remain. \
+                     They reset at {}; upgrade your plan to continue now.",
+                    view.resets_at_text(),
+                ),
+                _ => format!(
+                    "All {limit} runs of this period are used. They reset at {}; upgrade your plan to continue now.",
+                    view.resets_at_text(),
+                ),
+            };
+            (ErrorCode::SubscriptionLimitReached, detail)
+        }
         Refusal::Inactive => (
             ErrorCode::SubscriptionInactive,
             format!(

@@ -254,7 +254,14 @@ pub async fn forward(
         out.append_header((name, value));
     }
     if let Some(held) = &hold {
-        for header in rate_limit_headers(&held.quota) {
+        // The quota after settling: a released hold (5xx) gave its runs back.
+        let mut quota = held.quota;
+        if status.is_server_error() && !held.replayed {
+            let runs = held.value.as_ref().map_or(0, |r| r.runs.get());
+            quota.runs_reserved =
+                tollgate_domain::RunCount::new(quota.runs_reserved.get().saturating_sub(runs));
+        }
+        for header in rate_limit_headers(&quota) {
             out.insert_header(header);
         }
     }

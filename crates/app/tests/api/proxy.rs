@@ -205,6 +205,7 @@ async fn an_upstream_5xx_is_passed_on_and_charges_nothing() {
     let ada = app.register("ada@example.com").await;
     let res = app.client.post(app.url("/v1/agents/7/fail")).bearer_auth(&ada.access).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers().get("ratelimit-remaining").unwrap(), "10", "the released run is not counted");
     assert_eq!(res.text().await.unwrap(), "the agent crashed");
     assert_eq!(runs(&app, &ada.access).await, (0, 0), "released");
 }

@@ -290,3 +290,58 @@ async fn a_full_write_queue_answers_503_overloaded_and_charges_nothing() {
     let sessions: Value = app.get("/api/v1/sessions?limit=1", Some(&ada.access)).await.json().await.unwrap();
     assert_eq!(sessions["total"].as_u64(), Some(created));
 }
+
+/// A request that costs more than is left is told what is left, not that everything is used;
+/// the 402's subscription carries `remaining_runs`.
+#[tokio::test]
+async fn a_402_for_a_request_costing_more_than_is_left_says_what_is_left() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let key = app.service_key("agents").await;
+    assert_eq!(
+        consume(&app, &key, json!({"user_id": ada.id, "runs": 5}), None).await.status(),
+        StatusCode::OK
+    );
+    let res = consume(&app, &key, json!({"user_id": ada.id, "runs": 6}), None).await;
+    assert_eq!(res.headers().get("ratelimit-remaining").unwrap(), "5");
+    let body = problem(res, StatusCode::PAYMENT_REQUIRED, "SUBSCRIPTION_LIMIT_REACHED").await;
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("5 of the 10 runs"), "{detail}");
+    assert!(!detail.starts_with("All"), "{detail}");
+    assert_eq!(body["subscription"]["remaining_runs"], 5);
+    // Spent to the last run: then all are used.
+    assert_eq!(
+        consume(&app, &key, json!({"user_id": ada.id, "runs": 5}), None).await.status(),
+        StatusCode::OK
+    );
+    let body = problem(
+        consume(&app, &key, json!({"user_id": ada.id}), None).await,
+        StatusCode::PAYMENT_REQUIRED,
+        "SUBSCRIPTION_LIMIT_REACHED",
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().starts_with("All 10 runs"), "{body}");
+    assert_eq!(body["subscription"]["remaining_runs"], 0);
+}
+
+/// An idempotent replay right after its original (the subscription remembered from before it)
+/// reports the quota after the original, not before.
+#[tokio::test]
+async fn a_replay_reports_the_remaining_runs_after_its_original() {
+    let app = spawn_app().await;
+    let ada = app.register("ada@example.com").await;
+    let create = || {
+        app.client
+            .post(app.url("/api/v1/sessions"))
+            .bearer_auth(&ada.access)
+            .header("idempotency-key", "walkthrough-1")
+            .json(&json!({"title": "a"}))
+            .send()
+    };
+    let first = create().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(first.headers().get("ratelimit-remaining").unwrap(), "9");
+    let again = create().await.unwrap();
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(again.headers().get("ratelimit-remaining").unwrap(), "9");
+}

@@ -250,6 +250,9 @@ impl MeteringService {
                     let quota = QuotaSnapshot { runs_used, ..quota };
                     return Ok(Metered { value: Some(value), quota, replayed: false });
                 }
+                // A remembered subscription may predate the original request: the quota shown with
+                // the replay is read afresh (the store replays again, nothing counted).
+                ConsumeOutcome::Replayed { .. } if !fresh => remembered = false,
                 ConsumeOutcome::Replayed { value } => return Ok(Metered { value, quota, replayed: true }),
                 // The counters moved since the remembered read (runs spent or held since): the
                 // refusal is decided on a fresh read.
