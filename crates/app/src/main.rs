@@ -81,7 +81,16 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.mode());
-    let result = match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Only `serve` and `migrate` may create a store; the other commands open an existing one and
+    // say which, so a command run from another folder never answers from an empty new file.
+    if matches!(command, Command::User(_) | Command::Key(_) | Command::Backup { .. }) {
+        if let Err(e) = existing_store(&settings) {
+            eprintln!("tollgate: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let result = match command {
         Command::Serve => serve(&mut settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
@@ -118,6 +127,25 @@ impl From<KeyCommand> for tollgate::admin::KeyCommand {
             KeyCommand::Revoke { name } => Self::Revoke { name },
         }
     }
+}
+
+/// Checks that a SQLite store exists before a command other than `serve`/`migrate` opens it, and
+/// says on stderr which store the command uses.
+fn existing_store(settings: &Settings) -> anyhow::Result<()> {
+    if let Some(file) = settings.store.sqlite_file() {
+        let shown = std::path::absolute(&file).unwrap_or_else(|_| file.clone());
+        anyhow::ensure!(
+            file.exists(),
+            "there is no store at {} (DATABASE_URL={}); run this command where the server runs, set \
+             DATABASE_URL, or create the store with `tollgate migrate`",
+            shown.display(),
+            redact(&settings.store.database_url.0)
+        );
+        eprintln!("store: {}", shown.display());
+    } else {
+        eprintln!("store: {}", redact(&settings.store.database_url.0));
+    }
+    Ok(())
 }
 
 /// `GET /ready` on the configured address, by hand over a socket (no HTTP client for one line).

@@ -239,6 +239,16 @@ pub struct StoreSettings {
     pub write_queue_limit: NonZeroU32,
 }
 
+impl StoreSettings {
+    /// The SQLite file `DATABASE_URL` names (relative to the working folder when relative), or
+    /// `None` for Postgres.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        let url = &self.database_url.0;
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        Some(Path::new(path.split('?').next().unwrap_or(path)).to_path_buf())
+    }
+}
+
 impl Default for StoreSettings {
     fn default() -> Self {
         Self {
@@ -521,12 +531,10 @@ impl Settings {
         if !self.jwt_secret_generated {
             return Ok(None);
         }
-        let url = &self.store.database_url.0;
-        let folder = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .map(|path| path.split('?').next().unwrap_or(path))
-            .and_then(|path| Path::new(path).parent().map(Path::to_path_buf))
+        let folder = self
+            .store
+            .sqlite_file()
+            .and_then(|path| path.parent().map(Path::to_path_buf))
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or_else(|| "data".into());
         std::fs::create_dir_all(&folder)?;

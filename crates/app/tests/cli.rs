@@ -184,6 +184,8 @@ async fn operators_show_and_set_plans_through_the_cli() {
 async fn operators_create_list_and_revoke_service_keys_through_the_cli() {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}/tollgate.db", dir.path().display());
+    // Key commands open an existing store only (`migrate` or `serve` makes it).
+    assert_ok(&migrate(&url, dir.path()));
     let (created, listed, revoked, again, unknown) = tokio::task::spawn_blocking({
         let dir = dir.path().to_owned();
         move || {
@@ -347,4 +349,26 @@ async fn the_health_command_reports_a_ready_server_and_fails_without_one() {
     let _ = server.wait();
     let up = up.expect("the server became ready");
     assert_eq!(String::from_utf8_lossy(&up.stdout).trim(), "ready");
+}
+
+#[test]
+fn a_command_on_a_store_that_does_not_exist_says_so_and_creates_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("elsewhere/tollgate.db");
+    let url = format!("sqlite://{}", file.display());
+    for args in
+        [&["user", "show", "ada@example.com"][..], &["key", "list"][..], &["backup", "/tmp/never.db"][..]]
+    {
+        let output = tollgate(args, &url, dir.path());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("there is no store at") && stderr.contains("tollgate migrate"), "{stderr}");
+        assert!(!file.exists(), "{args:?} created the store");
+    }
+    // Once the store exists, the command says which one it opened.
+    assert!(migrate(&url, dir.path()).status.success());
+    let output = tollgate(&["key", "list"], &url, dir.path());
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("store: {}", file.display())), "{stderr}");
 }
