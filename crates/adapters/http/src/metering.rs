@@ -100,6 +100,19 @@ impl Bill {
     /// # Errors
     /// 401 without a valid bearer token, 422 for a malformed key, 500 without the app's state.
     pub fn for_route(req: &HttpRequest, entry: Entry<'_>) -> Result<Option<Self>, ApiError> {
+        Self::for_route_by(req, entry, || crate::extract::authenticate(req).map(|claims| claims.user_id))
+    }
+
+    /// [`Self::for_route`] for a caller already authenticated (the gate checks the token before
+    /// anything else): `payer` is asked only when the route is metered.
+    ///
+    /// # Errors
+    /// `payer`'s error, 422 for a malformed key, 500 without the app's state.
+    pub fn for_route_by(
+        req: &HttpRequest,
+        entry: Entry<'_>,
+        payer: impl FnOnce() -> Result<UserId, ApiError>,
+    ) -> Result<Option<Self>, ApiError> {
         let state = app_state(req)?;
         let (method, path) = match entry {
             Entry::Own => (req.method(), req.match_info().as_str()),
@@ -109,8 +122,7 @@ impl Bill {
         let Some(cost) = state.config.metered_routes.cost(method, path) else {
             return Ok(None);
         };
-        let claims = crate::extract::authenticate(req)?;
-        Ok(Some(Self::new(req, claims.user_id, cost, method.clone(), path.to_owned())?))
+        Ok(Some(Self::new(req, payer()?, cost, method.clone(), path.to_owned())?))
     }
 
     /// The bill of a service-API call (`/usage/consume`, `/reservations`): the user and the runs
@@ -119,8 +131,8 @@ impl Bill {
     /// # Errors
     /// 422 for a malformed `Idempotency-Key`.
     pub fn for_service(req: &HttpRequest, user: UserId, cost: RunCount) -> Result<Self, ApiError> {
-        let path = req.match_pattern().unwrap_or_else(|| req.match_info().as_str().to_owned());
-        Self::new(req, user, cost, req.method().clone(), path)
+        // The routed path (the service routes have no parameters): no second routing pass.
+        Self::new(req, user, cost, req.method().clone(), req.match_info().as_str().to_owned())
     }
 
     fn new(

@@ -141,10 +141,14 @@ pub async fn forward(
         .url_for(&path, req.uri().query())
         .ok_or_else(|| crate::errors::invalid_path(crate::path::InvalidPath::Ambiguous))?;
     let bill = Bill::for_route(&req, Entry::Proxied { path: &path })?;
-    let caller = if config.public.matches(path.as_str()) && bill.is_none() {
-        crate::extract::authenticate(&req).ok()
-    } else {
-        Some(crate::extract::authenticate(&req)?)
+    // Who the user is: the payer of a metered route (authenticated once, by the bill); else the
+    // token's owner, required unless the route is public.
+    let caller = match &bill {
+        Some(bill) => Some(bill.user),
+        None if config.public.matches(path.as_str()) => {
+            crate::extract::authenticate(&req).ok().map(|c| c.user_id)
+        }
+        None => Some(crate::extract::authenticate(&req)?.user_id),
     };
     let hold = match &bill {
         Some(bill) => {
@@ -181,8 +185,8 @@ pub async fn forward(
         .header("x-forwarded-for", seen.forwarded_for)
         .header("x-forwarded-proto", seen.proto)
         .header("x-forwarded-host", seen.host);
-    if let Some(claims) = caller {
-        upstream = upstream.header(USER_ID.as_str(), claims.user_id.to_string());
+    if let Some(user) = caller {
+        upstream = upstream.header(USER_ID.as_str(), user.to_string());
     }
     if let Some(held) = &hold {
         upstream = upstream.header(PLAN.as_str(), held.quota.plan.as_str());

@@ -136,7 +136,7 @@ async fn decide(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, Api
     let mut res = HttpResponse::Ok();
     res.insert_header((USER_ID, claims.user_id.to_string()));
     let entry = Entry::Forwarded { method: &original.method, path: &original.path };
-    let Some(bill) = Bill::for_route(req, entry)? else {
+    let Some(bill) = Bill::for_route_by(req, entry, || Ok(claims.user_id))? else {
         return Ok(res.finish());
     };
     let key = bill.key_for(Body::Unread);
