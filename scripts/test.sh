@@ -34,12 +34,12 @@ if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null
 fi
 
 # The Stripe emulator for the Stripe adapter tests (a virtualenv under the repository).
-TOLLGATE_LOCALSTRIPE="$(bash scripts/localstripe.sh)"
-export TOLLGATE_LOCALSTRIPE
+TOLLGATE_TEST_LOCALSTRIPE="$(bash scripts/localstripe.sh)"
+export TOLLGATE_TEST_LOCALSTRIPE
 
 # schemathesis (pinned) for the run of every phase and check against the OpenAPI document.
-TOLLGATE_SCHEMATHESIS="$(bash scripts/schemathesis.sh)"
-export TOLLGATE_SCHEMATHESIS
+TOLLGATE_TEST_SCHEMATHESIS="$(bash scripts/schemathesis.sh)"
+export TOLLGATE_TEST_SCHEMATHESIS
 
 # Unit, property, service, store-contract (SQLite and Postgres), HTTP, emulator and schemathesis tests.
 cargo nextest run --workspace --all-targets --no-fail-fast "$@"

@@ -82,6 +82,7 @@ async fn main() -> ExitCode {
     };
     telemetry::init(settings.mode());
     let command = cli.command.unwrap_or(Command::Serve);
+    let serving = matches!(command, Command::Serve);
     // Only `serve` and `migrate` may create a store; the other commands open an existing one and
     // say which, so a command run from another folder never answers from an empty new file.
     if matches!(command, Command::User(_) | Command::Key(_) | Command::Backup { .. }) {
@@ -101,8 +102,12 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "tollgate stopped with an error");
-            eprintln!("tollgate: {e:#}");
+            // Printed once: the server logs it (JSON lines in production), a command prints it.
+            if serving {
+                tracing::error!(error = %format!("{e:#}"), "tollgate stopped with an error");
+            } else {
+                eprintln!("tollgate: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }
@@ -193,6 +198,9 @@ async fn serve(settings: &mut Settings) -> anyhow::Result<()> {
         );
     }
     let settings = &*settings;
+    for warning in settings.warnings() {
+        tracing::warn!("{warning}");
+    }
     let app = Application::build(settings).await?;
     tracing::info!(
         listen = %settings.server.listen,

@@ -1,6 +1,7 @@
 //! Configuration, layered: built-in defaults → `config/default.toml` → `config/{TOLLGATE_ENV}.toml`
 //! → environment, the environment last. Files use the environment's names in lower case
-//! (`tollgate_listen = "0.0.0.0:8080"`).
+//! (`tollgate_listen = "0.0.0.0:8080"`) or the sections of [`KEYS`] (`[server]` `listen = …`). A
+//! name nobody reads (a `TOLLGATE_*` variable or a file key) stops start-up naming the closest one.
 //!
 //! [`KEYS`] is the one table of names: each setting's environment name and its place in the typed
 //! sections below. The `config` crate layers the sources, the table moves each value to its
@@ -101,8 +102,63 @@ impl FromStr for RunMode {
 pub enum SettingsError {
     #[error("invalid setting `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+    #[error("unknown setting `{name}` in {place}{}", closest.as_ref().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default())]
+    Unknown { name: String, place: String, closest: Option<String> },
     #[error("could not read the configuration: {0}")]
     Load(#[from] config::ConfigError),
+}
+
+/// The sections a file may use (`[server]` `listen = …`), from [`KEYS`].
+fn is_section(name: &str) -> bool {
+    KEYS.iter().any(|(_, path)| path.split_once('.').is_some_and(|(section, _)| section == name))
+}
+
+/// The settings one top-level key of a file sets: a name in lower case, or a section's table.
+fn file_entries(
+    key: &str,
+    value: config::Value,
+    file: &Path,
+) -> Result<Vec<(&'static str, config::Value)>, SettingsError> {
+    let lower = key.to_lowercase();
+    if let Some((_, path)) = KEYS.iter().find(|(name, _)| name.to_lowercase() == lower) {
+        return Ok(vec![(*path, value)]);
+    }
+    let unknown = |name: String, closest: Option<String>| SettingsError::Unknown {
+        name,
+        place: file.display().to_string(),
+        closest,
+    };
+    if is_section(&lower) {
+        let table = value.into_table().map_err(|_| unknown(lower.clone(), None))?;
+        let mut entries = Vec::with_capacity(table.len());
+        for (inner, value) in table {
+            let path = format!("{lower}.{}", inner.to_lowercase());
+            match KEYS.iter().find(|(_, known)| *known == path) {
+                Some((_, known)) => entries.push((*known, value)),
+                None => {
+                    let closest = closest(&path, KEYS.iter().map(|(_, known)| (*known).to_owned()));
+                    return Err(unknown(format!("[{lower}] {inner}"), closest.map(|c| section_form(&c))));
+                }
+            }
+        }
+        return Ok(entries);
+    }
+    let candidates = KEYS.iter().map(|(name, _)| name.to_lowercase());
+    Err(unknown(key.to_owned(), closest(&lower, candidates)))
+}
+
+/// `server.listen` as a file writes it: `[server] listen`.
+fn section_form(path: &str) -> String {
+    path.split_once('.').map_or_else(|| path.to_owned(), |(section, key)| format!("[{section}] {key}"))
+}
+
+/// The candidate nearest to `name`, if it is near enough to be the one meant.
+fn closest(name: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
+    candidates
+        .map(|c| (strsim::levenshtein(name, &c), c))
+        .min_by_key(|(distance, _)| *distance)
+        .filter(|(distance, c)| *distance <= (name.len().max(c.len()) / 3).max(2))
+        .map(|(_, c)| c)
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> SettingsError {
@@ -462,31 +518,57 @@ impl Settings {
     }
 
     /// Loads from `config_dir` and `env` (the process environment when `None`); for tests.
+    ///
+    /// A name nobody reads is refused, naming the closest valid one: a `TOLLGATE_*` variable not in
+    /// [`KEYS`] (names starting `TOLLGATE_TEST_` belong to the test suite and are left alone), and
+    /// any key of a file that is neither a name in lower case (`tollgate_listen`) nor a section's
+    /// key (`[server]` `listen`).
     pub fn load_from(config_dir: &Path, env: Option<HashMap<String, String>>) -> Result<Self, SettingsError> {
-        let environment = config::Environment::default().source(env.clone());
-        // The mode picks the file layer, so it is read from the environment first.
-        let mode_hint = match &env {
-            Some(map) => map.get("TOLLGATE_ENV").cloned(),
-            None => std::env::var("TOLLGATE_ENV").ok(),
-        };
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from(config_dir.join("default.toml")).required(false));
-        if let Some(mode) = mode_hint.filter(|m| !m.contains(['/', '\\', '.'])) {
-            let file = config_dir.join(format!("{}.toml", mode.to_lowercase()));
-            builder = builder.add_source(config::File::from(file).required(false));
-        }
-        let flat = builder.add_source(environment).build()?;
-        // Each known name moves to its section; unknown names are ignored.
+        let env = env.unwrap_or_else(|| {
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect()
+        });
         let mut sections = config::Config::builder();
-        for (name, path) in KEYS {
-            if let Ok(value) = flat.get::<config::Value>(&name.to_lowercase()) {
-                sections = sections.set_override(*path, value)?;
+        // The mode picks the file layer, so it is read from the environment first.
+        let mut files = vec![config_dir.join("default.toml")];
+        if let Some(mode) = env.get("TOLLGATE_ENV").filter(|m| !m.contains(['/', '\\', '.'])) {
+            files.push(config_dir.join(format!("{}.toml", mode.to_lowercase())));
+        }
+        for file in files.iter().filter(|f| f.is_file()) {
+            let table = config::Config::builder()
+                .add_source(config::File::from(file.as_path()))
+                .build()?
+                .try_deserialize::<config::Map<String, config::Value>>()?;
+            for (key, value) in table {
+                for (path, value) in file_entries(&key, value, file)? {
+                    sections = sections.set_override(path, value)?;
+                }
+            }
+        }
+        // The environment last; its values replace the files'.
+        let mut names: Vec<_> = env.iter().collect();
+        names.sort();
+        for (name, value) in names {
+            let upper = name.to_uppercase();
+            if let Some((_, path)) = KEYS.iter().find(|(known, _)| *known == upper) {
+                sections = sections.set_override(*path, value.as_str())?;
+            } else if upper.starts_with("TOLLGATE_") && !upper.starts_with("TOLLGATE_TEST_") {
+                let closest = closest(&upper, KEYS.iter().map(|(known, _)| (*known).to_owned()));
+                return Err(SettingsError::Unknown {
+                    name: name.clone(),
+                    place: "the environment".into(),
+                    closest,
+                });
             }
         }
         let sections: Sections = serde_path_to_error::deserialize(sections.build()?).map_err(|e| {
             let path = e.path().to_string();
             let key = KEYS.iter().find(|(_, p)| *p == path).map_or("configuration", |(name, _)| name);
-            invalid(key, e.into_inner().to_string())
+            // The `config` crate appends its own path (`… for key `server.listen``): the name is enough.
+            let reason = e.into_inner().to_string();
+            let reason = reason.find(" for key `").map_or(reason.as_str(), |at| &reason[..at]).to_owned();
+            invalid(key, reason)
         })?;
         Self::validate(sections)
     }
@@ -516,6 +598,26 @@ impl Settings {
 
     pub fn mode(&self) -> RunMode {
         self.server.mode
+    }
+
+    /// What a production server should not run with, said at start-up (it still starts).
+    pub fn warnings(&self) -> Vec<&'static str> {
+        let mut warnings = Vec::new();
+        if self.mode() == RunMode::Production {
+            if self.store.sqlite_file().is_some() {
+                warnings.push(
+                    "production on SQLite: one server process only (replicas need Postgres); back the file up \
+                     with `tollgate backup`",
+                );
+            }
+            if self.stripe.secret_key.is_none() || self.stripe.webhook_secret.is_none() {
+                warnings.push(
+                    "production without STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET: nobody can buy a plan \
+                     (Checkout, the portal and the webhook answer 503)",
+                );
+            }
+        }
+        warnings
     }
 
     /// In dev without `JWT_SECRET_KEY`, the generated secret is kept in a file beside the SQLite
@@ -565,7 +667,23 @@ where
     T::Err: fmt::Display,
 {
     let raw = Text::deserialize(deserializer)?.0;
-    raw.trim().parse().map_err(|e| de::Error::custom(format!("{e}")))
+    raw.trim().parse().map_err(|e| de::Error::custom(sentence(raw.trim(), &e)))
+}
+
+/// A parse error as a sentence: the standard library's integer errors ("invalid digit found in
+/// string") say what the value must be instead.
+fn sentence(raw: &str, error: &dyn fmt::Display) -> String {
+    let message = error.to_string();
+    match message.as_str() {
+        "invalid digit found in string" if raw.starts_with('-') => {
+            "must be a whole number, not a negative one".to_owned()
+        }
+        "invalid digit found in string" => "must be a whole number".to_owned(),
+        "number too large to fit in target type" => "is larger than this setting allows".to_owned(),
+        "number would be zero for non-zero type" => "must be at least 1".to_owned(),
+        "cannot parse integer from empty string" => "must not be empty".to_owned(),
+        _ => message,
+    }
 }
 
 /// Like [`text`]; blank means unset.
@@ -578,7 +696,7 @@ where
     let raw = Text::deserialize(deserializer)?.0;
     match raw.trim() {
         "" => Ok(None),
-        value => value.parse().map(Some).map_err(|e| de::Error::custom(format!("{e}"))),
+        value => value.parse().map(Some).map_err(|e| de::Error::custom(sentence(value, &e))),
     }
 }
 

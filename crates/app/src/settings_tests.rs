@@ -225,3 +225,85 @@ fn a_generated_dev_secret_is_kept_beside_the_store_and_survives_a_restart() {
     assert_eq!(configured.keep_dev_secret().expect("nothing to do"), None);
     assert!(!other.path().join("dev-jwt-secret").exists());
 }
+
+#[test]
+fn an_unknown_tollgate_variable_is_refused_naming_the_closest_valid_one() {
+    let dir = dir_with(&[]);
+    let err = Settings::load_from(dir.path(), env(&[("TOLLGATE_PLAN_PRO_RUN", "7")])).expect_err("a typo");
+    assert_eq!(
+        err.to_string(),
+        "unknown setting `TOLLGATE_PLAN_PRO_RUN` in the environment; did you mean `TOLLGATE_PLAN_PRO_RUNS`?"
+    );
+    let err =
+        Settings::load_from(dir.path(), env(&[("TOLLGATE_COMPLETELY_DIFFERENT", "1")])).expect_err("unknown");
+    assert_eq!(err.to_string(), "unknown setting `TOLLGATE_COMPLETELY_DIFFERENT` in the environment");
+    // The test suite's own names, and other programs' variables, are not Tollgate's to refuse.
+    let s = Settings::load_from(
+        dir.path(),
+        env(&[("TOLLGATE_TEST_STORE", "postgres"), ("STRIPE_DEVICE_NAME", "laptop"), ("HOME", "/root")]),
+    );
+    assert!(s.is_ok(), "{:?}", s.err());
+}
+
+#[test]
+fn an_unknown_file_key_is_refused_and_the_sectioned_form_is_read() {
+    let unknown = |body: &str| {
+        let dir = dir_with(&[("default.toml", body)]);
+        Settings::load_from(dir.path(), env(&[])).expect_err(body).to_string()
+    };
+    let message = unknown("tollgate_listn = \"0.0.0.0:9000\"\n");
+    assert!(message.contains("`tollgate_listn`") && message.contains("default.toml"), "{message}");
+    assert!(message.ends_with("did you mean `tollgate_listen`?"), "{message}");
+    let message = unknown("[server]\nlisen = \"0.0.0.0:9000\"\n");
+    assert!(
+        message.contains("`[server] lisen`") && message.ends_with("did you mean `[server] listen`?"),
+        "{message}"
+    );
+    let message = unknown("[server]\ndatabase_url = \"sqlite://x.db\"\n");
+    assert!(message.ends_with("did you mean `[store] database_url`?"), "{message}");
+
+    let dir = dir_with(&[(
+        "default.toml",
+        "[server]\nlisten = \"0.0.0.0:9000\"\n[plans]\npro_runs = 7\n[store]\ndatabase_url = \"sqlite://x.db\"\n",
+    )]);
+    let s =
+        Settings::load_from(dir.path(), env(&[("TOLLGATE_PLAN_PRO_RUNS", "8")])).expect("the sectioned form");
+    assert_eq!(s.server.listen.to_string(), "0.0.0.0:9000");
+    assert_eq!(s.store.database_url.0, "sqlite://x.db");
+    assert_eq!(s.catalog.get(PlanId::Pro).runs, RunLimit::limited(8), "the environment still wins");
+}
+
+#[test]
+fn a_negative_number_gets_a_sentence() {
+    let dir = dir_with(&[]);
+    for key in
+        ["TOLLGATE_DB_MAX_CONNECTIONS", "TOLLGATE_AUTH_RATE_PER_MINUTE", "TOLLGATE_PAST_DUE_GRACE_HOURS"]
+    {
+        let message = Settings::load_from(dir.path(), env(&[(key, "-1")])).expect_err(key).to_string();
+        assert_eq!(message, format!("invalid setting `{key}`: must be a whole number, not a negative one"));
+    }
+    let message = Settings::load_from(dir.path(), env(&[("TOLLGATE_DB_MAX_CONNECTIONS", "0")]))
+        .expect_err("zero")
+        .to_string();
+    assert!(message.ends_with("must be at least 1"), "{message}");
+}
+
+#[test]
+fn production_on_sqlite_or_without_stripe_is_warned_about() {
+    let dir = dir_with(&[]);
+    let production = [("TOLLGATE_ENV", "production"), ("JWT_SECRET_KEY", SECRET)];
+    let s = Settings::load_from(dir.path(), env(&production)).expect("loads");
+    let warnings = s.warnings();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("SQLite") && warnings[1].contains("STRIPE_SECRET_KEY"), "{warnings:?}");
+    let configured = [
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1/x"),
+        ("STRIPE_SECRET_KEY", "sk_test_x"),
+        ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+    ];
+    let s =
+        Settings::load_from(dir.path(), env(&[&production[..], &configured[..]].concat())).expect("loads");
+    assert!(s.warnings().is_empty(), "{:?}", s.warnings());
+    let s = Settings::load_from(dir.path(), env(&[])).expect("dev");
+    assert!(s.warnings().is_empty(), "dev is not warned about");
+}

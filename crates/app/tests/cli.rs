@@ -372,3 +372,62 @@ fn a_command_on_a_store_that_does_not_exist_says_so_and_creates_nothing() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("store: {}", file.display())), "{stderr}");
 }
+
+fn lines_with(text: &[u8], needle: &str) -> usize {
+    String::from_utf8_lossy(text).lines().filter(|l| l.contains(needle)).count()
+}
+
+#[test]
+fn configuration_typos_stop_every_command_with_the_closest_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tollgate.db", dir.path().display());
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["migrate", "--config-dir"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .env("TOLLGATE_PLAN_PRO_RUN", "7")
+        .output()
+        .expect("run tollgate");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim(),
+        "tollgate: unknown setting `TOLLGATE_PLAN_PRO_RUN` in the environment; did you mean `TOLLGATE_PLAN_PRO_RUNS`?"
+    );
+    std::fs::write(dir.path().join("default.toml"), "[server]\nlisen = \"127.0.0.1:1\"\n").expect("file");
+    let output = tollgate(&["migrate"], &url, dir.path());
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("did you mean `[server] listen`?"), "{stderr}");
+    assert!(!dir.path().join("tollgate.db").exists(), "nothing was done");
+}
+
+#[test]
+fn an_error_is_printed_once_by_a_command_and_by_the_server() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/tollgate.db", dir.path().display());
+    assert!(migrate(&url, dir.path()).status.success());
+    let output = tollgate(&["user", "show", "nobody@example.com"], &url, dir.path());
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(lines_with(&output.stderr, "no user"), 1, "{}", String::from_utf8_lossy(&output.stderr));
+
+    // A server that cannot bind says so once, after warning about production on SQLite without Stripe.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["serve", "--config-dir"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .env("TOLLGATE_ENV", "production")
+        .env("JWT_SECRET_KEY", "0123456789abcdef0123456789abcdef-test")
+        .env("TOLLGATE_LISTEN", taken.local_addr().expect("addr").to_string())
+        .env("TOLLGATE_METRICS_LISTEN", "off")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run tollgate serve");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(lines_with(&output.stderr, "production on SQLite"), 1, "{stderr}");
+    assert_eq!(lines_with(&output.stderr, "production without STRIPE_SECRET_KEY"), 1, "{stderr}");
+    assert_eq!(lines_with(&output.stderr, "Address already in use"), 1, "{stderr}");
+    assert!(stderr.lines().all(|l| l.starts_with('{')), "production logs JSON lines only: {stderr}");
+}

@@ -28,7 +28,7 @@ fn in_ci() -> bool {
 
 /// Starts localstripe, or says why not (outside CI only; CI=true fails instead).
 async fn localstripe() -> Option<LocalStripe> {
-    let binary = std::env::var("TOLLGATE_LOCALSTRIPE")
+    let binary = std::env::var("TOLLGATE_TEST_LOCALSTRIPE")
         .unwrap_or_else(|_| format!("{}/../../.venv/bin/localstripe", env!("CARGO_MANIFEST_DIR")));
     if !std::path::Path::new(&binary).exists() {
         assert!(!in_ci(), "localstripe is not installed at {binary} (scripts/localstripe.sh installs it)");

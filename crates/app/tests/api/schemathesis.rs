@@ -23,7 +23,7 @@ fn fixture(name: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_holds_against_schemathesis_with_every_phase_and_check() {
-    let binary = std::env::var("TOLLGATE_SCHEMATHESIS")
+    let binary = std::env::var("TOLLGATE_TEST_SCHEMATHESIS")
         .unwrap_or_else(|_| format!("{}/../../.venv/bin/schemathesis", env!("CARGO_MANIFEST_DIR")));
     if !std::path::Path::new(&binary).exists() {
         assert!(!in_ci(), "schemathesis is not installed at {binary} (scripts/schemathesis.sh installs it)");
@@ -76,8 +76,8 @@ async fn the_openapi_document_holds_against_schemathesis_with_every_phase_and_ch
         Command::new(&binary)
             .args(["--config-file", &config, "run", &schema])
             .args(["--phases", "examples,coverage,fuzzing,stateful", "--checks", "all", "--no-color"])
-            .env("TOLLGATE_ST_TOKEN", token)
-            .env("TOLLGATE_ST_SERVICE_KEY", service_key)
+            .env("TOLLGATE_TEST_ST_TOKEN", token)
+            .env("TOLLGATE_TEST_ST_SERVICE_KEY", service_key)
             .env("HYPOTHESIS_STORAGE_DIRECTORY", dir.join("hypothesis"))
             .current_dir(&dir)
             .output()
