@@ -2,7 +2,8 @@
 
 use anyhow::{anyhow, Context};
 use tollgate_domain::plan::RunLimit;
-use tollgate_domain::{Email, PlanId, Role, RunCount, Subscription, User};
+use tollgate_domain::{Email, PlanId, Role, RunCount};
+use tollgate_http::dto::{rfc3339, AdminUserDetail, SubscriptionView};
 use tollgate_ports::services::admin::{Actor, AdminError, MAX_GRANT};
 
 use crate::settings::Settings;
@@ -46,12 +47,22 @@ fn os_account() -> String {
         .unwrap_or_else(|| format!("uid:{uid}"))
 }
 
-/// Runs the command and prints the result as JSON on stdout.
-pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+/// How a command prints its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// A line or a few, for a person.
+    Text,
+    /// One JSON document with the admin API's names and RFC 3339 times, for a program.
+    Json,
+}
+
+/// Runs the command. A change prints one line of confirmation (`--json`: the user as
+/// `GET /api/v1/admin/users/{id}` returns it); `show` prints the user, the period and the latest
+/// usage.
+pub async fn run(settings: &Settings, command: UserCommand, output: Output) -> anyhow::Result<()> {
     let store = Store::open(settings).await?;
     store.migrate().await?;
     let admin = services(settings, &store)?.admin;
-    let usage = store.ports().usage;
     let actor = cli_actor();
     let email = match &command {
         UserCommand::Show { email }
@@ -59,17 +70,19 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
         | UserCommand::SetRole { email, .. }
         | UserCommand::Grant { email, .. } => parse_email(email)?,
     };
-    match command {
-        UserCommand::Show { .. } => {}
+    let done = match command {
+        UserCommand::Show { .. } => None,
         UserCommand::SetPlan { plan, runs, .. } => {
             let plan: PlanId =
                 plan.parse().map_err(|_| anyhow!("unknown plan `{plan}` (free, basic, pro, enterprise)"))?;
             let user = admin.find(&email).await.map_err(describe)?;
             admin.set_plan(user.id, plan, runs, &actor).await.map_err(describe)?;
+            Some(format!("plan set to {}", plan.as_str()))
         }
         UserCommand::SetRole { role, .. } => {
             let role: Role = role.parse().map_err(|_| anyhow!("unknown role `{role}` (user, admin)"))?;
             admin.set_role(&email, role, &actor).await.map_err(describe)?;
+            Some(format!("role set to {}", role.as_str()))
         }
         UserCommand::Grant { runs, reason, .. } => {
             anyhow::ensure!((1..=MAX_GRANT).contains(&runs), "runs must be between 1 and {MAX_GRANT}");
@@ -77,14 +90,57 @@ pub async fn run(settings: &Settings, command: UserCommand) -> anyhow::Result<()
             anyhow::ensure!(!reason.is_empty(), "a reason is required (it goes into the audit log)");
             let user = admin.find(&email).await.map_err(describe)?;
             admin.grant(user.id, RunCount::new(runs), reason, &actor).await.map_err(describe)?;
+            Some(format!("granted {runs} runs"))
         }
+    };
+    let user = admin.find(&email).await.map_err(describe)?;
+    let detail = admin.detail(user.id, RECENT_USAGE).await.map_err(describe)?;
+    let shown = AdminUserDetail::new(&detail, &settings.catalog);
+    match (output, done) {
+        (Output::Json, _) => println!("{}", serde_json::to_string_pretty(&shown).context("Failed to print")?),
+        (Output::Text, Some(done)) => {
+            println!("{}: {done}; {}", shown.user.email, quota_line(&shown.subscription))
+        }
+        (Output::Text, None) => print!("{}", show_text(&shown)),
     }
-    let (user, sub) = admin.show(&email).await.map_err(describe)?;
-    let recent = usage.list(user.id, RECENT_USAGE).await.context("Failed to read the usage records")?;
-    let mut shown = view(&user, &sub, settings);
-    shown["recent_usage"] = serde_json::to_value(&recent).context("Failed to print")?;
-    println!("{}", serde_json::to_string_pretty(&shown).context("Failed to print")?);
     Ok(())
+}
+
+/// `pro (active), 12 of 5000 runs used, 4988 remaining, 0 granted, period ends 2027-01-01T00:00:00Z`.
+fn quota_line(s: &SubscriptionView) -> String {
+    let limit = s.monthly_agent_runs_limit.map_or_else(|| "unlimited".to_owned(), |l| l.to_string());
+    let remaining = s.remaining_runs.map_or_else(|| "unlimited".to_owned(), |r| r.to_string());
+    format!(
+        "{} ({}), {} of {limit} runs used, {remaining} remaining, {} granted, period ends {}",
+        s.plan, s.status, s.monthly_agent_runs, s.granted_runs, s.current_period_end
+    )
+}
+
+fn show_text(d: &AdminUserDetail) -> String {
+    use std::fmt::Write;
+    let u = &d.user;
+    let mut text =
+        format!("{} ({}), role {}, id {}, since {}\n", u.email, u.fullname, u.role, u.id, u.created_at);
+    let _ = writeln!(text, "{}", quota_line(&d.subscription));
+    if let Some(trial_end) = &d.subscription.trial_end {
+        let _ = writeln!(text, "trial ends {trial_end}");
+    }
+    if let Some(customer) = &d.stripe_customer_id {
+        let subscription = d.stripe_subscription_id.as_deref().unwrap_or("none");
+        let _ = writeln!(text, "stripe customer {customer}, subscription {subscription}");
+    }
+    for r in &d.recent_usage {
+        let refunded = if r.refunded { " (refunded)" } else { "" };
+        let _ = writeln!(
+            text,
+            "{}  {} run{}  {}{refunded}",
+            r.at,
+            r.runs,
+            if r.runs == 1 { "" } else { "s" },
+            r.reason
+        );
+    }
+    text
 }
 
 fn parse_email(raw: &str) -> anyhow::Result<Email> {
@@ -102,24 +158,6 @@ fn describe(e: AdminError) -> anyhow::Error {
     }
 }
 
-fn view(user: &User, sub: &Subscription, settings: &Settings) -> serde_json::Value {
-    let limit = sub.runs_limit(&settings.catalog);
-    serde_json::json!({
-        "user": { "id": user.id, "email": user.email.as_str(), "fullname": user.fullname.as_str(), "role": user.role.as_str() },
-        "subscription": {
-            "plan": sub.plan().as_str(),
-            "status": sub.status().as_str(),
-            "monthly_agent_runs": sub.runs_used().get(),
-            "monthly_agent_runs_limit": limit.as_option(),
-            "runs_granted": sub.runs_granted().get(),
-            "current_period_start": sub.period().start().to_string(),
-            "current_period_end": sub.period().end().to_string(),
-            "is_trial": sub.is_trial(),
-            "stripe_customer_id": sub.billing().customer_id,
-        }
-    })
-}
-
 /// `tollgate key …`: service keys for the service API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyCommand {
@@ -129,7 +167,8 @@ pub enum KeyCommand {
 }
 
 /// Runs a key command. `create` prints the key once, on stdout; nothing else ever shows it.
-pub async fn run_key(settings: &Settings, command: KeyCommand) -> anyhow::Result<()> {
+/// `list` prints a table (`--json`: an array with RFC 3339 times).
+pub async fn run_key(settings: &Settings, command: KeyCommand, output: Output) -> anyhow::Result<()> {
     use tollgate_ports::services::service_keys::CreateKeyError;
     let store = Store::open(settings).await?;
     store.migrate().await?;
@@ -142,23 +181,33 @@ pub async fn run_key(settings: &Settings, command: KeyCommand) -> anyhow::Result
                 CreateKeyError::Failure(f) => anyhow::Error::new(f).context("the store failed"),
             })?;
             eprintln!("service key `{}` created; it is shown once, keep it secret:", issued.key.name);
-            println!("{}", issued.secret);
+            match output {
+                Output::Text => println!("{}", issued.secret),
+                Output::Json => {
+                    println!("{}", serde_json::json!({ "name": issued.key.name, "key": issued.secret }))
+                }
+            }
         }
         KeyCommand::List => {
-            let listed: Vec<serde_json::Value> = keys
-                .list()
-                .await
-                .context("the store failed")?
-                .iter()
-                .map(|k| {
-                    serde_json::json!({
-                        "name": k.name,
-                        "created_at": k.created_at.to_string(),
-                        "revoked_at": k.revoked_at.map(|t| t.to_string()),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&listed).context("Failed to print")?);
+            let listed = keys.list().await.context("the store failed")?;
+            match output {
+                Output::Json => {
+                    let listed: Vec<serde_json::Value> = listed
+                        .iter()
+                        .map(|k| {
+                            serde_json::json!({
+                                "name": k.name,
+                                "prefix": k.prefix,
+                                "created_at": rfc3339(k.created_at),
+                                "last_used_at": k.last_used_at.map(rfc3339),
+                                "revoked_at": k.revoked_at.map(rfc3339),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&listed).context("Failed to print")?);
+                }
+                Output::Text => print!("{}", key_table(&listed)),
+            }
         }
         KeyCommand::Revoke { name } => {
             if !keys.revoke(&name, &actor).await.context("the store failed")? {
@@ -168,4 +217,31 @@ pub async fn run_key(settings: &Settings, command: KeyCommand) -> anyhow::Result
         }
     }
     Ok(())
+}
+
+/// The keys as aligned columns; a key made before prefixes were kept shows `-`.
+fn key_table(keys: &[tollgate_ports::outbound::ServiceKey]) -> String {
+    let rows: Vec<[String; 5]> = keys
+        .iter()
+        .map(|k| {
+            [
+                k.name.clone(),
+                k.prefix.as_ref().map_or_else(|| "-".to_owned(), |p| format!("{p}…")),
+                rfc3339(k.created_at),
+                k.last_used_at.map_or_else(|| "never".to_owned(), rfc3339),
+                k.revoked_at.map_or_else(|| "-".to_owned(), rfc3339),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "PREFIX", "CREATED", "LAST USED", "REVOKED"].map(str::to_owned);
+    let widths: Vec<usize> = (0..5)
+        .map(|i| std::iter::once(&header).chain(&rows).map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    text
 }

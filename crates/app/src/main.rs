@@ -15,6 +15,9 @@ struct Cli {
     /// Folder holding `default.toml` and `{TOLLGATE_ENV}.toml` (both optional).
     #[arg(long, global = true, default_value = "config")]
     config_dir: PathBuf,
+    /// Print `user` and `key` answers as JSON (the admin API's names, RFC 3339 times).
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -41,7 +44,7 @@ enum Command {
 enum KeyCommand {
     /// Create a key and print it (once; only its hash is stored).
     Create { name: String },
-    /// List the keys (names and dates, never the keys).
+    /// List the keys: name, first characters, created, last used, revoked (never the keys).
     List,
     /// Revoke a key, at once, on every replica.
     Revoke { name: String },
@@ -49,7 +52,7 @@ enum KeyCommand {
 
 #[derive(Debug, Subcommand)]
 enum UserCommand {
-    /// Print the user and their current subscription as JSON.
+    /// Print the user, their period and their latest usage.
     Show { email: String },
     /// Set the plan (free, basic, pro, enterprise), optionally with a per-customer run limit.
     SetPlan {
@@ -80,9 +83,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.mode());
     let command = cli.command.unwrap_or(Command::Serve);
+    // The server logs what it does; a command logs only what went wrong (its answer is its output).
+    telemetry::init(settings.mode(), if matches!(command, Command::Serve) { "info" } else { "warn" });
     let serving = matches!(command, Command::Serve);
+    let output = if cli.json { tollgate::admin::Output::Json } else { tollgate::admin::Output::Text };
     // Only `serve` and `migrate` may create a store; the other commands open an existing one and
     // say which, so a command run from another folder never answers from an empty new file.
     if matches!(command, Command::User(_) | Command::Key(_) | Command::Backup { .. }) {
@@ -94,8 +99,8 @@ async fn main() -> ExitCode {
     let result = match command {
         Command::Serve => serve(&mut settings).await,
         Command::Migrate => migrate(&settings).await,
-        Command::User(command) => tollgate::admin::run(&settings, command.into()).await,
-        Command::Key(command) => tollgate::admin::run_key(&settings, command.into()).await,
+        Command::User(command) => tollgate::admin::run(&settings, command.into(), output).await,
+        Command::Key(command) => tollgate::admin::run_key(&settings, command.into(), output).await,
         Command::Backup { path } => backup(&settings, &path).await,
         Command::Health => health(&settings),
     };

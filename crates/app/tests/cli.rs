@@ -120,7 +120,7 @@ async fn operators_show_and_set_plans_through_the_cli() {
                     &url,
                     &dir,
                 ),
-                tollgate(&["user", "show", "ada@example.com"], &url, &dir),
+                tollgate(&["user", "show", "ada@example.com", "--json"], &url, &dir),
                 tollgate(&["user", "show", "nobody@example.com"], &url, &dir),
                 tollgate(&["user", "set-plan", "ada@example.com", "platinum"], &url, &dir),
                 tollgate(&["user", "set-plan", "ada@example.com", "free", "--runs", "unlimited"], &url, &dir),
@@ -130,12 +130,33 @@ async fn operators_show_and_set_plans_through_the_cli() {
     .await
     .expect("joined");
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    // A change confirms in one line, without colour codes (the output is not a terminal).
+    let confirmed = String::from_utf8_lossy(&set.stdout);
+    assert_eq!(confirmed.lines().count(), 1, "{confirmed}");
+    assert!(
+        confirmed.starts_with("ada@example.com: plan set to enterprise; enterprise (active), 1 of 25000 runs used, 24999 remaining, 0 granted, period ends "),
+        "{confirmed}"
+    );
+    for output in [&set, &show] {
+        assert!(!output.stdout.contains(&0x1b) && !output.stderr.contains(&0x1b), "no ANSI escapes");
+    }
+    // `--json` is the admin API's document: its names and RFC 3339 times.
     let shown: serde_json::Value = serde_json::from_slice(&show.stdout).expect("json");
     assert_eq!(shown["subscription"]["plan"], "enterprise");
     assert_eq!(shown["subscription"]["monthly_agent_runs_limit"], 25000);
+    assert_eq!(shown["subscription"]["granted_runs"], 0);
+    assert_eq!(shown["subscription"]["remaining_runs"], 24999);
     assert_eq!(shown["user"]["email"], "ada@example.com");
     assert_eq!(shown["recent_usage"][0]["reason"], "session.create");
-    assert_eq!(shown["recent_usage"][0]["units"], 1);
+    assert_eq!(shown["recent_usage"][0]["runs"], 1);
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    for at in [
+        &shown["subscription"]["current_period_end"],
+        &shown["user"]["created_at"],
+        &shown["recent_usage"][0]["at"],
+    ] {
+        assert!(time::OffsetDateTime::parse(at.as_str().expect("text"), rfc3339).is_ok(), "{at}");
+    }
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user with this email"));
     assert!(!bad_plan.status.success());
@@ -151,7 +172,7 @@ async fn operators_show_and_set_plans_through_the_cli() {
             (
                 tollgate(&["user", "set-role", "ada@example.com", "admin"], &url, &dir),
                 tollgate(
-                    &["user", "grant", "ada@example.com", "5", "--reason", "outage on the 3rd"],
+                    &["user", "grant", "ada@example.com", "5", "--reason", "outage on the 3rd", "--json"],
                     &url,
                     &dir,
                 ),
@@ -163,11 +184,15 @@ async fn operators_show_and_set_plans_through_the_cli() {
     .await
     .expect("joined");
     assert!(promote.status.success(), "{}", String::from_utf8_lossy(&promote.stderr));
-    let shown: serde_json::Value = serde_json::from_slice(&promote.stdout).expect("json");
-    assert_eq!(shown["user"]["role"], "admin");
+    let confirmed = String::from_utf8_lossy(&promote.stdout);
+    assert!(
+        confirmed.starts_with("ada@example.com: role set to admin; ") && confirmed.lines().count() == 1,
+        "{confirmed}"
+    );
     assert!(grant.status.success(), "{}", String::from_utf8_lossy(&grant.stderr));
     let shown: serde_json::Value = serde_json::from_slice(&grant.stdout).expect("json");
-    assert_eq!(shown["subscription"]["runs_granted"], 5);
+    assert_eq!(shown["user"]["role"], "admin");
+    assert_eq!(shown["subscription"]["granted_runs"], 5);
     assert_eq!(shown["subscription"]["monthly_agent_runs_limit"], 25005);
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
     assert!(String::from_utf8_lossy(&no_reason.stderr).contains("a reason is required"));
@@ -186,7 +211,7 @@ async fn operators_create_list_and_revoke_service_keys_through_the_cli() {
     let url = format!("sqlite://{}/tollgate.db", dir.path().display());
     // Key commands open an existing store only (`migrate` or `serve` makes it).
     assert_ok(&migrate(&url, dir.path()));
-    let (created, listed, revoked, again, unknown) = tokio::task::spawn_blocking({
+    let (created, listed, revoked, again, unknown, json) = tokio::task::spawn_blocking({
         let dir = dir.path().to_owned();
         move || {
             (
@@ -195,6 +220,7 @@ async fn operators_create_list_and_revoke_service_keys_through_the_cli() {
                 tollgate(&["key", "revoke", "research-backend"], &url, &dir),
                 tollgate(&["key", "create", "research-backend"], &url, &dir),
                 tollgate(&["key", "revoke", "nobody"], &url, &dir),
+                tollgate(&["key", "list", "--json"], &url, &dir),
             )
         }
     })
@@ -208,6 +234,23 @@ async fn operators_create_list_and_revoke_service_keys_through_the_cli() {
         list.contains("research-backend") && !list.contains(&key),
         "the list never shows the key: {list}"
     );
+    // A table: the key's first characters to tell it apart, and its last use (none yet).
+    let row = list.lines().nth(1).expect("a row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(
+        list.lines().next().map(|h| h.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["NAME", "PREFIX", "CREATED", "LAST", "USED", "REVOKED"])
+    );
+    assert_eq!(cells[0], "research-backend");
+    assert_eq!(cells[1], format!("{}…", &key[..12]));
+    assert_eq!(&cells[3..], ["never", "-"]);
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(json[0]["prefix"], key[..12]);
+    assert!(json[0]["last_used_at"].is_null());
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    for at in [&json[0]["created_at"], &json[0]["revoked_at"]] {
+        assert!(time::OffsetDateTime::parse(at.as_str().expect("text"), rfc3339).is_ok(), "{at}");
+    }
     assert!(revoked.status.success());
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("exists"));
     assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("no service key"));

@@ -512,6 +512,8 @@ pub async fn service_keys_are_found_by_hash_until_revoked_and_names_are_unique(s
         key_hash: "hash-1".into(),
         created_at: T0,
         revoked_at: None,
+        prefix: Some("tgk_AbCdEfGh".into()),
+        last_used_at: None,
     };
     let entry = |action| AuditEntry {
         id: id(),
@@ -530,6 +532,17 @@ pub async fn service_keys_are_found_by_hash_until_revoked_and_names_are_unique(s
     assert!(matches!(refused, Err(CreateServiceKeyError::DuplicateName)));
     assert_eq!(s.service_keys.find_active("hash-1").await.unwrap(), Some(key.clone()));
     assert_eq!(s.service_keys.find_active("hash-2").await.unwrap(), None);
+    // The last use is written once per window: a second touch inside it changes nothing.
+    let used = T0 + Duration::seconds(30);
+    s.service_keys.touch(key.id, used, used - Duration::minutes(1)).await.unwrap();
+    let later = used + Duration::seconds(20);
+    s.service_keys.touch(key.id, later, later - Duration::minutes(1)).await.unwrap();
+    let found = s.service_keys.find_active("hash-1").await.unwrap().expect("active");
+    assert_eq!((found.prefix.as_deref(), found.last_used_at), (Some("tgk_AbCdEfGh"), Some(used)));
+    let next = used + Duration::minutes(2);
+    s.service_keys.touch(key.id, next, next - Duration::minutes(1)).await.unwrap();
+    let key = ServiceKey { last_used_at: Some(next), ..key };
+    assert_eq!(s.service_keys.find_active("hash-1").await.unwrap(), Some(key.clone()));
     assert!(s
         .service_keys
         .revoke("agents", T0 + Duration::seconds(1), &entry(AuditAction::RevokeKey))

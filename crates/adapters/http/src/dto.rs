@@ -8,7 +8,8 @@ use tollgate_ports::outbound::{Reservation, Session};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-fn rfc3339(at: OffsetDateTime) -> String {
+/// A time as the API writes it (RFC 3339, UTC).
+pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 

@@ -330,6 +330,8 @@ pub struct ServiceKeyRow {
     pub key_hash: String,
     pub created_at: Ts,
     pub revoked_at: Option<Ts>,
+    pub prefix: Option<String>,
+    pub last_used_at: Option<Ts>,
 }
 
 impl ServiceKeyRow {
@@ -340,6 +342,8 @@ impl ServiceKeyRow {
             key_hash: self.key_hash,
             created_at: self.created_at.0,
             revoked_at: self.revoked_at.map(|t| t.0),
+            prefix: self.prefix,
+            last_used_at: self.last_used_at.map(|t| t.0),
         }
     }
 }

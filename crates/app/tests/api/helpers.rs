@@ -60,7 +60,7 @@ pub async fn spawn_replica(app: &TestApp) -> TestApp {
 async fn spawn_on(shared: Option<String>, extra: &[(&str, &str)]) -> TestApp {
     // `TEST_LOG=1` shows the application's logs (zero2prod's switch).
     if std::env::var("TEST_LOG").is_ok() {
-        tollgate::telemetry::init(tollgate::settings::RunMode::Dev);
+        tollgate::telemetry::init(tollgate::settings::RunMode::Dev, "info");
     }
     let dir = tempfile::tempdir().expect("temp dir");
     let database = match std::env::var("TOLLGATE_TEST_STORE").as_deref() {

@@ -39,8 +39,14 @@ async fn keys_and_user_tokens_never_work_on_each_others_endpoints() {
         let res = call(&app, "/api/v1/usage/check", bad, json!({"user_id": ada.id})).await;
         problem(res, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
     }
+    let listed = app.services.keys.list().await.expect("keys");
+    assert_eq!(listed[0].last_used_at, None, "refused calls are not a use");
     let res = call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
     assert_eq!(res.status(), StatusCode::OK);
+    // The key's last use is recorded (for `tollgate key list`), and its first characters kept.
+    let listed = app.services.keys.list().await.expect("keys");
+    assert!(listed[0].last_used_at.is_some(), "{listed:?}");
+    assert_eq!(listed[0].prefix.as_deref(), Some(&key[..12]));
 }
 
 #[tokio::test]

@@ -19,7 +19,15 @@ pub struct ServiceKey {
     /// Set when revoked; a revoked key authenticates nothing, on every replica at once (keys are
     /// looked up on each request).
     pub revoked_at: Option<Timestamp>,
+    /// The key's first characters (`tgk_` and 8 more), kept so an operator can tell keys apart;
+    /// `None` for keys made before prefixes were kept.
+    pub prefix: Option<String>,
+    /// When the key last authenticated a request, to within [`LAST_USE_RESOLUTION`].
+    pub last_used_at: Option<Timestamp>,
 }
+
+/// A key's last use is written at most this often (a write per request would cost every request).
+pub const LAST_USE_RESOLUTION: time::Duration = time::Duration::minutes(1);
 
 /// Why a key could not be created.
 #[derive(Debug, thiserror::Error)]
@@ -49,4 +57,8 @@ pub trait ServiceKeyRepository: Send + Sync {
 
     /// The key with this hash, if it exists and is not revoked.
     async fn find_active(&self, key_hash: &str) -> Result<Option<ServiceKey>, StoreError>;
+
+    /// Records that key `id` was used at `at`, unless a use at or after `not_before` is recorded
+    /// already (so replicas racing on one key write once per [`LAST_USE_RESOLUTION`]).
+    async fn touch(&self, id: Uuid, at: Timestamp, not_before: Timestamp) -> Result<(), StoreError>;
 }

@@ -9,11 +9,15 @@ use super::admin::Actor;
 use super::Failure;
 use crate::outbound::{
     AuditAction, AuditEntry, Clock, CreateServiceKeyError, IdGenerator, ServiceKey, ServiceKeyRepository,
-    StoreError, TokenIssuer,
+    StoreError, TokenIssuer, LAST_USE_RESOLUTION,
 };
 
 /// Every service key starts with this.
 pub const SERVICE_KEY_PREFIX: &str = "tgk_";
+
+/// How many random characters after [`SERVICE_KEY_PREFIX`] are kept to tell keys apart (48 of the
+/// key's 256 random bits; the rest stay secret).
+pub const SHOWN_CHARACTERS: usize = 8;
 
 /// A new key and the secret to hand over (never stored, never shown again).
 #[derive(Clone)]
@@ -82,6 +86,8 @@ impl ServiceKeyService {
             key_hash: self.secrets.hash_refresh_token(&secret),
             created_at: self.clock.now(),
             revoked_at: None,
+            prefix: Some(secret.chars().take(SERVICE_KEY_PREFIX.len() + SHOWN_CHARACTERS).collect()),
+            last_used_at: None,
         };
         let entry = self.audit(actor, AuditAction::CreateKey, None, Some(&key.name));
         match self.keys.create(&key, &entry).await {
@@ -131,11 +137,22 @@ impl ServiceKeyService {
             return Err(KeyAuthError::Invalid);
         }
         let hash = self.secrets.hash_refresh_token(bearer);
-        self.keys
+        let key = self
+            .keys
             .find_active(&hash)
             .await
             .map_err(|e: StoreError| Failure::from(e))?
-            .ok_or(KeyAuthError::Invalid)
+            .ok_or(KeyAuthError::Invalid)?;
+        // The last use, at most once a minute per key: an operator's answer to "is this key still
+        // used?", not an access log. A failure to record it never refuses the request.
+        let now = self.clock.now();
+        let not_before = now - LAST_USE_RESOLUTION;
+        if key.last_used_at.is_none_or(|used| used < not_before) {
+            if let Err(e) = self.keys.touch(key.id, now, not_before).await {
+                tracing::warn!(error = %e, key = %key.name, "could not record the service key's last use");
+            }
+        }
+        Ok(key)
     }
 }
 
@@ -151,7 +168,7 @@ mod tests {
         let mut issuer = MockTokenIssuer::new();
         issuer
             .expect_new_refresh_token()
-            .returning(|| NewRefreshToken { token: "RANDOM".into(), hash: "unused".into() });
+            .returning(|| NewRefreshToken { token: "R4nd0mR4nd0mR4nd0mR4nd0m".into(), hash: "unused".into() });
         issuer
             .expect_hash_refresh_token()
             .returning(|t| format!("hash-of-{}-chars:{}", t.len(), t.starts_with("tgk_good")));
@@ -168,8 +185,9 @@ mod tests {
         keys.expect_create()
             .withf(|k, audit| {
                 k.name == "agents"
-                    && k.key_hash == "hash-of-10-chars:false"
+                    && k.key_hash == "hash-of-28-chars:false"
                     && k.revoked_at.is_none()
+                    && k.prefix.as_deref() == Some("tgk_R4nd0mR4")
                     && audit.action == AuditAction::CreateKey
                     && audit.actor == "cli:ops"
                     && audit.after == Some(serde_json::json!({ "service_key": "agents" }))
@@ -177,8 +195,8 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
         let issued = service(keys).create(" agents ", &Actor::cli("ops")).await.expect("created");
-        assert_eq!(issued.secret, "tgk_RANDOM");
-        assert!(!format!("{issued:?}").contains("tgk_RANDOM"), "the secret is not printed");
+        assert_eq!(issued.secret, "tgk_R4nd0mR4nd0mR4nd0mR4nd0m");
+        assert!(!format!("{issued:?}").contains("tgk_R4nd0mR4nd0m"), "the secret is not printed");
     }
 
     #[tokio::test]
@@ -205,12 +223,43 @@ mod tests {
                 key_hash: "hash-of-8-chars:true".into(),
                 created_at: ts::NOW,
                 revoked_at: None,
+                prefix: Some("tgk_good".into()),
+                last_used_at: None,
             }))
         });
         keys.expect_find_active().returning(|_| Ok(None));
+        keys.expect_touch().times(1).returning(|_, _, _| Ok(()));
         let service = service(keys);
         assert_eq!(service.authenticate("tgk_good").await.expect("valid").name, "agents");
         assert!(matches!(service.authenticate("tgk_revoked").await, Err(KeyAuthError::Invalid)));
         assert!(matches!(service.authenticate("eyJhbGciOi.user.token").await, Err(KeyAuthError::Invalid)));
+    }
+
+    #[tokio::test]
+    async fn the_last_use_is_written_at_most_once_a_minute_and_never_refuses_a_request() {
+        let key = |last_used_at| ServiceKey {
+            id: uuid::Uuid::nil(),
+            name: "agents".into(),
+            key_hash: "hash-of-8-chars:true".into(),
+            created_at: ts::NOW - time::Duration::days(1),
+            revoked_at: None,
+            prefix: None,
+            last_used_at,
+        };
+        // Used 30 s ago: nothing is written.
+        let mut keys = MockServiceKeyRepository::new();
+        let recent = key(Some(ts::NOW - time::Duration::seconds(30)));
+        keys.expect_find_active().returning(move |_| Ok(Some(recent.clone())));
+        keys.expect_touch().never();
+        assert!(service(keys).authenticate("tgk_good").await.is_ok());
+        // Used 2 minutes ago: written with the window's start; a store failure still authenticates.
+        let mut keys = MockServiceKeyRepository::new();
+        let stale = key(Some(ts::NOW - time::Duration::minutes(2)));
+        keys.expect_find_active().returning(move |_| Ok(Some(stale.clone())));
+        keys.expect_touch()
+            .with(eq(uuid::Uuid::nil()), eq(ts::NOW), eq(ts::NOW - LAST_USE_RESOLUTION))
+            .times(1)
+            .returning(|_, _, _| Err(StoreError::Unavailable("down".into())));
+        assert!(service(keys).authenticate("tgk_good").await.is_ok());
     }
 }

@@ -16,13 +16,14 @@ macro_rules! __service_keys {
                 let failed = |e| CreateServiceKeyError::Store($crate::store_error(e));
                 let mut tx = self.write().await.map_err(failed)?;
                 let inserted = ::sqlx::query(
-                    "INSERT INTO service_keys (id, name, key_hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO service_keys (id, name, key_hash, created_at, revoked_at, prefix) VALUES ($1, $2, $3, $4, $5, $6)",
                 )
                 .bind(key.id)
                 .bind(&key.name)
                 .bind(&key.key_hash)
                 .bind($crate::Ts(key.created_at))
                 .bind(key.revoked_at.map($crate::Ts))
+                .bind(&key.prefix)
                 .execute(&mut *tx)
                 .await;
                 match inserted {
@@ -39,7 +40,7 @@ macro_rules! __service_keys {
                 &self,
             ) -> Result<Vec<::tollgate_ports::outbound::ServiceKey>, ::tollgate_ports::outbound::StoreError> {
                 let rows: Vec<$crate::ServiceKeyRow> = ::sqlx::query_as(
-                    "SELECT id, name, key_hash, created_at, revoked_at FROM service_keys ORDER BY created_at, name",
+                    "SELECT id, name, key_hash, created_at, revoked_at, prefix, last_used_at FROM service_keys ORDER BY created_at, name",
                 )
                 .fetch_all(self.read_pool())
                 .await
@@ -77,7 +78,7 @@ macro_rules! __service_keys {
             ) -> Result<Option<::tollgate_ports::outbound::ServiceKey>, ::tollgate_ports::outbound::StoreError>
             {
                 let row: Option<$crate::ServiceKeyRow> = ::sqlx::query_as(
-                    "SELECT id, name, key_hash, created_at, revoked_at FROM service_keys \
+                    "SELECT id, name, key_hash, created_at, revoked_at, prefix, last_used_at FROM service_keys \
                      WHERE key_hash = $1 AND revoked_at IS NULL",
                 )
                 .bind(key_hash)
@@ -85,6 +86,27 @@ macro_rules! __service_keys {
                 .await
                 .map_err($crate::store_error)?;
                 Ok(row.map($crate::ServiceKeyRow::into_domain))
+            }
+
+            #[::tracing::instrument(skip_all)]
+            async fn touch(
+                &self,
+                id: ::uuid::Uuid,
+                at: ::time::OffsetDateTime,
+                not_before: ::time::OffsetDateTime,
+            ) -> Result<(), ::tollgate_ports::outbound::StoreError> {
+                let mut tx = self.write().await.map_err($crate::store_error)?;
+                ::sqlx::query(
+                    "UPDATE service_keys SET last_used_at = $2 \
+                     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(id)
+                .bind($crate::Ts(at))
+                .bind($crate::Ts(not_before))
+                .execute(&mut *tx)
+                .await
+                .map_err($crate::store_error)?;
+                tx.commit().await.map_err($crate::store_error)
             }
         }
     };
