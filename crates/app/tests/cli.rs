@@ -453,6 +453,16 @@ fn an_error_is_printed_once_by_a_command_and_by_the_server() {
     let output = tollgate(&["user", "show", "nobody@example.com"], &url, dir.path());
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(lines_with(&output.stderr, "no user"), 1, "{}", String::from_utf8_lossy(&output.stderr));
+    // Logs asked for on a pipe come without colour codes.
+    let output = Command::new(env!("CARGO_BIN_EXE_tollgate"))
+        .args(["key", "list", "--config-dir"])
+        .arg(dir.path())
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("run tollgate key list");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("INFO") && !stderr.contains('\x1b'), "{stderr}");
 
     // A server that cannot bind says so once, after warning about production on SQLite without Stripe.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("port");

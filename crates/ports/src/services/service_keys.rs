@@ -166,9 +166,10 @@ mod tests {
 
     fn issuer() -> MockTokenIssuer {
         let mut issuer = MockTokenIssuer::new();
-        issuer
-            .expect_new_refresh_token()
-            .returning(|| NewRefreshToken { token: "R4nd0mR4nd0mR4nd0mR4nd0m".into(), hash: "unused".into() });
+        issuer.expect_new_refresh_token().returning(|| NewRefreshToken {
+            token: "R4nd0mR4nd0mR4nd0mR4nd0m".into(),
+            hash: "unused".into(),
+        });
         issuer
             .expect_hash_refresh_token()
             .returning(|t| format!("hash-of-{}-chars:{}", t.len(), t.starts_with("tgk_good")));
