@@ -49,6 +49,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_REFRESH_TOKEN_TTL_DAYS", "auth.refresh_ttl_days"),
     ("TOLLGATE_AUTH_RATE_PER_MINUTE", "auth.rate_per_minute"),
     ("TOLLGATE_REFRESH_REUSE_GRACE_SECS", "auth.refresh_reuse_grace"),
+    ("TOLLGATE_PASSWORD_HASH_WORKERS", "auth.hash_workers"),
+    ("TOLLGATE_PASSWORD_HASH_QUEUE", "auth.hash_queue"),
     ("STRIPE_SECRET_KEY", "stripe.secret_key"),
     ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
     ("STRIPE_API_BASE", "stripe.api_base"),
@@ -333,6 +335,23 @@ pub struct AuthSettings {
     /// Reuse of a just-rotated refresh token within this time revokes nothing.
     #[serde(deserialize_with = "text")]
     pub refresh_reuse_grace: Secs,
+    /// Password-hashing workers, each holding one argon2 memory block (~19 MiB); unset = one
+    /// per core. See [`AuthSettings::hashing`].
+    #[serde(deserialize_with = "optional")]
+    pub hash_workers: Option<NonZeroU32>,
+    /// Hashes that may wait for a worker (unset = 64 per worker); past it register and login
+    /// answer 503 `OVERLOADED`.
+    #[serde(deserialize_with = "optional")]
+    pub hash_queue: Option<NonZeroU32>,
+}
+
+impl AuthSettings {
+    /// The password hashers' workers and queue, defaults applied.
+    pub fn hashing(&self) -> (u32, u32) {
+        let workers = self.hash_workers.map_or_else(cores, NonZeroU32::get);
+        let queue = self.hash_queue.map_or(workers.saturating_mul(64), NonZeroU32::get);
+        (workers, queue)
+    }
 }
 
 impl Default for AuthSettings {
@@ -343,8 +362,15 @@ impl Default for AuthSettings {
             refresh_ttl_days: NonZeroU32::new(30).unwrap_or(NonZeroU32::MIN),
             rate_per_minute: 30,
             refresh_reuse_grace: Secs(Duration::from_secs(10)),
+            hash_workers: None,
+            hash_queue: None,
         }
     }
+}
+
+/// The cores this process may use (1 if unknown).
+fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(u32::MAX))
 }
 
 /// Stripe.

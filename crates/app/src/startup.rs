@@ -20,7 +20,7 @@ use tollgate_ports::services::service_keys::ServiceKeyService;
 use tollgate_ports::services::sessions::SessionService;
 use tollgate_ports::services::usage_history::UsageHistoryService;
 use tollgate_ports::services::webhooks::WebhookService;
-use tollgate_security::{Argon2Hasher, JwtConfig, JwtIssuer};
+use tollgate_security::{Argon2Hasher, HashingLimits, JwtConfig, JwtIssuer};
 use tollgate_stripe::{StripeProvider, StripeWebhooks};
 
 use crate::settings::Settings;
@@ -44,7 +44,9 @@ pub fn services_with(
 ) -> anyhow::Result<Services> {
     let ports = store.ports();
     let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
-    let hasher = Arc::new(Argon2Hasher::new().context("Failed to prepare the password hasher")?);
+    let (workers, queue) = settings.auth.hashing();
+    let limits = HashingLimits { workers: workers as usize, queue: queue as usize };
+    let hasher = Arc::new(Argon2Hasher::new(limits).context("Failed to start the password hashers")?);
     let issuer = Arc::new(JwtIssuer::new(JwtConfig {
         secret: settings.jwt_secret.expose_secret().as_bytes().to_vec(),
         issuer: ISSUER.into(),

@@ -4,5 +4,5 @@
 mod hasher;
 mod tokens;
 
-pub use hasher::Argon2Hasher;
+pub use hasher::{Argon2Hasher, HashingLimits};
 pub use tokens::{JwtConfig, JwtIssuer};

@@ -6,8 +6,20 @@ use tollgate_domain::{Password, Role, UserId};
 use super::PasswordHash;
 
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed")]
-pub struct HashError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+pub enum HashError {
+    #[error("password hashing failed")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Every hashing worker is busy and the queue in front of them is full: nothing was hashed
+    /// (HTTP 503 `OVERLOADED`, retry shortly).
+    #[error("every password-hashing worker is busy")]
+    Busy,
+}
+
+impl HashError {
+    pub fn failed(e: impl std::fmt::Display) -> Self {
+        Self::Failed(e.to_string().into())
+    }
+}
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

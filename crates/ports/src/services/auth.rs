@@ -106,7 +106,7 @@ impl AuthService {
     pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
         let now = self.clock.now();
         let hash =
-            self.hasher.hash(&registration.password).await.map_err(|e| Failure::Internal(Box::new(e)))?;
+            self.hasher.hash(&registration.password).await.map_err(Failure::from)?;
         let user = User {
             id: UserId::from_uuid(self.ids.new_id()),
             fullname: registration.fullname,
@@ -134,7 +134,7 @@ impl AuthService {
         let hash = credentials.as_ref().map(|c| c.password_hash.clone());
         let verified = match &password {
             Some(password) => {
-                self.hasher.verify(password, hash).await.map_err(|e| Failure::Internal(Box::new(e)))?
+                self.hasher.verify(password, hash).await.map_err(Failure::from)?
             }
             None => {
                 // Outside the policy, so certainly wrong; still spend the hashing time.

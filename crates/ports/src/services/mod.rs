@@ -37,6 +37,15 @@ impl Failure {
     }
 }
 
+impl From<crate::outbound::HashError> for Failure {
+    fn from(e: crate::outbound::HashError) -> Self {
+        match e {
+            crate::outbound::HashError::Busy => Self::Overloaded,
+            e @ crate::outbound::HashError::Failed(_) => Self::Internal(Box::new(e)),
+        }
+    }
+}
+
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
