@@ -256,7 +256,10 @@ mod tests {
             }
         }
         assert_eq!(hashed + busy, 12);
-        assert!(busy >= 12 - 3 - 2, "at most one hashing and two queued at a time, a few freed meanwhile: {hashed} hashed");
+        assert!(
+            busy >= 12 - 3 - 2,
+            "at most one hashing and two queued at a time, a few freed meanwhile: {hashed} hashed"
+        );
         assert!(hashed >= 2, "the queue's two at least are hashed: {hashed}");
         // Once the burst has passed, hashing works again.
         assert!(hasher.hash(&password).await.is_ok());

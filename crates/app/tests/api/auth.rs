@@ -197,3 +197,52 @@ async fn sign_in_attempts_are_rate_limited_with_retry_after() {
         .await;
     problem(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
 }
+
+/// One hashing worker and a queue of one, flooded with sign-ups and logins: every answer is a
+/// success or a 503 `OVERLOADED` with `Retry-After`, never a 500; a refused sign-up made no user.
+#[tokio::test]
+async fn a_full_password_hashing_queue_answers_503_overloaded_and_creates_nothing() {
+    let app = spawn_app_with(&[
+        ("TOLLGATE_PASSWORD_HASH_WORKERS", "1"),
+        ("TOLLGATE_PASSWORD_HASH_QUEUE", "1"),
+        ("TOLLGATE_AUTH_RATE_PER_MINUTE", "0"),
+    ])
+    .await;
+    let ada = app.register("ada@example.com").await;
+    assert!(!ada.access.is_empty());
+    let signups = (0..24).map(|n| {
+        app.post(
+            "/api/v1/auth/register",
+            None,
+            json!({"fullname": "Burst", "email": format!("burst{n}@example.com"), "password": "correct horse"}),
+        )
+    });
+    let logins = (0..24).map(|_| {
+        app.post("/api/v1/auth/login", None, json!({"email": "ada@example.com", "password": "correct horse"}))
+    });
+    let (signups, logins) = futures_util::future::join(
+        futures_util::future::join_all(signups),
+        futures_util::future::join_all(logins),
+    )
+    .await;
+    let mut created = 0;
+    let mut overloaded = 0;
+    for (res, ok) in signups
+        .into_iter()
+        .map(|r| (r, StatusCode::CREATED))
+        .chain(logins.into_iter().map(|r| (r, StatusCode::OK)))
+    {
+        if res.status() == ok {
+            created += usize::from(ok == StatusCode::CREATED);
+            continue;
+        }
+        assert_eq!(res.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+        problem(res, StatusCode::SERVICE_UNAVAILABLE, "OVERLOADED").await;
+        overloaded += 1;
+    }
+    assert!(overloaded > 0, "48 hashes at once never filled a queue of one");
+    // The refused sign-ups made no user: each created one signs in, the others are unknown.
+    let users =
+        app.services.admin.search(None, tollgate_ports::outbound::Page { limit: 100, offset: 0 }).await;
+    assert_eq!(users.expect("search").1, 1 + created as u64);
+}

@@ -105,8 +105,7 @@ impl AuthService {
     /// Creates the user and their free subscription atomically, and signs them in.
     pub async fn register(&self, registration: Registration) -> Result<SignedIn, RegisterError> {
         let now = self.clock.now();
-        let hash =
-            self.hasher.hash(&registration.password).await.map_err(Failure::from)?;
+        let hash = self.hasher.hash(&registration.password).await.map_err(Failure::from)?;
         let user = User {
             id: UserId::from_uuid(self.ids.new_id()),
             fullname: registration.fullname,
@@ -133,9 +132,7 @@ impl AuthService {
         };
         let hash = credentials.as_ref().map(|c| c.password_hash.clone());
         let verified = match &password {
-            Some(password) => {
-                self.hasher.verify(password, hash).await.map_err(Failure::from)?
-            }
+            Some(password) => self.hasher.verify(password, hash).await.map_err(Failure::from)?,
             None => {
                 // Outside the policy, so certainly wrong; still spend the hashing time.
                 let filler = Password::parse("x".repeat(Password::MIN_CHARS))
