@@ -11,7 +11,7 @@ DURATION=${BENCH_DURATION:-10s}
 CONCURRENCIES=${BENCH_CONCURRENCIES:-"1 16 64 256"}
 USERS=${BENCH_USERS:-1000}
 STORES=${BENCH_STORES:-"sqlite postgres"}
-WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook consume reserve gate direct proxy proxy-metered"}
+WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook consume reserve gate direct proxy proxy-metered register login"}
 PG_ADMIN=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 PORT=${BENCH_PORT:-18080}
@@ -139,6 +139,13 @@ for store in $STORES; do
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done
   EVENT_START=$(( $(date +%s) % 1000 * 1000000 ))
   for workload in $WORKLOADS; do
+    if [ "$workload" = login ]; then
+      # The accounts login.lua signs in to, with a real password hash (the seeded users have none).
+      for i in $(seq 0 63); do
+        curl -sf -o /dev/null -X POST "http://127.0.0.1:$PORT/api/v1/auth/register" -H 'content-type: application/json' \
+          -d "{\"fullname\":\"Bench Login\",\"email\":\"login$i@bench.example\",\"password\":\"bench password\"}" || true
+      done
+    fi
     for c in $CONCURRENCIES; do run_wrk "$store" "$workload" "$c"; done
     if [ "$workload" = metered ]; then
       # Correctness under load: a closed-loop burst, every status counted, against the store's deltas.
