@@ -93,8 +93,19 @@ pub async fn run(settings: &Settings, command: UserCommand, output: Output) -> a
             Some(format!("granted {runs} runs"))
         }
     };
-    let user = admin.find(&email).await.map_err(describe)?;
-    let detail = admin.detail(user.id, RECENT_USAGE).await.map_err(describe)?;
+    // After a change, a failed read-back must not read as a failed change (a retried grant would
+    // grant twice).
+    let read_back = async {
+        let user = admin.find(&email).await.map_err(describe)?;
+        admin.detail(user.id, RECENT_USAGE).await.map_err(describe)
+    };
+    let detail = match (read_back.await, &done) {
+        (Ok(detail), _) => detail,
+        (Err(e), Some(done)) => {
+            return Err(e.context(format!("{done} for {}; only reading it back failed", email.as_str())));
+        }
+        (Err(e), None) => return Err(e),
+    };
     let shown = AdminUserDetail::new(&detail, &settings.catalog);
     match (output, done) {
         (Output::Json, _) => println!("{}", serde_json::to_string_pretty(&shown).context("Failed to print")?),
@@ -213,7 +224,10 @@ pub async fn run_key(settings: &Settings, command: KeyCommand, output: Output) -
             if !keys.revoke(&name, &actor).await.context("the store failed")? {
                 anyhow::bail!("no service key named `{name}`");
             }
-            println!("service key `{name}` revoked");
+            match output {
+                Output::Text => println!("service key `{name}` revoked"),
+                Output::Json => println!("{}", serde_json::json!({ "name": name.trim(), "revoked": true })),
+            }
         }
     }
     Ok(())
@@ -228,7 +242,11 @@ fn key_table(keys: &[tollgate_ports::outbound::ServiceKey]) -> String {
                 k.name.clone(),
                 k.prefix.as_ref().map_or_else(|| "-".to_owned(), |p| format!("{p}…")),
                 rfc3339(k.created_at),
-                k.last_used_at.map_or_else(|| "never".to_owned(), rfc3339),
+                // Keys made before uses were recorded (no prefix kept either) may have been used.
+                k.last_used_at.map_or_else(
+                    || if k.prefix.is_some() { "never" } else { "not recorded" }.to_owned(),
+                    rfc3339,
+                ),
                 k.revoked_at.map_or_else(|| "-".to_owned(), rfc3339),
             ]
         })

@@ -108,7 +108,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // Printed once: the server logs it (JSON lines in production), a command prints it.
-            if serving {
+            if serving && tracing::enabled!(tracing::Level::ERROR) {
                 tracing::error!(error = %format!("{e:#}"), "tollgate stopped with an error");
             } else {
                 eprintln!("tollgate: {e:#}");

@@ -106,8 +106,47 @@ pub enum SettingsError {
     Invalid { key: &'static str, reason: String },
     #[error("unknown setting `{name}` in {place}{}", closest.as_ref().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default())]
     Unknown { name: String, place: String, closest: Option<String> },
+    #[error("{file} is not valid TOML: {position} (the line is not shown: it may hold a secret)")]
+    Syntax { file: String, position: String },
     #[error("could not read the configuration: {0}")]
     Load(#[from] config::ConfigError),
+}
+
+/// The process environment. A value that is not UTF-8 is refused when the name is one of ours
+/// (without showing it); other programs' variables are not Tollgate's business.
+fn process_environment() -> Result<HashMap<String, String>, SettingsError> {
+    let mut vars = HashMap::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let upper = name.to_uppercase();
+        match value.into_string() {
+            Ok(value) => {
+                vars.insert(name.to_owned(), value);
+            }
+            Err(_) => {
+                if let Some((known, _)) = KEYS.iter().find(|(known, _)| *known == upper) {
+                    return Err(invalid(known, "is not valid UTF-8"));
+                }
+                if upper.starts_with("TOLLGATE_") && !upper.starts_with("TOLLGATE_TEST_") {
+                    vars.insert(name.to_owned(), String::new());
+                }
+            }
+        }
+    }
+    Ok(vars)
+}
+
+/// A file that does not parse, said without quoting it: the parser's message shows the line, and
+/// the line may hold a secret (`stripe_secret_key = sk_live_…` without quotes).
+fn unreadable(file: &Path, e: config::ConfigError) -> SettingsError {
+    match e {
+        config::ConfigError::FileParse { cause, .. } => {
+            let cause = cause.to_string();
+            let position = cause.lines().next().unwrap_or("a syntax error").to_owned();
+            SettingsError::Syntax { file: file.display().to_string(), position }
+        }
+        other => SettingsError::Load(other),
+    }
 }
 
 /// The sections a file may use (`[server]` `listen = …`), from [`KEYS`].
@@ -550,21 +589,23 @@ impl Settings {
     /// any key of a file that is neither a name in lower case (`tollgate_listen`) nor a section's
     /// key (`[server]` `listen`).
     pub fn load_from(config_dir: &Path, env: Option<HashMap<String, String>>) -> Result<Self, SettingsError> {
-        let env = env.unwrap_or_else(|| {
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect()
-        });
+        let env = match env {
+            Some(env) => env,
+            None => process_environment()?,
+        };
         let mut sections = config::Config::builder();
         // The mode picks the file layer, so it is read from the environment first.
         let mut files = vec![config_dir.join("default.toml")];
-        if let Some(mode) = env.get("TOLLGATE_ENV").filter(|m| !m.contains(['/', '\\', '.'])) {
+        let mode =
+            env.iter().find(|(name, _)| name.eq_ignore_ascii_case("TOLLGATE_ENV")).map(|(_, mode)| mode);
+        if let Some(mode) = mode.filter(|m| !m.contains(['/', '\\', '.'])) {
             files.push(config_dir.join(format!("{}.toml", mode.to_lowercase())));
         }
         for file in files.iter().filter(|f| f.is_file()) {
             let table = config::Config::builder()
                 .add_source(config::File::from(file.as_path()))
-                .build()?
+                .build()
+                .map_err(|e| unreadable(file, e))?
                 .try_deserialize::<config::Map<String, config::Value>>()?;
             for (key, value) in table {
                 for (path, value) in file_entries(&key, value, file)? {
@@ -636,11 +677,16 @@ impl Settings {
                      with `tollgate backup`",
                 );
             }
-            if self.stripe.secret_key.is_none() || self.stripe.webhook_secret.is_none() {
-                warnings.push(
-                    "production without STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET: nobody can buy a plan \
-                     (Checkout, the portal and the webhook answer 503)",
-                );
+            match (self.stripe.secret_key.is_some(), self.stripe.webhook_secret.is_some()) {
+                (true, true) => {}
+                (false, _) => warnings.push(
+                    "production without STRIPE_SECRET_KEY: nobody can buy a plan (Checkout and the portal \
+                     answer 503)",
+                ),
+                (true, false) => warnings.push(
+                    "production without STRIPE_WEBHOOK_SECRET: Checkout takes payments but the webhook answers \
+                     503, so paid plans never take effect",
+                ),
             }
         }
         warnings

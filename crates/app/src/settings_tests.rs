@@ -296,6 +296,12 @@ fn production_on_sqlite_or_without_stripe_is_warned_about() {
     let warnings = s.warnings();
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].contains("SQLite") && warnings[1].contains("STRIPE_SECRET_KEY"), "{warnings:?}");
+    let paid_but_deaf =
+        [("STRIPE_SECRET_KEY", "sk_test_x"), ("DATABASE_URL", "postgres://postgres@127.0.0.1/x")];
+    let s =
+        Settings::load_from(dir.path(), env(&[&production[..], &paid_but_deaf[..]].concat())).expect("loads");
+    assert_eq!(s.warnings().len(), 1);
+    assert!(s.warnings()[0].contains("paid plans never take effect"), "{:?}", s.warnings());
     let configured = [
         ("DATABASE_URL", "postgres://postgres@127.0.0.1/x"),
         ("STRIPE_SECRET_KEY", "sk_test_x"),
@@ -306,4 +312,21 @@ fn production_on_sqlite_or_without_stripe_is_warned_about() {
     assert!(s.warnings().is_empty(), "{:?}", s.warnings());
     let s = Settings::load_from(dir.path(), env(&[])).expect("dev");
     assert!(s.warnings().is_empty(), "dev is not warned about");
+}
+
+#[test]
+fn a_file_that_does_not_parse_is_named_without_quoting_its_line() {
+    let dir = dir_with(&[("default.toml", "stripe_secret_key = sk_live_do_not_print_me\n")]);
+    let message = Settings::load_from(dir.path(), env(&[])).expect_err("bad toml").to_string();
+    assert!(message.contains("default.toml is not valid TOML: TOML parse error at line 1"), "{message}");
+    assert!(!message.contains("sk_live_do_not_print_me"), "the secret leaked: {message}");
+}
+
+#[test]
+fn the_mode_is_read_whatever_the_case_of_its_name() {
+    let dir = dir_with(&[("production.toml", "tollgate_auth_rate_per_minute = 50\n")]);
+    let s =
+        Settings::load_from(dir.path(), env(&[("tollgate_env", "production"), ("JWT_SECRET_KEY", SECRET)]))
+            .expect("loads");
+    assert_eq!((s.mode(), s.auth.rate_per_minute), (RunMode::Production, 50));
 }

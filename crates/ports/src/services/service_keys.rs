@@ -52,6 +52,9 @@ pub enum KeyAuthError {
 }
 
 pub struct ServiceKeyService {
+    /// When this process last recorded each key's use: one write per key per
+    /// [`LAST_USE_RESOLUTION`] from here, however many requests find the stored time old.
+    touched: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, tollgate_domain::Timestamp>>,
     keys: Arc<dyn ServiceKeyRepository>,
     secrets: Arc<dyn TokenIssuer>,
     clock: Arc<dyn Clock>,
@@ -65,7 +68,7 @@ impl ServiceKeyService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { keys, secrets, clock, ids }
+        Self { touched: std::sync::Mutex::default(), keys, secrets, clock, ids }
     }
 
     /// Creates a key named `name`; the returned secret is the only copy.
@@ -109,6 +112,21 @@ impl ServiceKeyService {
         Ok(self.keys.revoke(name, self.clock.now(), &entry).await?)
     }
 
+    /// Whether this request records the key's use: the first to ask in a window does.
+    fn claim_touch(
+        &self,
+        id: uuid::Uuid,
+        now: tollgate_domain::Timestamp,
+        not_before: tollgate_domain::Timestamp,
+    ) -> bool {
+        let Ok(mut touched) = self.touched.lock() else { return false };
+        if touched.get(&id).is_some_and(|at| *at >= not_before) {
+            return false;
+        }
+        touched.insert(id, now);
+        true
+    }
+
     /// The audit entry of a key change: the key's name before (revoke) or after (create).
     fn audit(
         &self,
@@ -147,7 +165,8 @@ impl ServiceKeyService {
         // used?", not an access log. A failure to record it never refuses the request.
         let now = self.clock.now();
         let not_before = now - LAST_USE_RESOLUTION;
-        if key.last_used_at.is_none_or(|used| used < not_before) {
+        if key.last_used_at.is_none_or(|used| used < not_before) && self.claim_touch(key.id, now, not_before)
+        {
             if let Err(e) = self.keys.touch(key.id, now, not_before).await {
                 tracing::warn!(error = %e, key = %key.name, "could not record the service key's last use");
             }
@@ -261,6 +280,9 @@ mod tests {
             .with(eq(uuid::Uuid::nil()), eq(ts::NOW), eq(ts::NOW - LAST_USE_RESOLUTION))
             .times(1)
             .returning(|_, _, _| Err(StoreError::Unavailable("down".into())));
-        assert!(service(keys).authenticate("tgk_good").await.is_ok());
+        let service = service(keys);
+        assert!(service.authenticate("tgk_good").await.is_ok());
+        // Requests that still read the old time do not write again from this process.
+        assert!(service.authenticate("tgk_good").await.is_ok());
     }
 }
