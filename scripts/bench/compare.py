@@ -27,12 +27,16 @@ def p99(r):
 
 
 before, after = load(sys.argv[1]), load(sys.argv[2])
-print("| store | workload | conns | before req/s | after req/s | after/before | before p99 ms | after p99 ms |")
-print("|---|---|---:|---:|---:|---:|---:|---:|")
+def rss(r):
+    return f"{r['peak_rss_kb'] / 1024:.0f}" if r.get("peak_rss_kb") else ""
+
+
+print("| store | workload | conns | before req/s | after req/s | after/before | before p99 ms | after p99 ms | before peak RSS MB | after peak RSS MB |")
+print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 order = {"pgbench": 0}
 for key in sorted(before.keys() & after.keys(), key=lambda k: (k[0] != "postgres" or k[1] != "pgbench", k[0], order.get(k[1], 1), k[1], k[2])):
     b, a = before[key], after[key]
     store, workload, c = key
     name = "(pgbench, the metered SQL)" if workload == "pgbench" else store
     shown = "—" if workload == "pgbench" else workload
-    print(f"| {name} | {shown} | {c} | {rate(b):,.0f} | {rate(a):,.0f} | {rate(a) / rate(b):.2f} | {p99(b)} | {p99(a)} |")
+    print(f"| {name} | {shown} | {c} | {rate(b):,.0f} | {rate(a):,.0f} | {rate(a) / rate(b):.2f} | {p99(b)} | {p99(a)} | {rss(b)} | {rss(a)} |")

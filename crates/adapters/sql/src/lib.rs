@@ -4,6 +4,7 @@
 //! Only pools, migrations and the write-transaction entry differ per database.
 
 pub mod batch;
+pub mod decide;
 mod records;
 mod repositories;
 mod ts;

@@ -98,9 +98,8 @@ macro_rules! __metered {
             use ::sqlx::QueryBuilder;
             use ::uuid::Uuid;
             use $crate::batch::{Metered, Resource};
-            use $crate::Step;
+            use $crate::decide::{decide_writes, is_hold, Counters, KeyOf, Paid, WritePlan};
 
-            let is_hold = |w: &Metered| matches!(w.resource, Resource::Hold { .. });
             let mut users: Vec<Uuid> = writes.iter().map(|w| *w.consumption.user_id.as_uuid()).collect();
             users.sort_unstable();
             users.dedup();
@@ -111,13 +110,13 @@ macro_rules! __metered {
             read.push(" ORDER BY user_id");
             read.push(<$store>::LOCK_ROWS);
             let rows: Vec<(Uuid, i64, i64, i64)> = read.build_query_as().fetch_all(&mut *conn).await?;
-            // user → (version, runs_used, runs_reserved), as the batch moves them.
-            let mut counters: HashMap<Uuid, (i64, i64, i64)> =
-                rows.into_iter().map(|(user, version, used, reserved)| (user, (version, used, reserved))).collect();
+            let counters: HashMap<Uuid, Counters> = rows
+                .into_iter()
+                .map(|(user, version, used, reserved)| (user, Counters { version, used, reserved }))
+                .collect();
 
-            // (user, is a hold, key) → (fingerprint, what a replay answers): stored before, then
-            // taken by this batch.
-            let mut keys: HashMap<(Uuid, bool, String), (Option<String>, Uuid)> = HashMap::new();
+            // The keys of this batch stored before, consumptions and holds apart.
+            let mut paid: HashMap<KeyOf, Paid> = HashMap::new();
             for hold in [false, true] {
                 let keyed: Vec<&Metered> =
                     writes.iter().filter(|w| is_hold(w) == hold && w.consumption.idempotency_key.is_some()).collect();
@@ -137,55 +136,13 @@ macro_rules! __metered {
                 }
                 let stored: Vec<(Uuid, String, Uuid, Option<String>)> =
                     read.build_query_as().fetch_all(&mut *conn).await?;
-                for (user, key, original, fingerprint) in stored {
-                    keys.insert((user, hold, key), (fingerprint, original));
+                for (user, key, answer, fingerprint) in stored {
+                    paid.insert((user, hold, key), Paid { fingerprint, answer });
                 }
             }
 
-            let mut steps = Vec::with_capacity(writes.len());
-            let mut deltas: HashMap<Uuid, (i64, i64)> = HashMap::new();
-            let mut taken: Vec<&Metered> = Vec::with_capacity(writes.len());
-            for w in writes {
-                let c = &w.consumption;
-                let user = *c.user_id.as_uuid();
-                let hold = is_hold(w);
-                if let Some(key) = &c.idempotency_key {
-                    if let Some((fingerprint, original)) = keys.get(&(user, hold, key.as_str().to_owned())) {
-                        steps.push(if key.matches(fingerprint.as_deref()) {
-                            Step::Replayed(*original)
-                        } else {
-                            Step::Mismatch
-                        });
-                        continue;
-                    }
-                }
-                let Some((version, used, reserved)) = counters.get_mut(&user) else {
-                    steps.push(Step::Stale);
-                    continue;
-                };
-                if *version != c.expected_version {
-                    steps.push(Step::Stale);
-                    continue;
-                }
-                let units = i64::from(c.units.get());
-                if c.limit.as_option().is_some_and(|limit| *used + *reserved + units > i64::from(limit)) {
-                    steps.push(Step::LimitReached($crate::run_count(*used)?));
-                    continue;
-                }
-                let delta = deltas.entry(user).or_default();
-                if hold {
-                    *reserved += units;
-                    delta.1 += units;
-                } else {
-                    *used += units;
-                    delta.0 += units;
-                }
-                steps.push(Step::Consumed($crate::run_count(*used)?));
-                if let Some(key) = &c.idempotency_key {
-                    keys.insert((user, hold, key.as_str().to_owned()), (key.fingerprint().map(str::to_owned), w.resource_id()));
-                }
-                taken.push(w);
-            }
+            let WritePlan { steps, deltas, taken } = decide_writes(writes, counters, paid)?;
+            let taken: Vec<&Metered> = taken.into_iter().map(|i| &writes[i]).collect();
             if taken.is_empty() {
                 return Ok(steps);
             }
@@ -279,8 +236,9 @@ macro_rules! __metered {
         ) -> Result<Vec<Option<::tollgate_ports::outbound::SettleOutcome>>, ::sqlx::Error> {
             use ::std::collections::HashMap;
             use ::sqlx::QueryBuilder;
-            use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome, UsageReason};
+            use ::tollgate_ports::outbound::{ReservationStatus, UsageReason};
             use ::uuid::Uuid;
+            use $crate::decide::{decide_commits, CommitPlan};
 
             let mut ids: Vec<Uuid> = commits.iter().map(|c| c.id).collect();
             ids.sort_unstable();
@@ -312,52 +270,7 @@ macro_rules! __metered {
                 lock.build().fetch_all(&mut *conn).await?;
             }
 
-            let mut outcomes = Vec::with_capacity(commits.len());
-            // (reservation, runs charged, at), (user → (runs used, runs reserved) deltas), usage records.
-            let mut settled: Vec<(Uuid, i64, $crate::Ts)> = Vec::new();
-            let mut deltas: HashMap<Uuid, (i64, i64)> = HashMap::new();
-            let mut charges: Vec<(&$crate::batch::Commit, Uuid, i64)> = Vec::new();
-            for commit in commits {
-                // Unknown, or locked by another transaction (skipped): alone, it waits its turn.
-                let Some(r) = found.get_mut(&commit.id) else {
-                    outcomes.push(None);
-                    continue;
-                };
-                match r.status {
-                    ReservationStatus::Committed => {
-                        outcomes.push(Some(SettleOutcome::Already(r.clone())));
-                        continue;
-                    }
-                    ReservationStatus::Released | ReservationStatus::Expired => {
-                        outcomes.push(Some(SettleOutcome::Conflict(r.clone())));
-                        continue;
-                    }
-                    ReservationStatus::Held => {}
-                }
-                if commit.at >= r.expires_at {
-                    outcomes.push(None);
-                    continue;
-                }
-                let charged = commit.runs.unwrap_or(r.runs);
-                if charged > r.runs {
-                    outcomes.push(Some(SettleOutcome::TooManyRuns(r.clone())));
-                    continue;
-                }
-                let at = $crate::from_micros($crate::to_micros(commit.at))
-                    .map_err(|e| ::sqlx::Error::Decode(Box::new(e)))?;
-                r.status = ReservationStatus::Committed;
-                r.committed_runs = Some(charged);
-                r.updated_at = at;
-                let (held, charged) = (i64::from(r.runs.get()), i64::from(charged.get()));
-                settled.push((r.id, charged, $crate::Ts(at)));
-                let delta = deltas.entry(*r.user_id.as_uuid()).or_default();
-                delta.0 += charged;
-                delta.1 -= held;
-                if charged > 0 {
-                    charges.push((commit, *r.user_id.as_uuid(), charged));
-                }
-                outcomes.push(Some(SettleOutcome::Done(r.clone())));
-            }
+            let CommitPlan { outcomes, settled, deltas, charges } = decide_commits(commits, found)?;
             if settled.is_empty() {
                 return Ok(outcomes);
             }
@@ -378,7 +291,8 @@ macro_rules! __metered {
                     "INSERT INTO usage_records \
                      (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) ",
                 );
-                insert.push_values(charges, |mut row, (commit, user, charged)| {
+                insert.push_values(charges, |mut row, (i, user, charged)| {
+                    let commit = &commits[i];
                     row.push_bind(commit.record_id)
                         .push_bind(user)
                         .push_bind(charged)

@@ -10,10 +10,18 @@
 //! - `async write(&self) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error>`: a write
 //!   transaction (SQLite: `BEGIN IMMEDIATE` on its one writer connection);
 //!
-//! and two items for the metered writes' group commit: a `batcher` field (a
-//! [`Batcher`](crate::batch::Batcher) started with the expanded `apply_batch`) and
-//! `const LOCK_ROWS: &str`, the clause that locks the counters a batch reads (`" FOR UPDATE"`
-//! on Postgres; empty on SQLite, whose write transaction already excludes every other writer).
+//! and, for the metered writes' group commit (`metered.rs`):
+//! - a `batchers: Batchers` field, made at connect time by the expanded free function
+//!   `batchers(limit, begin)` (`begin` opens a write transaction; each queue takes at most `limit`
+//!   waiting writes). `Self::metered` and the reservation commit submit to it;
+//! - `const LOCK_ROWS: &str`, the clause that locks the counters a batch reads (`" FOR UPDATE"` on
+//!   Postgres; empty on SQLite, whose write transaction already excludes every other writer);
+//! - `const LOCK_ROWS_SKIP_LOCKED: &str`, the clause a commit batch reads reservations with, so it
+//!   never waits for one another transaction holds (`" FOR UPDATE SKIP LOCKED"` on Postgres; empty
+//!   on SQLite).
+//!
+//! The macros hold SQL only: what a batch decides (which writes pass, which commits settle) is in
+//! [`crate::decide`], plain functions tested without a database.
 
 mod admin;
 mod housekeeping;
