@@ -47,10 +47,15 @@ macro_rules! __housekeeping {
                     ("DELETE FROM webhook_events WHERE event_id IN \
                       (SELECT event_id FROM webhook_events WHERE received_at < $1 LIMIT $2)",
                      cutoffs.inbox_received_before),
-                    ("UPDATE usage_records SET idempotency_key = NULL WHERE id IN (SELECT id FROM usage_records \
+                    // The outer `IS NOT NULL` is re-checked on a row another replica's purge just cleared
+                    // (Postgres re-evaluates the outer WHERE after waiting for the row, not the
+                    // subquery): it is skipped, not counted twice.
+                    ("UPDATE usage_records SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL \
+                      AND id IN (SELECT id FROM usage_records \
                       WHERE idempotency_key IS NOT NULL AND created_at < $1 LIMIT $2)",
                      cutoffs.idempotency_keys_before),
-                    ("UPDATE reservations SET idempotency_key = NULL WHERE id IN (SELECT id FROM reservations \
+                    ("UPDATE reservations SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL \
+                      AND id IN (SELECT id FROM reservations \
                       WHERE idempotency_key IS NOT NULL AND status <> 'held' AND created_at < $1 LIMIT $2)",
                      cutoffs.idempotency_keys_before),
                 ];
