@@ -851,7 +851,7 @@ fn jwt_secret(given: Option<SecretString>, mode: RunMode) -> Result<SecretString
     match (given, mode) {
         (None, RunMode::Production) => Err(invalid(KEY, "is required when TOLLGATE_ENV=production")),
         (None, RunMode::Dev) => {
-            #[allow(clippy::disallowed_methods)] // randomness for a dev-only secret, not an id
+            #[allow(clippy::disallowed_methods, reason = "randomness for a dev-only secret, not an id")]
             let generated = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
             Ok(SecretString::from(generated))
         }

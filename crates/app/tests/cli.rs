@@ -1,7 +1,8 @@
 //! The real binary's commands: `migrate` twice on each store, `user`, `key`, `backup`.
 
 // Tests run on real time and make their own ids.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, reason = "tests run on real time and make their own ids")]
+#![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
 use std::process::Command;
 

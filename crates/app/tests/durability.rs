@@ -3,7 +3,8 @@
 //! counted beyond what they were told about plus the requests in flight at the kill.
 
 // Tests run on real time and make their own ids.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, reason = "tests run on real time and make their own ids")]
+#![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};

@@ -1,5 +1,7 @@
 //! The server answers over a real socket, on a real store.
 
+#![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -3,7 +3,8 @@
 //! concurrency. Linux only (it reads `/proc`).
 
 // Tests run on real time and make their own ids.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, reason = "tests run on real time and make their own ids")]
+#![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -3,7 +3,8 @@
 //! unlimited users.
 
 // A tool: real time and fresh ids, no seams needed.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, reason = "benchmark fixtures use real time and fresh ids")]
+#![allow(clippy::expect_used, reason = "a development tool: a failed fixture step stops it")]
 
 mod fixtures;
 

@@ -10,8 +10,6 @@ use serde::{Deserialize, Serialize};
 pub enum MoneyError {
     #[error("currency must be three ASCII letters (ISO 4217), got `{0}`")]
     InvalidCurrency(String),
-    #[error("amount must not be negative")]
-    Negative,
 }
 
 /// A three-letter ISO 4217 currency code, stored upper case.
@@ -73,11 +71,6 @@ impl Money {
         Self { amount_minor, currency }
     }
 
-    /// Builds an amount from a signed value as found in configuration, refusing negatives.
-    pub fn try_from_signed(amount_minor: i64, currency: Currency) -> Result<Self, MoneyError> {
-        u64::try_from(amount_minor).map(|a| Self::new(a, currency)).map_err(|_| MoneyError::Negative)
-    }
-
     pub const fn zero(currency: Currency) -> Self {
         Self::new(0, currency)
     }
@@ -117,12 +110,6 @@ mod tests {
         for bad in ["", "US", "USDD", "U$D", "12 "] {
             assert!(bad.parse::<Currency>().is_err(), "{bad:?} was accepted");
         }
-    }
-
-    #[test]
-    fn negative_amounts_are_refused() {
-        assert_eq!(Money::try_from_signed(-1, Currency::USD), Err(MoneyError::Negative));
-        assert_eq!(Money::try_from_signed(1900, Currency::USD).map(|m| m.amount_minor()), Ok(1900));
     }
 
     #[test]

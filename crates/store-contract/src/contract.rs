@@ -1,5 +1,5 @@
 //! The contract every store must meet. Each function is one test, run against each store.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, reason = "contract tests fail loudly")]
 
 use time::Duration;
 use tollgate_domain::plan::RunLimit;

@@ -69,7 +69,7 @@ pub struct SubjectGuard {
 }
 
 enum Cleanup {
-    Folder(#[allow(dead_code)] tempfile::TempDir),
+    Folder(#[allow(dead_code, reason = "held only to delete the folder on drop")] tempfile::TempDir),
     PgDatabase { admin_url: String, name: String },
 }
 

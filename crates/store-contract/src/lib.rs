@@ -7,7 +7,8 @@
 //! cannot be reached the Postgres tests say so and pass, except with `CI=true`, where they fail.
 
 // Test fixtures: fresh ids and database names.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, reason = "tests run on real time and make their own ids")]
+#![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
 pub mod contract;
 pub mod fixtures;

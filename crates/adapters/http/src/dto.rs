@@ -275,7 +275,7 @@ pub struct PortalResponse {
 
 /// A Stripe event, as far as the document describes it (the signature covers the raw body).
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code, reason = "read by serde and utoipa only")]
 pub struct StripeEvent {
     /// `evt_…`.
     id: String,
@@ -289,7 +289,7 @@ pub struct StripeEvent {
 
 /// The event's object.
 #[derive(Debug, ToSchema)]
-#[allow(dead_code)]
+#[allow(dead_code, reason = "read by serde and utoipa only")]
 pub struct StripeEventData {
     object: serde_json::Value,
 }

@@ -156,7 +156,7 @@ impl Metrics {
 }
 
 /// Registers `metric` (one of the fixed definitions above) and hands it back.
-#[allow(clippy::expect_used)] // fixed, valid metric definitions, each registered once
+#[allow(clippy::expect_used, reason = "fixed, valid metric definitions, each registered once")]
 fn registered<M: prometheus::core::Collector + Clone + 'static>(
     registry: &Registry,
     metric: prometheus::Result<M>,

@@ -24,7 +24,7 @@ pub async fn request_id(
         Some(id) if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) => {
             id.to_owned()
         }
-        #[allow(clippy::disallowed_methods)] // a correlation id for logs, not a Tollgate id
+        #[allow(clippy::disallowed_methods, reason = "a correlation id for logs, not a Tollgate id")]
         _ => uuid::Uuid::new_v4().to_string(),
     };
     req.extensions_mut().insert(RequestId(id.clone()));

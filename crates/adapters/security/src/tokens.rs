@@ -66,7 +66,7 @@ impl JwtIssuer {
 impl TokenIssuer for JwtIssuer {
     fn issue_access(&self, user_id: UserId, role: Role) -> Result<AccessToken, TokenError> {
         // jsonwebtoken checks `exp` against the system clock, so tokens are issued on it too.
-        #[allow(clippy::disallowed_methods)]
+        #[allow(clippy::disallowed_methods, reason = "jsonwebtoken checks exp against the system clock")]
         let now = time::OffsetDateTime::now_utc();
         let claims = Claims {
             sub: user_id.to_string(),

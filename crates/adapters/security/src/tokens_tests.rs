@@ -27,7 +27,7 @@ fn forge(header: serde_json::Value, claims: serde_json::Value, signature: &str) 
 }
 
 fn claims(typ: &str, exp_offset: i64) -> serde_json::Value {
-    #[allow(clippy::disallowed_methods)] // tokens are checked against the system clock
+    #[allow(clippy::disallowed_methods, reason = "tokens are checked against the system clock")]
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     serde_json::json!({"sub": user().to_string(), "iss": "tollgate", "aud": "tollgate-api",
         "exp": now + exp_offset, "iat": now, "typ": typ, "role": "user"})

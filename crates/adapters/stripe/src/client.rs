@@ -115,7 +115,7 @@ impl PaymentProvider for StripeProvider {
         return_url: &str,
     ) -> Result<String, ProviderError> {
         // A portal session has no natural key; a fresh one still makes this call safe to replay.
-        #[allow(clippy::disallowed_methods)] // a per-call key for Stripe, not a Tollgate id
+        #[allow(clippy::disallowed_methods, reason = "a per-call key for Stripe, not a Tollgate id")]
         let idempotency_key = format!("portal-{}", uuid::Uuid::new_v4());
         let session = CreateBillingPortalSession::new()
             .customer(customer_id.as_str())

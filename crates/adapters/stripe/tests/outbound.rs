@@ -1,6 +1,8 @@
 //! The outbound calls against an HTTP mock answering with Stripe's own fixture objects: the
 //! form parameters and idempotency keys sent, and the error mapping.
 
+#![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
+
 use std::collections::HashMap;
 
 use serde_json::{json, Value};

@@ -2,7 +2,8 @@
 //! `TOLLGATE_TEST_STORE=postgres`, as CI also runs them).
 
 // Tests run on real time and make their own ids.
-#![allow(clippy::disallowed_methods)]
+#![allow(clippy::disallowed_methods, reason = "tests run on real time and make their own ids")]
+#![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
 mod admin;
 mod auth;

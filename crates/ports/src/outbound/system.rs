@@ -13,7 +13,7 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         // Stored timestamps have microsecond precision (both stores); truncate so a value read
         // back equals the value written.
-        #[allow(clippy::disallowed_methods)] // the clock seam itself
+        #[allow(clippy::disallowed_methods, reason = "the clock seam itself")]
         let now = Timestamp::now_utc();
         now.replace_nanosecond(now.nanosecond() / 1_000 * 1_000).unwrap_or(now)
     }
@@ -34,7 +34,7 @@ pub trait IdGenerator: Send + Sync {
 pub struct RandomIds;
 
 impl IdGenerator for RandomIds {
-    #[allow(clippy::disallowed_methods)] // the id seam itself
+    #[allow(clippy::disallowed_methods, reason = "the id seam itself")]
     fn new_id(&self) -> Uuid {
         Uuid::now_v7()
     }

@@ -90,7 +90,7 @@ pub struct BillingService {
 }
 
 impl BillingService {
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "one argument per port the service uses")]
     pub fn new(
         subs: Arc<dyn SubscriptionRepository>,
         users: Arc<dyn UserRepository>,

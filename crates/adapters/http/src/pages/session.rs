@@ -62,6 +62,7 @@ fn encode(bytes: &[u8]) -> String {
 impl PageKeys {
     pub fn new(secret: &[u8], secure: bool, session_ttl: time::Duration) -> Self {
         // A key of its own, not the JWT key itself.
+        #[expect(clippy::expect_used, reason = "HMAC takes keys of any length")]
         let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
         mac.update(b"tollgate page csrf v1");
         let csrf_key = mac.finalize().into_bytes().to_vec();
@@ -79,6 +80,7 @@ impl PageKeys {
     }
 
     fn mac(&self, nonce: &str, session: &str) -> HmacSha256 {
+        #[expect(clippy::expect_used, reason = "HMAC takes keys of any length")]
         let mut mac = HmacSha256::new_from_slice(&self.csrf_key).expect("HMAC takes keys of any length");
         // Length-prefixed, so no two (nonce, session) pairs make the same input.
         mac.update(&(nonce.len() as u64).to_be_bytes());
