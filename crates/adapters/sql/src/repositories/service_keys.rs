@@ -95,7 +95,7 @@ macro_rules! __service_keys {
                 at: ::time::OffsetDateTime,
                 not_before: ::time::OffsetDateTime,
             ) -> Result<(), ::tollgate_ports::outbound::StoreError> {
-                let mut tx = self.write().await.map_err($crate::store_error)?;
+                // One statement: no transaction of its own (as every single-statement write).
                 ::sqlx::query(
                     "UPDATE service_keys SET last_used_at = $2 \
                      WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
@@ -103,10 +103,10 @@ macro_rules! __service_keys {
                 .bind(id)
                 .bind($crate::Ts(at))
                 .bind($crate::Ts(not_before))
-                .execute(&mut *tx)
+                .execute(self.write_pool())
                 .await
-                .map_err($crate::store_error)?;
-                tx.commit().await.map_err($crate::store_error)
+                .map(|_| ())
+                .map_err($crate::store_error)
             }
         }
     };
