@@ -112,22 +112,33 @@ pub enum SettingsError {
     Load(#[from] config::ConfigError),
 }
 
+/// The entry of [`KEYS`] named `name`, in any case (`DATABASE_URL`, `tollgate_listen`).
+fn setting(name: &str) -> Option<&'static (&'static str, &'static str)> {
+    KEYS.iter().find(|(known, _)| known.eq_ignore_ascii_case(name))
+}
+
+/// Whether a name not in [`KEYS`] is one Tollgate must refuse: `TOLLGATE_*`, except the test
+/// suite's `TOLLGATE_TEST_*`.
+fn claimed(name: &str) -> bool {
+    let upper = name.to_uppercase();
+    upper.starts_with("TOLLGATE_") && !upper.starts_with("TOLLGATE_TEST_")
+}
+
 /// The process environment. A value that is not UTF-8 is refused when the name is one of ours
 /// (without showing it); other programs' variables are not Tollgate's business.
 fn process_environment() -> Result<HashMap<String, String>, SettingsError> {
     let mut vars = HashMap::new();
     for (name, value) in std::env::vars_os() {
         let Some(name) = name.to_str() else { continue };
-        let upper = name.to_uppercase();
         match value.into_string() {
             Ok(value) => {
                 vars.insert(name.to_owned(), value);
             }
             Err(_) => {
-                if let Some((known, _)) = KEYS.iter().find(|(known, _)| *known == upper) {
+                if let Some((known, _)) = setting(name) {
                     return Err(invalid(known, "is not valid UTF-8"));
                 }
-                if upper.starts_with("TOLLGATE_") && !upper.starts_with("TOLLGATE_TEST_") {
+                if claimed(name) {
                     vars.insert(name.to_owned(), String::new());
                 }
             }
@@ -160,10 +171,10 @@ fn file_entries(
     value: config::Value,
     file: &Path,
 ) -> Result<Vec<(&'static str, config::Value)>, SettingsError> {
-    let lower = key.to_lowercase();
-    if let Some((_, path)) = KEYS.iter().find(|(name, _)| name.to_lowercase() == lower) {
+    if let Some((_, path)) = setting(key) {
         return Ok(vec![(*path, value)]);
     }
+    let lower = key.to_lowercase();
     let unknown = |name: String, closest: Option<String>| SettingsError::Unknown {
         name,
         place: file.display().to_string(),
@@ -617,11 +628,11 @@ impl Settings {
         let mut names: Vec<_> = env.iter().collect();
         names.sort();
         for (name, value) in names {
-            let upper = name.to_uppercase();
-            if let Some((_, path)) = KEYS.iter().find(|(known, _)| *known == upper) {
+            if let Some((_, path)) = setting(name) {
                 sections = sections.set_override(*path, value.as_str())?;
-            } else if upper.starts_with("TOLLGATE_") && !upper.starts_with("TOLLGATE_TEST_") {
-                let closest = closest(&upper, KEYS.iter().map(|(known, _)| (*known).to_owned()));
+            } else if claimed(name) {
+                let closest =
+                    closest(&name.to_uppercase(), KEYS.iter().map(|(known, _)| (*known).to_owned()));
                 return Err(SettingsError::Unknown {
                     name: name.clone(),
                     place: "the environment".into(),
