@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Fails when a workspace crate depends (normal or build dependency) on a workspace crate its layer
-# may not reach (SPEC §1, docs/architecture.md): the domain reaches nothing; the ports only the
-# domain; an adapter the domain and the ports, never another adapter except the shared SQL crate;
-# only the app wires everything. Read from `cargo metadata`, so a new dependency is checked as
+# may not reach (docs/architecture.md): the domain reaches nothing; the ports only the domain; the
+# use cases the domain and the ports; an adapter the domain and the ports (the HTTP adapter also the
+# use cases it calls), never another adapter except the shared SQL crate; only the app wires
+# everything. Read from `cargo metadata`, so a new dependency is checked as
 # soon as it is added.
+#
+# Inside each crate, no two modules name each other, directly or round a circle; inside the HTTP
+# adapter, each module names only modules on its floor or below (crates/adapters/http/floors.txt).
+# Read from the `use` lines and paths of the source (scripts/module-graph.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo metadata --format-version 1 --no-deps | python3 -c '
@@ -12,11 +17,13 @@ import json, sys
 ALLOWED = {
     "tollgate-domain": set(),
     "tollgate-ports": {"tollgate-domain"},
+    "tollgate-usecases": {"tollgate-domain", "tollgate-ports"},
     "tollgate-store-sql": {"tollgate-domain", "tollgate-ports"},
     "tollgate-store-sqlite": {"tollgate-domain", "tollgate-ports", "tollgate-store-sql"},
     "tollgate-store-postgres": {"tollgate-domain", "tollgate-ports", "tollgate-store-sql"},
     "tollgate-stripe": {"tollgate-domain", "tollgate-ports"},
-    "tollgate-http": {"tollgate-domain", "tollgate-ports"},
+    # The driving adapter calls the use cases; every other adapter implements ports only.
+    "tollgate-http": {"tollgate-domain", "tollgate-ports", "tollgate-usecases"},
     "tollgate-security": {"tollgate-domain", "tollgate-ports"},
     # The contract suite runs the stores it tests.
     "tollgate-store-contract": {"tollgate-domain", "tollgate-ports", "tollgate-store-sqlite", "tollgate-store-postgres"},
@@ -44,3 +51,11 @@ if broken:
     sys.exit(1)
 print(f"layering holds for {len(members)} workspace crates")
 '
+for src in crates/*/src crates/adapters/*/src; do
+    if [ "$src" = crates/adapters/http/src ]; then
+        python3 scripts/module-graph.py "$src" --floors crates/adapters/http/floors.txt >/dev/null
+    else
+        python3 scripts/module-graph.py "$src" >/dev/null
+    fi
+done
+echo "no import circles inside any crate; the HTTP adapter's floors hold"

@@ -4,7 +4,7 @@ use anyhow::{anyhow, Context};
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{Email, PlanId, Role, RunCount};
 use tollgate_http::dto::{rfc3339, AdminUserDetail, SubscriptionView};
-use tollgate_ports::services::admin::{Actor, AdminError, MAX_GRANT};
+use tollgate_usecases::admin::{Actor, AdminError, MAX_GRANT};
 
 use crate::settings::Settings;
 use crate::startup::services;
@@ -180,7 +180,7 @@ pub enum KeyCommand {
 /// Runs a key command. `create` prints the key once, on stdout; nothing else ever shows it.
 /// `list` prints a table (`--json`: an array with RFC 3339 times).
 pub async fn run_key(settings: &Settings, command: KeyCommand, output: Output) -> anyhow::Result<()> {
-    use tollgate_ports::services::service_keys::CreateKeyError;
+    use tollgate_usecases::service_keys::CreateKeyError;
     let store = Store::open(settings).await?;
     store.migrate().await?;
     let keys = services(settings, &store)?.keys;
@@ -234,7 +234,7 @@ pub async fn run_key(settings: &Settings, command: KeyCommand, output: Output) -
 }
 
 /// The keys as aligned columns; a key made before prefixes were kept shows `-`.
-fn key_table(keys: &[tollgate_ports::outbound::ServiceKey]) -> String {
+fn key_table(keys: &[tollgate_ports::ServiceKey]) -> String {
     let rows: Vec<[String; 5]> = keys
         .iter()
         .map(|k| {

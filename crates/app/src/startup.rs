@@ -7,21 +7,21 @@ use actix_web::dev::Server;
 use anyhow::Context;
 use secrecy::ExposeSecret;
 use tollgate_http::{AppState, HttpConfig, Services};
-use tollgate_ports::outbound::{
+use tollgate_ports::{
     Clock, IdGenerator, NoTelemetry, PaymentProvider, RandomIds, SystemClock, Telemetry, WebhookVerifier,
 };
-use tollgate_ports::services::admin::AdminService;
-use tollgate_ports::services::auth::AuthService;
-use tollgate_ports::services::billing::BillingService;
-use tollgate_ports::services::housekeeping::HousekeepingService;
-use tollgate_ports::services::metering::{MeteringService, QuotaPolicy};
-use tollgate_ports::services::reservations::ReservationService;
-use tollgate_ports::services::service_keys::ServiceKeyService;
-use tollgate_ports::services::sessions::SessionService;
-use tollgate_ports::services::usage_history::UsageHistoryService;
-use tollgate_ports::services::webhooks::WebhookService;
 use tollgate_security::{Argon2Hasher, HashingLimits, JwtConfig, JwtIssuer};
 use tollgate_stripe::{StripeProvider, StripeWebhooks};
+use tollgate_usecases::admin::AdminService;
+use tollgate_usecases::auth::AuthService;
+use tollgate_usecases::billing::BillingService;
+use tollgate_usecases::housekeeping::HousekeepingService;
+use tollgate_usecases::metering::{MeteringService, QuotaPolicy};
+use tollgate_usecases::reservations::ReservationService;
+use tollgate_usecases::service_keys::ServiceKeyService;
+use tollgate_usecases::sessions::SessionService;
+use tollgate_usecases::usage_history::UsageHistoryService;
+use tollgate_usecases::webhooks::WebhookService;
 
 use crate::settings::Settings;
 use crate::store::Store;
@@ -35,15 +35,8 @@ pub fn services(settings: &Settings, store: &Store) -> anyhow::Result<Services> 
     services_with(settings, store, Arc::new(SystemClock), Arc::new(NoTelemetry))
 }
 
-/// [`services`] with another clock (tests move time), reporting to `telemetry` (metrics).
-pub fn services_with(
-    settings: &Settings,
-    store: &Store,
-    clock: Arc<dyn Clock>,
-    telemetry: Arc<dyn Telemetry>,
-) -> anyhow::Result<Services> {
-    let ports = store.ports();
-    let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
+/// The password hasher's workers and the token issuer, as configured.
+fn security(settings: &Settings) -> anyhow::Result<(Arc<Argon2Hasher>, Arc<JwtIssuer>)> {
     let (workers, queue) = settings.auth.hashing();
     let limits = HashingLimits { workers: workers as usize, queue: queue as usize };
     let hasher = Arc::new(Argon2Hasher::new(limits).context("Failed to start the password hashers")?);
@@ -54,30 +47,46 @@ pub fn services_with(
         access_ttl: time::Duration::try_from(settings.auth.access_ttl.0).unwrap_or(time::Duration::MINUTE),
         refresh_ttl: time::Duration::days(i64::from(settings.auth.refresh_ttl_days.get())),
     }));
+    Ok((hasher, issuer))
+}
+
+/// The payment provider on Stripe; without a secret key, none (checkout and portal answer 503).
+fn payment_provider(settings: &Settings) -> anyhow::Result<Option<Arc<dyn PaymentProvider>>> {
+    let Some(key) = &settings.stripe.secret_key else {
+        tracing::info!("STRIPE_SECRET_KEY is not set: checkout and portal answer 503 STRIPE_NOT_CONFIGURED");
+        return Ok(None);
+    };
+    let provider = StripeProvider::new(key.expose_secret(), &settings.stripe.api_base.0)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("Invalid STRIPE_SECRET_KEY or STRIPE_API_BASE")?;
+    Ok(Some(Arc::new(provider)))
+}
+
+/// Stripe's webhook verifier; without a webhook secret, none (the webhook answers 503).
+fn webhook_verifier(settings: &Settings) -> Option<Arc<dyn WebhookVerifier>> {
+    let Some(secret) = &settings.stripe.webhook_secret else {
+        tracing::info!("STRIPE_WEBHOOK_SECRET is not set: the webhook answers 503 STRIPE_NOT_CONFIGURED");
+        return None;
+    };
+    Some(Arc::new(StripeWebhooks::new(secret.expose_secret())))
+}
+
+/// [`services`] with another clock (tests move time), reporting to `telemetry` (metrics).
+pub fn services_with(
+    settings: &Settings,
+    store: &Store,
+    clock: Arc<dyn Clock>,
+    telemetry: Arc<dyn Telemetry>,
+) -> anyhow::Result<Services> {
+    let ports = store.ports();
+    let ids: Arc<dyn IdGenerator> = Arc::new(RandomIds);
+    let (hasher, issuer) = security(settings)?;
     let policy = QuotaPolicy {
         catalog: Arc::new(settings.catalog.clone()),
         past_due_grace: time::Duration::hours(i64::from(settings.billing.past_due_grace_hours)),
     };
-    let provider: Option<Arc<dyn PaymentProvider>> = match &settings.stripe.secret_key {
-        Some(key) => Some(Arc::new(
-            StripeProvider::new(key.expose_secret(), &settings.stripe.api_base.0)
-                .map_err(|e| anyhow::anyhow!("{e}"))
-                .context("Invalid STRIPE_SECRET_KEY or STRIPE_API_BASE")?,
-        )),
-        None => {
-            tracing::info!(
-                "STRIPE_SECRET_KEY is not set: checkout and portal answer 503 STRIPE_NOT_CONFIGURED"
-            );
-            None
-        }
-    };
-    let verifier: Option<Arc<dyn WebhookVerifier>> = match &settings.stripe.webhook_secret {
-        Some(secret) => Some(Arc::new(StripeWebhooks::new(secret.expose_secret()))),
-        None => {
-            tracing::info!("STRIPE_WEBHOOK_SECRET is not set: the webhook answers 503 STRIPE_NOT_CONFIGURED");
-            None
-        }
-    };
+    let provider = payment_provider(settings)?;
+    let verifier = webhook_verifier(settings);
     let keys = ServiceKeyService::new(ports.service_keys.clone(), issuer.clone(), clock.clone(), ids.clone());
     let auth = AuthService::new(
         ports.users.clone(),
@@ -171,7 +180,7 @@ pub fn http_config(settings: &Settings) -> anyhow::Result<HttpConfig> {
         hsts: settings.server.mode == crate::settings::RunMode::Production,
         proxy: match &settings.proxy.upstream_url {
             None => None,
-            Some(url) => Some(tollgate_http::proxy::ProxyConfig {
+            Some(url) => Some(tollgate_http::config::ProxyConfig {
                 upstream: url.0.parse().context("Invalid TOLLGATE_UPSTREAM_URL")?,
                 routes: settings.proxy.routes.clone(),
                 public: settings.proxy.public_routes.clone(),

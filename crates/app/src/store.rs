@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use tollgate_ports::outbound::RepositoryPorts;
+use tollgate_ports::RepositoryPorts;
 use tollgate_store_postgres::PgStore;
 use tollgate_store_sqlite::{PoolOptions, SqliteStore};
 

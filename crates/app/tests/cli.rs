@@ -4,6 +4,7 @@
 #![allow(clippy::disallowed_methods, reason = "tests run on real time and make their own ids")]
 #![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
+use std::collections::HashMap;
 use std::process::Command;
 
 use tollgate_store_contract::harness::TestDatabase;
@@ -76,17 +77,14 @@ fn tollgate(args: &[&str], database_url: &str, config_dir: &std::path::Path) -> 
         .expect("run tollgate")
 }
 
-#[tokio::test]
-async fn operators_show_and_set_plans_through_the_cli() {
-    use std::collections::HashMap;
-
+/// A migrated SQLite store in `dir` with Ada on the free plan: its URL, the store and Ada's id.
+async fn store_with_ada(dir: &std::path::Path) -> (String, tollgate::store::Store, tollgate_domain::UserId) {
     use tollgate_domain::{Email, FullName, Role, Subscription, SubscriptionId, User, UserId};
-    use tollgate_ports::outbound::PasswordHash;
+    use tollgate_ports::PasswordHash;
 
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/tollgate.db", dir.path().display());
+    let url = format!("sqlite://{}/tollgate.db", dir.display());
     let env = HashMap::from([("DATABASE_URL".to_owned(), url.clone())]);
-    let settings = tollgate::settings::Settings::load_from(dir.path(), Some(env)).expect("settings");
+    let settings = tollgate::settings::Settings::load_from(dir, Some(env)).expect("settings");
     let store = tollgate::store::Store::open(&settings).await.expect("store");
     store.migrate().await.expect("migrated");
     let now = time::OffsetDateTime::now_utc();
@@ -99,18 +97,29 @@ async fn operators_show_and_set_plans_through_the_cli() {
     };
     let sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
     store.ports().users.create(&user, &PasswordHash("$argon2id$x".into()), &sub).await.expect("created");
-    // One run, so `user show` has a usage record to list.
-    let consumption = tollgate_ports::outbound::Consumption {
+    (url, store, user.id)
+}
+
+/// One run for `user`, so `user show` has a usage record to list.
+async fn use_one_run(store: &tollgate::store::Store, user: tollgate_domain::UserId) {
+    let consumption = tollgate_ports::Consumption {
         record_id: uuid::Uuid::new_v4(),
-        user_id: user.id,
+        user_id: user,
         units: tollgate_domain::RunCount::new(1),
         limit: tollgate_domain::plan::RunLimit::limited(10),
         expected_version: 0,
         idempotency_key: None,
-        reason: tollgate_ports::outbound::UsageReason::SessionCreate,
-        at: now,
+        reason: tollgate_ports::UsageReason::SessionCreate,
+        at: time::OffsetDateTime::now_utc(),
     };
     store.ports().usage.consume(&consumption).await.expect("consumed");
+}
+
+#[tokio::test]
+async fn operators_show_and_set_plans_through_the_cli() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, store, ada) = store_with_ada(dir.path()).await;
+    use_one_run(&store, ada).await;
 
     let (set, show, unknown, bad_plan, unlimited_free) = tokio::task::spawn_blocking({
         let dir = dir.path().to_owned();
@@ -197,12 +206,12 @@ async fn operators_show_and_set_plans_through_the_cli() {
     assert_eq!(shown["subscription"]["monthly_agent_runs_limit"], 25005);
     assert!(String::from_utf8_lossy(&bad_role.stderr).contains("unknown role"));
     assert!(String::from_utf8_lossy(&no_reason.stderr).contains("a reason is required"));
-    let page = tollgate_ports::outbound::Page { limit: 10, offset: 0 };
+    let page = tollgate_ports::Page { limit: 10, offset: 0 };
     let (log, total) = store.ports().admin.audit_log(page).await.expect("audit");
     assert_eq!(total, 3, "set-plan, set-role, grant; nothing for the refused commands");
     let actions: Vec<_> = log.iter().map(|e| e.action.as_str()).collect();
     assert_eq!(actions, ["user.grant_runs", "user.set_role", "user.set_plan"]);
-    assert!(log.iter().all(|e| e.actor.starts_with("cli:") && e.target_user_id == Some(user.id)));
+    assert!(log.iter().all(|e| e.actor.starts_with("cli:") && e.target_user_id == Some(ada)));
     assert_eq!(log[0].reason.as_deref(), Some("outage on the 3rd"));
 }
 
@@ -259,42 +268,23 @@ async fn operators_create_list_and_revoke_service_keys_through_the_cli() {
 
 #[tokio::test]
 async fn a_sqlite_backup_taken_under_load_is_a_consistent_database() {
-    use std::collections::HashMap;
-
-    use tollgate_domain::{Email, FullName, Role, Subscription, SubscriptionId, User, UserId};
-    use tollgate_ports::outbound::PasswordHash;
-
     let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/tollgate.db", dir.path().display());
-    let env = HashMap::from([("DATABASE_URL".to_owned(), url.clone())]);
-    let settings = tollgate::settings::Settings::load_from(dir.path(), Some(env)).expect("settings");
-    let store = tollgate::store::Store::open(&settings).await.expect("store");
-    store.migrate().await.expect("migrated");
-    let now = time::OffsetDateTime::now_utc();
-    let user = User {
-        id: UserId::from_uuid(uuid::Uuid::new_v4()),
-        fullname: FullName::parse("Ada Lovelace").expect("valid"),
-        email: Email::parse("ada@example.com").expect("valid"),
-        role: Role::User,
-        created_at: now,
-    };
-    let sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
-    store.ports().users.create(&user, &PasswordHash("$argon2id$x".into()), &sub).await.expect("created");
+    let (url, store, ada) = store_with_ada(dir.path()).await;
     // Writers keep going while the backup runs.
     let writer = {
         let store = store.clone();
-        let user = user.id;
+        let user = ada;
         tokio::spawn(async move {
             let mut written = 0u32;
             for _ in 0..400 {
-                let c = tollgate_ports::outbound::Consumption {
+                let c = tollgate_ports::Consumption {
                     record_id: uuid::Uuid::new_v4(),
                     user_id: user,
                     units: tollgate_domain::RunCount::new(1),
                     limit: tollgate_domain::plan::RunLimit::Unlimited,
                     expected_version: 0,
                     idempotency_key: None,
-                    reason: tollgate_ports::outbound::UsageReason::SessionCreate,
+                    reason: tollgate_ports::UsageReason::SessionCreate,
                     at: time::OffsetDateTime::now_utc(),
                 };
                 if store.ports().usage.consume(&c).await.is_ok() {
@@ -319,8 +309,8 @@ async fn a_sqlite_backup_taken_under_load_is_a_consistent_database() {
     let settings = tollgate::settings::Settings::load_from(dir.path(), Some(env)).expect("settings");
     let restored = tollgate::store::Store::open(&settings).await.expect("the copy opens");
     restored.migrate().await.expect("already migrated");
-    let sub = restored.ports().subs.get_by_user(user.id).await.expect("read").expect("the user is there");
-    let records = restored.ports().usage.list(user.id, 1000).await.expect("records");
+    let sub = restored.ports().subs.get_by_user(ada).await.expect("read").expect("the user is there");
+    let records = restored.ports().usage.list(ada, 1000).await.expect("records");
     assert_eq!(sub.runs_used().get() as usize, records.len(), "counter and records agree in the copy");
     // A second backup never overwrites the first; Postgres is refused with pg_dump named.
     let again = tollgate(&["backup", &copy.display().to_string()], &url, dir.path());

@@ -7,6 +7,7 @@
 #![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -78,75 +79,12 @@ async fn durable_under_kill(url: &str) {
     let base = format!("http://127.0.0.1:{port}");
     let server = start(url, dir.path(), port).await;
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"fullname": "Ada Lovelace", "email": "ada@example.com", "password": "correct horse"}))
-        .send()
-        .await
-        .expect("registered")
-        .json()
-        .await
-        .expect("json");
-    let token = registered["access_token"].as_str().expect("token").to_owned();
-    let user = registered["user"]["id"].as_str().expect("id").to_owned();
-    // Unlimited, so every request is a write; a service key for the consumptions.
-    let plan = tollgate(
-        &["user", "set-plan", "ada@example.com", "enterprise", "--runs", "unlimited"],
-        url,
-        dir.path(),
-        port,
-    )
-    .output()
-    .expect("set-plan");
-    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
-    let key = tollgate(&["key", "create", "load"], url, dir.path(), port).output().expect("key");
-    let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
-    assert!(key.starts_with("tgk_"), "{key}");
+    let caller = Caller::sign_up(&http, &base, url, dir.path(), port).await;
 
     let unanswered = Arc::new(AtomicUsize::new(0));
-    let mut clients = Vec::new();
-    for c in 0..CLIENTS {
-        let (http, base, token, key, user, unanswered) =
-            (http.clone(), base.clone(), token.clone(), key.clone(), user.clone(), unanswered.clone());
-        clients.push(tokio::spawn(async move {
-            let mut told = Told::default();
-            for i in 0.. {
-                let idempotency = format!("c{c}-{i}");
-                let sent = if i % 2 == 0 {
-                    http.post(format!("{base}/api/v1/sessions"))
-                        .bearer_auth(&token)
-                        .header("idempotency-key", &idempotency)
-                        .send()
-                        .await
-                } else {
-                    http.post(format!("{base}/api/v1/usage/consume"))
-                        .bearer_auth(&key)
-                        .header("idempotency-key", &idempotency)
-                        .json(&json!({"user_id": user, "runs": 1}))
-                        .send()
-                        .await
-                };
-                let Ok(res) = sent else {
-                    // The server died with this request in flight: it may or may not have counted.
-                    unanswered.fetch_add(1, Ordering::SeqCst);
-                    return told;
-                };
-                let status = res.status().as_u16();
-                let Ok(body) = res.json::<Value>().await else {
-                    unanswered.fetch_add(1, Ordering::SeqCst);
-                    return told;
-                };
-                match (i % 2, status) {
-                    (0, 201) => told.sessions.push(body["id"].as_str().expect("id").to_owned()),
-                    (1, 200) => {
-                        told.consumptions.push(body["consumption_id"].as_str().expect("id").to_owned())
-                    }
-                    _ => panic!("unexpected answer {status}: {body}"),
-                }
-            }
-            told
-        }));
-    }
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| tokio::spawn(load(c, http.clone(), base.clone(), caller.clone(), unanswered.clone())))
+        .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     drop(server); // SIGKILL: no drain, no shutdown.
     let mut told = Told::default();
@@ -165,8 +103,99 @@ async fn durable_under_kill(url: &str) {
 
     // Restart on the same store: it starts, and holds everything it acknowledged.
     let _again = start(url, dir.path(), port).await;
+    assert_kept(url, dir.path(), &caller.user, &told, in_flight).await;
+}
+
+/// The user the load runs as: their token, their id, and a service key for the consumptions.
+#[derive(Clone)]
+struct Caller {
+    token: String,
+    user: String,
+    key: String,
+}
+
+impl Caller {
+    /// Registers a user on an unlimited plan (so every request is a write) and creates a key.
+    async fn sign_up(http: &reqwest::Client, base: &str, url: &str, dir: &Path, port: u16) -> Self {
+        let registered: Value = http
+            .post(format!("{base}/api/v1/auth/register"))
+            .json(
+                &json!({"fullname": "Ada Lovelace", "email": "ada@example.com", "password": "correct horse"}),
+            )
+            .send()
+            .await
+            .expect("registered")
+            .json()
+            .await
+            .expect("json");
+        let token = registered["access_token"].as_str().expect("token").to_owned();
+        let user = registered["user"]["id"].as_str().expect("id").to_owned();
+        let plan = tollgate(
+            &["user", "set-plan", "ada@example.com", "enterprise", "--runs", "unlimited"],
+            url,
+            dir,
+            port,
+        )
+        .output()
+        .expect("set-plan");
+        assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+        let key = tollgate(&["key", "create", "load"], url, dir, port).output().expect("key");
+        let key = String::from_utf8_lossy(&key.stdout).trim().to_owned();
+        assert!(key.starts_with("tgk_"), "{key}");
+        Self { token, user, key }
+    }
+}
+
+/// One client: sessions and consumptions in turn, each under its own key, until the server dies;
+/// what the server acknowledged.
+async fn load(
+    c: usize,
+    http: reqwest::Client,
+    base: String,
+    caller: Caller,
+    unanswered: Arc<AtomicUsize>,
+) -> Told {
+    let mut told = Told::default();
+    for i in 0.. {
+        let idempotency = format!("c{c}-{i}");
+        let sent = if i % 2 == 0 {
+            http.post(format!("{base}/api/v1/sessions"))
+                .bearer_auth(&caller.token)
+                .header("idempotency-key", &idempotency)
+                .send()
+                .await
+        } else {
+            http.post(format!("{base}/api/v1/usage/consume"))
+                .bearer_auth(&caller.key)
+                .header("idempotency-key", &idempotency)
+                .json(&json!({"user_id": caller.user, "runs": 1}))
+                .send()
+                .await
+        };
+        let Ok(res) = sent else {
+            // The server died with this request in flight: it may or may not have counted.
+            unanswered.fetch_add(1, Ordering::SeqCst);
+            return told;
+        };
+        let status = res.status().as_u16();
+        let Ok(body) = res.json::<Value>().await else {
+            unanswered.fetch_add(1, Ordering::SeqCst);
+            return told;
+        };
+        match (i % 2, status) {
+            (0, 201) => told.sessions.push(body["id"].as_str().expect("id").to_owned()),
+            (1, 200) => told.consumptions.push(body["consumption_id"].as_str().expect("id").to_owned()),
+            _ => panic!("unexpected answer {status}: {body}"),
+        }
+    }
+    told
+}
+
+/// Everything acknowledged is in the store after the restart, and no more was counted than was
+/// acknowledged or in flight at the kill; the counter agrees with the records.
+async fn assert_kept(url: &str, dir: &Path, user: &str, told: &Told, in_flight: usize) {
     let env = HashMap::from([("DATABASE_URL".to_owned(), url.to_owned())]);
-    let settings = tollgate::settings::Settings::load_from(dir.path(), Some(env)).expect("settings");
+    let settings = tollgate::settings::Settings::load_from(dir, Some(env)).expect("settings");
     let store = tollgate::store::Store::open(&settings).await.expect("store");
     let ports = store.ports();
     let user: UserId = user.parse().expect("user id");
@@ -188,7 +217,6 @@ async fn durable_under_kill(url: &str) {
         (acknowledged..=acknowledged + in_flight).contains(&counted),
         "{counted} runs counted; {acknowledged} acknowledged, {in_flight} in flight at the kill"
     );
-    // The counter agrees with the records, request for request.
     let sub = ports.subs.get_by_user(user).await.expect("read").expect("subscription");
     assert_eq!(sub.runs_used().get() as usize, counted, "the counter and the usage records disagree");
     eprintln!(

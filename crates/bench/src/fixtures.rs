@@ -7,9 +7,9 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{Email, FullName, PlanId, Role, Subscription, SubscriptionId, User, UserId};
-use tollgate_ports::outbound::{PasswordHash, TokenIssuer};
-use tollgate_ports::services::admin::Actor;
+use tollgate_ports::{PasswordHash, TokenIssuer};
 use tollgate_security::{JwtConfig, JwtIssuer};
+use tollgate_usecases::admin::Actor;
 
 use tollgate::settings::Settings;
 use tollgate::startup::{services, AUDIENCE, ISSUER};
@@ -39,7 +39,7 @@ pub async fn seed(
         let name = format!("bench-{}", uuid::Uuid::new_v4().simple());
         let issued = services
             .keys
-            .create(&name, &tollgate_ports::services::admin::Actor::cli("bench"))
+            .create(&name, &tollgate_usecases::admin::Actor::cli("bench"))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         std::fs::write(path, issued.secret).context("Failed to write the service key")?;

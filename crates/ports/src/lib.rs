@@ -1,12 +1,35 @@
-//! Tollgate's application layer.
-//!
-//! `outbound` holds the port traits the adapters implement (stores, payment provider, password
-//! hasher, token issuer, clock, ids), each documenting the errors an adapter must return.
-//! `services` holds the use cases that orchestrate them; they are what the HTTP adapter and the
-//! CLI call, and they are unit-tested here against `mockall` mocks of the ports.
+//! Ports: what the application needs from the outside world.
 
-pub mod outbound;
-pub mod redirect;
-pub mod services;
+mod admin;
+mod error;
+mod housekeeping;
+mod inbox;
+mod provider;
+mod reservations;
+mod security;
+mod service_keys;
+mod sessions;
+mod store;
+mod subscriptions;
+mod system;
+mod telemetry;
+mod tokens;
+mod usage;
+mod users;
 
-pub use tollgate_domain as domain;
+pub use admin::*;
+pub use error::StoreError;
+pub use housekeeping::*;
+pub use inbox::*;
+pub use provider::*;
+pub use reservations::*;
+pub use security::*;
+pub use service_keys::*;
+pub use sessions::*;
+pub use store::*;
+pub use subscriptions::*;
+pub use system::*;
+pub use telemetry::*;
+pub use tokens::*;
+pub use usage::*;
+pub use users::*;

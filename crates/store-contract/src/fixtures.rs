@@ -1,11 +1,15 @@
 //! Values the contract tests build on.
 
 use time::macros::datetime;
+use time::Duration;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{
     Email, FullName, Role, RunCount, Subscription, SubscriptionId, SubscriptionParts, Timestamp, User, UserId,
 };
-use tollgate_ports::outbound::{Consumption, IdempotencyKey, PasswordHash, Session, UsageReason};
+use tollgate_ports::{
+    ConsumeOutcome, Consumption, IdempotencyKey, InboxEntry, InboxOutcome, PasswordHash, RefreshTokenRecord,
+    Session, UsageReason,
+};
 use uuid::Uuid;
 
 use crate::Subject;
@@ -66,4 +70,65 @@ pub fn with(sub: &Subscription, change: impl FnOnce(&mut SubscriptionParts)) -> 
     let mut parts = sub.parts();
     change(&mut parts);
     Subscription::from_parts(parts)
+}
+
+pub const TEN: RunLimit = RunLimit::Limited(RunCount::new(10));
+
+pub fn hold(
+    user: tollgate_domain::UserId,
+    version: i64,
+    limit: RunLimit,
+    runs: u32,
+    key: Option<&str>,
+) -> Consumption {
+    Consumption { units: RunCount::new(runs), ..consumption(user, version, limit, key) }
+}
+
+/// A metered write's outcome, by kind: its runs used after, or the id a replay answered with.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Got {
+    Consumed(u32),
+    Replayed(Option<Uuid>),
+    Mismatch,
+    LimitReached(u32),
+    Stale,
+}
+
+pub fn got<T>(outcome: ConsumeOutcome<T>, id: impl Fn(T) -> Uuid) -> Got {
+    match outcome {
+        ConsumeOutcome::Consumed { runs_used, .. } => Got::Consumed(runs_used.get()),
+        ConsumeOutcome::Replayed { value } => Got::Replayed(value.map(id)),
+        ConsumeOutcome::KeyMismatch => Got::Mismatch,
+        ConsumeOutcome::LimitReached { runs_used } => Got::LimitReached(runs_used.get()),
+        ConsumeOutcome::StaleState => Got::Stale,
+    }
+}
+
+pub async fn used_and_reserved(s: &Subject, user: tollgate_domain::UserId) -> (u32, u32) {
+    let sub =
+        s.subs.get_by_user(user).await.expect("the store answers").expect("the user has a subscription");
+    (sub.runs_used().get(), sub.runs_reserved().get())
+}
+
+pub fn token(user: tollgate_domain::UserId, family: uuid::Uuid, hash: &str) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        id: id(),
+        family_id: family,
+        user_id: user,
+        token_hash: hash.into(),
+        expires_at: T0 + Duration::days(30),
+        rotated_at: None,
+        revoked_at: None,
+        created_at: T0,
+    }
+}
+
+pub fn entry(event_id: &str) -> InboxEntry {
+    InboxEntry {
+        event_id: event_id.into(),
+        event_type: "customer.subscription.updated".into(),
+        created: T0,
+        received_at: T0 + Duration::seconds(1),
+        outcome: InboxOutcome::Processed,
+    }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Connection;
-use tollgate_ports::outbound::{
+use tollgate_ports::{
     AdminRepository, HealthCheck, Housekeeping, RefreshTokenRepository, Repositories, RepositoryPorts,
     ReservationRepository, ServiceKeyRepository, SessionRepository, SubscriptionRepository, UsageRepository,
     UserRepository, WebhookInbox,

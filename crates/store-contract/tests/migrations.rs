@@ -55,7 +55,7 @@ async fn sqlite_keeps_users_usage_and_service_keys() {
     assert_eq!((users, usage), (1, (1, Some("k-1".to_owned()))));
     assert_eq!(key, ("agents".into(), "hash-1".into(), 7, None, None));
     // The old key still authenticates through the port, with no prefix to show.
-    use tollgate_ports::outbound::ServiceKeyRepository;
+    use tollgate_ports::ServiceKeyRepository;
     let found = store.find_active("hash-1").await.expect("read").expect("the old key");
     assert_eq!((found.name.as_str(), found.prefix, found.last_used_at), ("agents", None, None));
 }
@@ -92,7 +92,7 @@ async fn postgres_keeps_users_usage_and_service_keys() {
             .expect("key");
     assert_eq!((users, usage), (1, (1, Some("k-1".to_owned()))));
     assert_eq!(key, ("agents".into(), "hash-1".into(), None, None));
-    use tollgate_ports::outbound::ServiceKeyRepository;
+    use tollgate_ports::ServiceKeyRepository;
     let found = store.find_active("hash-1").await.expect("read").expect("the old key");
     assert_eq!((found.name.as_str(), found.prefix, found.last_used_at), ("agents", None, None));
     pool.close().await;

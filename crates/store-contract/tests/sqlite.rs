@@ -9,7 +9,7 @@ async fn sixty_four_consumes_through_eight_store_instances_on_one_file_give_exac
     use std::sync::Arc;
 
     use tollgate_domain::plan::RunLimit;
-    use tollgate_ports::outbound::{ConsumeOutcome, UsageRepository};
+    use tollgate_ports::{ConsumeOutcome, UsageRepository};
     use tollgate_store_contract::fixtures::{consumption, registered};
     use tollgate_store_sqlite::{PoolOptions, SqliteStore};
 

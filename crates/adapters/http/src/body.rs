@@ -62,24 +62,11 @@ impl Stream for Deadline {
         }
         if this.sleep.as_mut().poll(cx).is_ready() {
             this.expired = true;
+            // `ApiError::payload` answers this kind 408.
             let timeout = io::Error::new(io::ErrorKind::TimedOut, "the request body stalled");
             return Poll::Ready(Some(Err(PayloadError::Io(timeout))));
         }
         Poll::Pending
-    }
-}
-
-/// Whether a payload error is [`deadline`]'s cut.
-pub fn is_timeout(e: &PayloadError) -> bool {
-    matches!(e, PayloadError::Io(io) if io.kind() == io::ErrorKind::TimedOut)
-}
-
-/// A payload error as problem+json: 408 for a stalled body, 413 too large, else 400.
-pub fn payload_problem(e: &PayloadError, limit: usize) -> ApiError {
-    match e {
-        e if is_timeout(e) => ApiError::request_timeout(),
-        PayloadError::Overflow => ApiError::payload_too_large(limit),
-        _ => ApiError::malformed("The body could not be read."),
     }
 }
 
@@ -88,7 +75,7 @@ pub async fn read_limited(payload: web::Payload, limit: usize) -> Result<Bytes, 
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(bytes)) => Ok(bytes),
         Ok(Err(e)) => Err(match e.as_error::<PayloadError>() {
-            Some(e) => payload_problem(e, limit),
+            Some(e) => ApiError::payload(e, limit),
             None => ApiError::malformed("The body could not be read."),
         }),
         Err(_) => Err(ApiError::payload_too_large(limit)),

@@ -6,7 +6,7 @@ use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use tollgate_ports::outbound::{AccessClaims, Page};
+use tollgate_ports::{AccessClaims, Page};
 
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
@@ -35,7 +35,7 @@ impl FromRequest for Caller {
 /// every request, so a revocation holds at once). User tokens are refused here, as keys are on
 /// user endpoints.
 #[derive(Debug, Clone)]
-pub struct ServiceCaller(pub tollgate_ports::outbound::ServiceKey);
+pub struct ServiceCaller(pub tollgate_ports::ServiceKey);
 
 impl FromRequest for ServiceCaller {
     type Error = ApiError;
@@ -46,14 +46,14 @@ impl FromRequest for ServiceCaller {
         let bearer = bearer(req).map(str::to_owned);
         Box::pin(async move {
             let (Some(state), Some(bearer)) = (state, bearer) else {
-                return Err(crate::errors::invalid_service_key());
+                return Err(crate::problem::catalog::invalid_service_key());
             };
             match state.services.keys.authenticate(&bearer).await {
                 Ok(key) => Ok(ServiceCaller(key)),
-                Err(tollgate_ports::services::service_keys::KeyAuthError::Invalid) => {
-                    Err(crate::errors::invalid_service_key())
+                Err(tollgate_usecases::service_keys::KeyAuthError::Invalid) => {
+                    Err(crate::problem::catalog::invalid_service_key())
                 }
-                Err(tollgate_ports::services::service_keys::KeyAuthError::Failure(f)) => Err(f.into()),
+                Err(tollgate_usecases::service_keys::KeyAuthError::Failure(f)) => Err(f.into()),
             }
         })
     }
@@ -83,12 +83,12 @@ pub fn json_error(err: JsonPayloadError, _: &HttpRequest, limit: usize) -> actix
         JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
             ApiError::payload_too_large(limit)
         }
-        JsonPayloadError::ContentType => crate::errors::not_json(),
+        JsonPayloadError::ContentType => crate::problem::catalog::not_json(),
         JsonPayloadError::Deserialize(e) if e.is_data() => {
             ApiError::validation(vec![FieldError::new(field_of(&e.to_string()), e)])
         }
         JsonPayloadError::Deserialize(e) => ApiError::malformed(format!("The body is not valid JSON: {e}")),
-        JsonPayloadError::Payload(e) => crate::body::payload_problem(e, limit),
+        JsonPayloadError::Payload(e) => ApiError::payload(e, limit),
         _ => ApiError::malformed("The body could not be read."),
     };
     problem.into()

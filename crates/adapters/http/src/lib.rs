@@ -2,11 +2,11 @@
 //! metered routes, problem+json errors, request ids, CORS, rate-limited sign-in, OpenAPI.
 
 pub mod body;
+pub mod config;
 pub mod dto;
-pub mod error_code;
-pub(crate) mod errors;
 pub mod extract;
 pub mod forwarded;
+pub mod headers;
 pub mod metering;
 pub mod metrics;
 pub mod middleware;
@@ -18,6 +18,7 @@ pub mod proxy;
 pub mod rate_limit;
 pub mod route_table;
 pub mod routes;
+pub mod services;
 pub mod state;
 
 use std::net::TcpListener;
@@ -27,11 +28,10 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{http, web, App, HttpServer};
 
+pub use config::{HttpConfig, SHUTDOWN_GRACE_SECS};
 pub use route_table::{MeteredRoute, RouteTable};
-pub use state::{AppState, HttpConfig, Services};
-
-/// How long in-flight requests get to finish after SIGTERM / Ctrl-C.
-pub const SHUTDOWN_GRACE_SECS: u64 = 30;
+pub use services::Services;
+pub use state::AppState;
 
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
@@ -39,8 +39,8 @@ fn cors(origins: &[String]) -> Cors {
         .allowed_headers([
             http::header::AUTHORIZATION,
             http::header::CONTENT_TYPE,
-            metering::IDEMPOTENCY_KEY,
-            middleware::REQUEST_ID,
+            headers::IDEMPOTENCY_KEY,
+            headers::REQUEST_ID,
         ])
         .expose_headers([
             "x-request-id",
@@ -88,7 +88,7 @@ pub fn serve(listener: TcpListener, state: AppState) -> std::io::Result<Server> 
             .wrap(from_fn(problem::render_errors))
             .wrap(security_headers(limits.hsts))
             .wrap(from_fn(middleware::request_id))
-            .wrap(from_fn(metrics::record))
+            .wrap(from_fn(middleware::record_metrics))
             .configure(routes::configure)
             .configure(pages::configure)
             // Everything the router did not route: the proxy when one is configured, else 404.

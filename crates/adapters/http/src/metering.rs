@@ -1,10 +1,10 @@
-//! The quota gate: the whole metering decision for a route, in one place.
+//! Metering: the whole decision of what a request owes, in one place.
 //!
 //! Every route is declared once, in `routes::configure`, with who pays for a metered request:
-//! - [`Payment::Upfront`]: [`gate`] (a middleware on the route itself, so it runs only for
+//! - [`PaidWhen::Upfront`]: [`charge_upfront`] (a middleware on the route itself, so it runs only for
 //!   requests the router dispatched to that handler) consumes before the handler runs and gives
 //!   the runs back if the handler fails with a 5xx;
-//! - [`Payment::WithResource`]: the handler takes a [`Charge`] and consumes in the same store
+//! - [`PaidWhen::WithResource`]: the handler takes a [`RouteBill`] and consumes in the same store
 //!   transaction as what it creates (a session), so a failure charges nothing.
 //!
 //! Whether a request is metered, who pays, what it costs and under which key is [`Bill`], for
@@ -23,21 +23,19 @@ use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
 use sha2::{Digest, Sha256};
 use tollgate_domain::quota::QuotaSnapshot;
 use tollgate_domain::{RunCount, UserId};
-use tollgate_ports::outbound::{IdempotencyKey, UsageReason};
+use tollgate_ports::{IdempotencyKey, UsageReason};
 
+use crate::headers::{rate_limit_headers, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::path::RoutedPath;
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
 
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
 /// Who pays for a metered request on a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Payment {
-    /// [`gate`] consumes before the handler and refunds a 5xx.
+pub enum PaidWhen {
+    /// [`charge_upfront`] consumes before the handler and refunds a 5xx.
     Upfront,
-    /// The handler consumes with its resource, through [`Charge`].
+    /// The handler consumes with its resource, through [`RouteBill`].
     WithResource,
 }
 
@@ -179,7 +177,7 @@ pub(crate) fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiErr
 /// The 409 problem.
 pub fn forwarded_replay(replayed: bool, state: &AppState) -> Result<(), ApiError> {
     if replayed && !state.config.upstream_deduplicates {
-        return Err(crate::errors::forwarded_key_reused());
+        return Err(crate::problem::catalog::forwarded_key_reused());
     }
     Ok(())
 }
@@ -209,24 +207,24 @@ fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The metering of a [`Payment::WithResource`] route, for its handler: `None` when the route
+/// The metering of a [`PaidWhen::WithResource`] route, for its handler: `None` when the route
 /// table does not meter the request.
 #[derive(Debug, Clone)]
-pub struct Charge(pub Option<Bill>);
+pub struct RouteBill(pub Option<Bill>);
 
-impl FromRequest for Charge {
+impl FromRequest for RouteBill {
     type Error = ApiError;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Bill::for_route(req, Entry::Own).map(Charge))
+        ready(Bill::for_route(req, Entry::Own).map(RouteBill))
     }
 }
 
-/// Route middleware of every [`Payment::Upfront`] route: consumes the route's cost before the
+/// Route middleware of every [`PaidWhen::Upfront`] route: consumes the route's cost before the
 /// handler runs (402 when the quota does not allow it; nothing else happens then), and gives
 /// the runs back when the handler answers 5xx.
-pub async fn gate(
+pub async fn charge_upfront(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
@@ -287,23 +285,6 @@ pub fn metered_headers(quota: &QuotaSnapshot, replayed: bool) -> Vec<(HeaderName
         headers.push((IDEMPOTENT_REPLAYED, HeaderValue::from_static("true")));
     }
     headers
-}
-
-/// `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (seconds to the period's end), for
-/// limited plans; on metered answers and on 402s.
-pub fn rate_limit_headers(quota: &QuotaSnapshot) -> Vec<(HeaderName, HeaderValue)> {
-    let (Some(limit), Some(remaining)) = (quota.runs_limit.as_option(), quota.remaining()) else {
-        return Vec::new();
-    };
-    let reset = quota.seconds_to_reset();
-    [
-        ("ratelimit-limit", limit.to_string()),
-        ("ratelimit-remaining", remaining.to_string()),
-        ("ratelimit-reset", reset.to_string()),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| Some((HeaderName::from_static(name), HeaderValue::from_str(&value).ok()?)))
-    .collect()
 }
 
 #[cfg(test)]

@@ -5,20 +5,18 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::dev::Server;
 use actix_web::http::Method;
-use actix_web::middleware::Next;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
 };
-use tollgate_ports::outbound::{DecisionOutcome, Telemetry};
+use tollgate_ports::{DecisionOutcome, Telemetry};
 
-use crate::state::{AppState, Services};
+use crate::services::Services;
 
 /// The route label of a request no route matched (404s), and of one the built-in proxy forwarded.
 pub const UNMATCHED: &str = "unmatched";
@@ -207,27 +205,6 @@ fn method_label(method: &Method) -> &'static str {
     KNOWN.iter().find(|m| *m == method).map_or("OTHER", Method::as_str)
 }
 
-/// Counts every request by the pattern it was routed on (outermost middleware: it sees the final
-/// answer, errors included).
-pub async fn record(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let res = next.call(req).await?.map_into_boxed_body();
-    if let Some(state) = state {
-        let route = match res.request().match_pattern() {
-            Some(pattern) => pattern,
-            None if state.config.proxy.is_some() => PROXIED.to_owned(),
-            None => UNMATCHED.to_owned(),
-        };
-        state.metrics.observe_request(&method, &route, res.status().as_u16(), started.elapsed());
-    }
-    Ok(res)
-}
-
 struct MetricsState {
     metrics: Arc<Metrics>,
     services: Services,
@@ -251,7 +228,7 @@ pub fn serve(listener: TcpListener, metrics: Arc<Metrics>, services: Services) -
             .default_service(web::to(|| async { HttpResponse::NotFound().finish() }))
     })
     .workers(1)
-    .shutdown_timeout(crate::SHUTDOWN_GRACE_SECS)
+    .shutdown_timeout(crate::config::SHUTDOWN_GRACE_SECS)
     .disable_signals()
     .listen(listener)?
     .run())

@@ -1,13 +1,15 @@
-//! Request ids and the request's root span.
+//! The middleware every request passes: its id and root span, and its count in the metrics.
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
+use actix_web::{web, Error, HttpMessage};
 use tracing::Instrument;
 
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+use crate::headers::REQUEST_ID;
+use crate::metrics;
+use crate::state::AppState;
 
 /// The request's id, in request extensions.
 #[derive(Debug, Clone)]
@@ -44,6 +46,27 @@ pub async fn request_id(
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(res)
+}
+
+/// Counts every request by the pattern it was routed on (outermost middleware: it sees the final
+/// answer, errors included).
+pub async fn record_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?.map_into_boxed_body();
+    if let Some(state) = state {
+        let route = match res.request().match_pattern() {
+            Some(pattern) => pattern,
+            None if state.config.proxy.is_some() => metrics::PROXIED.to_owned(),
+            None => metrics::UNMATCHED.to_owned(),
+        };
+        state.metrics.observe_request(&method, &route, res.status().as_u16(), started.elapsed());
     }
     Ok(res)
 }

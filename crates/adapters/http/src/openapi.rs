@@ -1,5 +1,6 @@
 //! The OpenAPI 3 document, generated from the handlers' annotations.
 
+use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -9,7 +10,7 @@ use crate::routes::{admin, auth, billing, gate, ops, reservations, sessions, usa
 #[openapi(
     info(title = "Tollgate", description = "Billing and usage quotas for AI-agent products."),
     paths(
-        ops::health, ops::ready, ops::openapi,
+        ops::health, ops::ready, openapi,
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
         billing::plans, billing::subscription, billing::usage, billing::activate_trial, billing::create_checkout_session,
         billing::create_portal_session, billing::webhook, gate::gate,
@@ -66,6 +67,14 @@ pub fn document() -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
     finish(&mut doc);
     doc
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
+pub async fn openapi() -> HttpResponse {
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    HttpResponse::Ok().json(DOCUMENT.get_or_init(document))
 }
 
 /// Rules that hold for every operation, applied once instead of on each annotation:

@@ -5,40 +5,22 @@
 //! both ways without buffering, so an agent's server-sent events reach the client one by one.
 //! WebSockets are out of scope (an `Upgrade` is not forwarded).
 
-use std::time::Duration;
-
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
+use tollgate_domain::{RunCount, UserId};
+use tollgate_ports::Reservation;
+use tollgate_usecases::metering::Metered;
 
-use crate::error_code::ErrorCode;
+use crate::config::ProxyConfig;
 use crate::forwarded::forwarding;
-use crate::metering::{forwarded_replay, rate_limit_headers, Bill, Body, Entry};
+use crate::headers::{rate_limit_headers, CONSUMPTION_ID, PLAN, USER_ID};
+use crate::metering::{forwarded_replay, Bill, Body, Entry};
 use crate::path::RoutedPath;
-use crate::problem::ApiError;
-use crate::route_table::PathPatterns;
-use crate::routes::gate::{CONSUMPTION_ID, PLAN, USER_ID};
+use crate::problem::code::ErrorCode;
+use crate::problem::{ApiError, AsIs};
 use crate::state::AppState;
-
-/// Marks an answer that is the upstream's (problem+json rendering leaves it alone).
-#[derive(Debug, Clone, Copy)]
-pub struct Proxied;
-
-/// The proxy's settings.
-#[derive(Debug, Clone)]
-pub struct ProxyConfig {
-    /// `http(s)://host[:port][/base]`: requests go below its path, never above it.
-    pub upstream: reqwest::Url,
-    /// Paths forwarded (default `/**`).
-    pub routes: PathPatterns,
-    /// Paths forwarded without a token.
-    pub public: PathPatterns,
-    /// How long the upstream may take to answer (its headers), and a proxied body to arrive.
-    pub timeout: Duration,
-    /// Send the bearer token Tollgate authenticated on to the upstream (off by default).
-    pub forward_authorization: bool,
-}
 
 impl ProxyConfig {
     /// The upstream URL for `path` (decoded once, each segment encoded again) and the client's
@@ -133,13 +115,13 @@ pub async fn forward(
         return Err(ApiError::not_found());
     };
     // Decoded once: what is matched, metered and forwarded is this very path.
-    let path = RoutedPath::parse(req.uri().path()).map_err(crate::errors::invalid_path)?;
+    let path = RoutedPath::parse(req.uri().path()).map_err(crate::problem::catalog::invalid_path)?;
     if !config.routes.matches(path.as_str()) {
         return Err(ApiError::not_found());
     }
     let url = config
         .url_for(&path, req.uri().query())
-        .ok_or_else(|| crate::errors::invalid_path(crate::path::InvalidPath::Ambiguous))?;
+        .ok_or_else(|| crate::problem::catalog::invalid_path(crate::path::InvalidPath::Ambiguous))?;
     let bill = Bill::for_route(&req, Entry::Proxied { path: &path })?;
     // Who the user is: the payer of a metered route (authenticated once, by the bill); else the
     // token's owner, required unless the route is public.
@@ -150,22 +132,65 @@ pub async fn forward(
         }
         None => Some(crate::extract::authenticate(&req)?.user_id),
     };
-    let hold = match &bill {
-        Some(bill) => {
-            let ttl = time::Duration::try_from(config.timeout).unwrap_or(time::Duration::MINUTE)
-                + time::Duration::MINUTE;
-            let key = bill.key_for(Body::Unread);
-            let held = state.services.reservations.reserve(bill.user, bill.cost, ttl, key).await?;
-            forwarded_replay(held.replayed, &state)?;
-            Some(held)
-        }
+    let held = match &bill {
+        Some(bill) => Some(hold(&state, config, bill).await?),
         None => None,
     };
+    let upstream = upstream_request(&state, config, client, &req, payload, url, caller, held.as_ref())?;
+    let answer = actix_web::rt::time::timeout(config.timeout, upstream.send()).await;
+    let response = match answer {
+        Err(_) => {
+            settle(&state, held.as_ref(), false).await;
+            return Err(upstream_failed(
+                ErrorCode::UpstreamTimeout,
+                StatusCode::GATEWAY_TIMEOUT,
+                "The upstream did not answer in time; nothing was charged.",
+            ));
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "the upstream could not be reached");
+            settle(&state, held.as_ref(), false).await;
+            return Err(upstream_failed(
+                ErrorCode::UpstreamUnavailable,
+                StatusCode::BAD_GATEWAY,
+                "The upstream could not be reached; nothing was charged.",
+            ));
+        }
+        Ok(Ok(response)) => response,
+    };
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    settle(&state, held.as_ref(), !status.is_server_error()).await;
+    Ok(relay(&state, response, status, held.as_ref()))
+}
 
+/// A metered route's cost, held for as long as the upstream may take (and a minute more).
+async fn hold(state: &AppState, config: &ProxyConfig, bill: &Bill) -> Result<Metered<Reservation>, ApiError> {
+    let ttl =
+        time::Duration::try_from(config.timeout).unwrap_or(time::Duration::MINUTE) + time::Duration::MINUTE;
+    let key = bill.key_for(Body::Unread);
+    let held = state.services.reservations.reserve(bill.user, bill.cost, ttl, key).await?;
+    forwarded_replay(held.replayed, state)?;
+    Ok(held)
+}
+
+/// The request to the upstream: the client's method, forwardable headers (never Tollgate's own
+/// cookies, nor the token Tollgate authenticated unless configured), `X-Forwarded-*` as Tollgate
+/// saw them, the `X-Tollgate-*` facts, and the body streaming as it arrives.
+#[allow(clippy::too_many_arguments, reason = "one request's parts, each used once")]
+fn upstream_request(
+    state: &AppState,
+    config: &ProxyConfig,
+    client: &reqwest::Client,
+    req: &HttpRequest,
+    payload: web::Payload,
+    url: reqwest::Url,
+    caller: Option<UserId>,
+    held: Option<&Metered<Reservation>>,
+) -> Result<reqwest::RequestBuilder, ApiError> {
     let method =
         reqwest::Method::from_bytes(req.method().as_str().as_bytes()).map_err(|_| ApiError::not_found())?;
     let mut upstream = client.request(method, url);
-    let own_cookies = [state.config.pages.names.session, state.config.pages.names.csrf];
+    let own_cookies = own_cookies(state);
     for (name, value) in forwardable(req.headers()) {
         let value = if name == header::COOKIE {
             match without_own_cookies(&value, own_cookies) {
@@ -180,7 +205,7 @@ pub async fn forward(
         };
         upstream = upstream.header(name.as_str(), value.as_bytes());
     }
-    let seen = forwarding(&req, &state.config.trusted_proxies);
+    let seen = forwarding(req, &state.config.trusted_proxies);
     upstream = upstream
         .header("x-forwarded-for", seen.forwarded_for)
         .header("x-forwarded-proto", seen.proto)
@@ -188,7 +213,7 @@ pub async fn forward(
     if let Some(user) = caller {
         upstream = upstream.header(USER_ID.as_str(), user.to_string());
     }
-    if let Some(held) = &hold {
+    if let Some(held) = held {
         upstream = upstream.header(PLAN.as_str(), held.quota.plan.as_str());
         if let Some(r) = &held.value {
             upstream = upstream.header(CONSUMPTION_ID.as_str(), r.id.to_string());
@@ -196,53 +221,45 @@ pub async fn forward(
     }
     // The request body streams to the upstream as it arrives (the actix payload stays on this
     // thread; a channel hands its chunks over).
-    if !crate::body::has_no_body(&req) {
+    if !crate::body::has_no_body(req) {
         let (tx, rx) = futures_channel::mpsc::channel(4);
         actix_web::rt::spawn(pump(payload, tx));
         upstream = upstream.body(reqwest::Body::wrap_stream(rx));
     }
-    let answer = actix_web::rt::time::timeout(config.timeout, upstream.send()).await;
-    let settle = |commit: bool| {
-        let reservations = state.services.reservations.clone();
-        let id = hold.as_ref().and_then(|h| h.value.as_ref()).map(|r| r.id);
-        let replayed = hold.as_ref().is_some_and(|h| h.replayed);
-        async move {
-            let (Some(id), false) = (id, replayed) else { return };
-            let settled = if commit {
-                reservations.commit(id, None).await.map(|_| ()).map_err(|e| e.to_string())
-            } else {
-                reservations.release(id).await.map(|_| ()).map_err(|e| e.to_string())
-            };
-            if let Err(e) = settled {
-                tracing::error!(error = %e, "could not settle a proxied request's reservation");
-            }
-        }
+    Ok(upstream)
+}
+
+/// The names of the pages' cookies, which never go to the upstream nor come from it.
+fn own_cookies(state: &AppState) -> [&str; 2] {
+    [state.config.pages.names.session, state.config.pages.names.csrf]
+}
+
+/// Commits the hold (the upstream answered below 500) or releases it; a replayed hold is the
+/// first request's to settle.
+async fn settle(state: &AppState, held: Option<&Metered<Reservation>>, commit: bool) {
+    let Some(held) = held.filter(|h| !h.replayed) else { return };
+    let Some(id) = held.value.as_ref().map(|r| r.id) else { return };
+    let reservations = &state.services.reservations;
+    let settled = if commit {
+        reservations.commit(id, None).await.map(|_| ()).map_err(|e| e.to_string())
+    } else {
+        reservations.release(id).await.map(|_| ()).map_err(|e| e.to_string())
     };
-    let response = match answer {
-        Err(_) => {
-            settle(false).await;
-            return Err(upstream_failed(
-                ErrorCode::UpstreamTimeout,
-                StatusCode::GATEWAY_TIMEOUT,
-                "The upstream did not answer in time; nothing was charged.",
-            ));
-        }
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "the upstream could not be reached");
-            settle(false).await;
-            return Err(upstream_failed(
-                ErrorCode::UpstreamUnavailable,
-                StatusCode::BAD_GATEWAY,
-                "The upstream could not be reached; nothing was charged.",
-            ));
-        }
-        Ok(Ok(response)) => response,
-    };
-    let status = StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    settle(!status.is_server_error()).await;
+    if let Err(e) = settled {
+        tracing::error!(error = %e, "could not settle a proxied request's reservation");
+    }
+}
+
+/// The upstream's answer as it is, errors included: its status, its forwardable headers (never a
+/// cookie of Tollgate's), `RateLimit-*` after settling, and its body streaming.
+fn relay(
+    state: &AppState,
+    response: reqwest::Response,
+    status: StatusCode,
+    held: Option<&Metered<Reservation>>,
+) -> HttpResponse {
     let mut out = HttpResponse::build(status);
-    // The upstream's own answer, errors included, reaches the client as it is.
-    out.extensions_mut().insert(Proxied);
+    out.extensions_mut().insert(AsIs);
     let mut upstream_headers = HeaderMap::new();
     for (name, value) in response.headers() {
         if let (Ok(name), Ok(value)) =
@@ -251,25 +268,25 @@ pub async fn forward(
             upstream_headers.append(name, value);
         }
     }
+    let own_cookies = own_cookies(state);
     for (name, value) in forwardable(&upstream_headers) {
         if name == header::SET_COOKIE && sets_own_cookie(&value, own_cookies) {
             continue;
         }
         out.append_header((name, value));
     }
-    if let Some(held) = &hold {
+    if let Some(held) = held {
         // The quota after settling: a released hold (5xx) gave its runs back.
         let mut quota = held.quota;
         if status.is_server_error() && !held.replayed {
             let runs = held.value.as_ref().map_or(0, |r| r.runs.get());
-            quota.runs_reserved =
-                tollgate_domain::RunCount::new(quota.runs_reserved.get().saturating_sub(runs));
+            quota.runs_reserved = RunCount::new(quota.runs_reserved.get().saturating_sub(runs));
         }
         for header in rate_limit_headers(&quota) {
             out.insert_header(header);
         }
     }
-    Ok(out.streaming(response.bytes_stream().map(|chunk| chunk.map_err(std::io::Error::other))))
+    out.streaming(response.bytes_stream().map(|chunk| chunk.map_err(std::io::Error::other)))
 }
 
 /// Hands the client's body to the upstream request, chunk by chunk.

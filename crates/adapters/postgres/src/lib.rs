@@ -3,7 +3,7 @@
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
-use tollgate_ports::outbound::StoreError;
+use tollgate_ports::StoreError;
 use tollgate_store_sql::batch::Batchers;
 use tollgate_store_sql::store_error;
 pub use tollgate_store_sql::PoolOptions;

@@ -13,7 +13,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot, OnceCell};
 use tollgate_domain::Password;
-use tollgate_ports::outbound::{HashError, PasswordHash, PasswordHasher};
+use tollgate_ports::{HashError, PasswordHash, PasswordHasher};
 
 /// How many hashes may wait for a worker, and how many workers hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tollgate_domain::{Role, UserId};
-use tollgate_ports::outbound::{AccessClaims, AccessToken, NewRefreshToken, TokenError, TokenIssuer};
+use tollgate_ports::{AccessClaims, AccessToken, NewRefreshToken, TokenError, TokenIssuer};
 
 /// Token settings.
 #[derive(Clone)]

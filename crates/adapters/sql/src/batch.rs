@@ -1,7 +1,7 @@
 //! Group commit: the metered writes that arrive while a write transaction is in flight are
 //! applied together in the next one (SPEC §11).
 //!
-//! One [`Batcher`] per store owns the metered write path. A request queues its [`Metered`] write
+//! One [`Batcher`] per store owns the metered write path. A request queues its [`MeteredWrite`]
 //! and waits for its own answer; the batcher takes the first queued write, drains whatever else is
 //! queued (up to [`MAX_BATCH`]) and hands the batch to the store, which decides every write in
 //! arrival order against its own user's limit and applies the batch with set-based statements in
@@ -12,16 +12,16 @@ use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
 use tollgate_domain::{RunCount, Timestamp};
-use tollgate_ports::outbound::{Consumption, Session, SettleOutcome, StoreError};
+use tollgate_ports::{Consumption, Session, SettleOutcome, StoreError};
 
-use crate::Step;
+use crate::WriteOutcome;
 
 /// The most writes one transaction carries.
 pub const MAX_BATCH: usize = 64;
 
 /// A metered write: a consumption and the resource it pays for, written together.
 #[derive(Debug, Clone)]
-pub struct Metered {
+pub struct MeteredWrite {
     pub consumption: Consumption,
     pub resource: Resource,
 }
@@ -37,7 +37,7 @@ pub enum Resource {
     Hold { expires_at: Timestamp },
 }
 
-impl Metered {
+impl MeteredWrite {
     /// The id a replay of this write answers with: the session, else the record (or the hold).
     pub fn resource_id(&self) -> uuid::Uuid {
         match &self.resource {
@@ -63,7 +63,7 @@ pub struct Commit {
 /// counters in user order, as every other path does after any reservation.
 #[derive(Debug, Clone)]
 pub struct Batchers {
-    pub metered: Batcher<Metered, Step>,
+    pub metered: Batcher<MeteredWrite, WriteOutcome>,
     /// `None`: the commit is done alone (a hold found past its expiry expires in that transaction).
     pub commits: Batcher<Commit, Option<SettleOutcome>>,
 }
@@ -179,9 +179,9 @@ fn answer<A>(answers: Vec<Answer<A>>, outcome: Option<Result<Vec<A>, BatchFailed
     // A batch that panicked answers nobody: its callers' channels close (store unavailable).
     let Some(outcome) = outcome else { return };
     match outcome {
-        Ok(steps) if steps.len() == answers.len() => {
-            for (answer, step) in answers.into_iter().zip(steps) {
-                let _ = answer.send(Ok(Some(step)));
+        Ok(results) if results.len() == answers.len() => {
+            for (answer, result) in answers.into_iter().zip(results) {
+                let _ = answer.send(Ok(Some(result)));
             }
         }
         Ok(_) => {
@@ -218,12 +218,12 @@ mod tests {
     use tokio::sync::Semaphore;
     use tollgate_domain::plan::{RunCount, RunLimit};
     use tollgate_domain::UserId;
-    use tollgate_ports::outbound::UsageReason;
+    use tollgate_ports::UsageReason;
 
     use super::*;
 
-    fn write(n: u32) -> Metered {
-        Metered {
+    fn write(n: u32) -> MeteredWrite {
+        MeteredWrite {
             consumption: Consumption {
                 record_id: uuid::Uuid::from_u128(u128::from(n)),
                 user_id: UserId::from_uuid(uuid::Uuid::from_u128(1)),
@@ -243,21 +243,21 @@ mod tests {
 
     /// A batcher whose batches are recorded (as their writes' units) and each answered with
     /// `Consumed(units)`; every batch takes a permit of `gate` before it is answered.
-    fn recording(gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Recorded) {
+    fn recording(gate: Arc<Semaphore>) -> (Batcher<MeteredWrite, WriteOutcome>, Recorded) {
         recording_with(MAX_BATCH * 4, gate)
     }
 
     /// [`recording`] with a queue of `limit` waiting writes.
-    fn recording_with(limit: usize, gate: Arc<Semaphore>) -> (Batcher<Metered, Step>, Recorded) {
+    fn recording_with(limit: usize, gate: Arc<Semaphore>) -> (Batcher<MeteredWrite, WriteOutcome>, Recorded) {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let seen = batches.clone();
-        let batcher = Batcher::spawn(limit, move |writes: Vec<Metered>| {
+        let batcher = Batcher::spawn(limit, move |writes: Vec<MeteredWrite>| {
             let (gate, seen) = (gate.clone(), seen.clone());
             async move {
                 let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
                 seen.lock().unwrap().push(units.clone());
                 gate.acquire().await.unwrap().forget();
-                Ok(units.into_iter().map(|n| Step::Consumed(RunCount::new(n))).collect())
+                Ok(units.into_iter().map(|n| WriteOutcome::Consumed(RunCount::new(n))).collect())
             }
         });
         (batcher, batches)
@@ -285,13 +285,13 @@ mod tests {
             tokio::task::yield_now().await;
         }
         gate.add_permits(1);
-        assert_eq!(first.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(1))));
+        assert_eq!(first.await.unwrap().unwrap(), Some(WriteOutcome::Consumed(RunCount::new(1))));
         while batches.lock().unwrap().len() < 2 {
             tokio::task::yield_now().await;
         }
         gate.add_permits(1);
         for (n, answer) in (2..=11).zip(rest) {
-            assert_eq!(answer.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(n))));
+            assert_eq!(answer.await.unwrap().unwrap(), Some(WriteOutcome::Consumed(RunCount::new(n))));
         }
         assert_eq!(*batches.lock().unwrap(), vec![vec![1], (2..=11).collect::<Vec<_>>()]);
     }
@@ -316,7 +316,7 @@ mod tests {
         assert!(gone.await.is_err());
         gate.add_permits(2);
         assert!(first.await.unwrap().is_ok());
-        assert_eq!(kept.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(3))));
+        assert_eq!(kept.await.unwrap().unwrap(), Some(WriteOutcome::Consumed(RunCount::new(3))));
         assert_eq!(*batches.lock().unwrap(), vec![vec![1], vec![3]]);
     }
 
@@ -340,14 +340,14 @@ mod tests {
     #[tokio::test]
     async fn a_batch_that_fails_is_applied_again_one_write_at_a_time_in_arrival_order() {
         let batches = Arc::new(Mutex::new(Vec::new()));
-        let batcher = Batcher::<Metered, Step>::spawn(MAX_BATCH * 4, {
+        let batcher = Batcher::<MeteredWrite, WriteOutcome>::spawn(MAX_BATCH * 4, {
             let batches = batches.clone();
-            move |writes: Vec<Metered>| {
+            move |writes: Vec<MeteredWrite>| {
                 let units: Vec<u32> = writes.iter().map(|w| w.consumption.units.get()).collect();
                 batches.lock().unwrap().push(units.clone());
                 async move {
                     match units[..] {
-                        [n] => Ok(vec![Step::Consumed(RunCount::new(n))]),
+                        [n] => Ok(vec![WriteOutcome::Consumed(RunCount::new(n))]),
                         _ => Err(BatchFailed::Retry),
                     }
                 }
@@ -360,7 +360,7 @@ mod tests {
             })
             .collect();
         for (n, answer) in (1..=3).zip(answers) {
-            assert_eq!(answer.await.unwrap().unwrap(), Some(Step::Consumed(RunCount::new(n))));
+            assert_eq!(answer.await.unwrap().unwrap(), Some(WriteOutcome::Consumed(RunCount::new(n))));
         }
         assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2, 3], vec![1], vec![2], vec![3]]);
     }
@@ -368,9 +368,9 @@ mod tests {
     #[tokio::test]
     async fn a_failed_batch_is_retried_alone_or_fails_each_write_and_a_panic_stops_nothing() {
         let calls = Arc::new(Mutex::new(0));
-        let batcher = Batcher::<Metered, Step>::spawn(MAX_BATCH * 4, {
+        let batcher = Batcher::<MeteredWrite, WriteOutcome>::spawn(MAX_BATCH * 4, {
             let calls = calls.clone();
-            move |writes: Vec<Metered>| {
+            move |writes: Vec<MeteredWrite>| {
                 let call = {
                     let mut calls = calls.lock().unwrap();
                     *calls += 1;
@@ -381,7 +381,7 @@ mod tests {
                         1 => Err(BatchFailed::Retry),
                         2 => Err(BatchFailed::Store(StoreError::unavailable("down"))),
                         3 => panic!("a bug in a batch"),
-                        _ => Ok(vec![Step::Stale; writes.len()]),
+                        _ => Ok(vec![WriteOutcome::Stale; writes.len()]),
                     }
                 }
             }
@@ -389,7 +389,7 @@ mod tests {
         assert_eq!(batcher.submit(write(1)).await.unwrap(), None);
         assert!(matches!(batcher.submit(write(1)).await, Err(StoreError::Unavailable(_))));
         assert!(matches!(batcher.submit(write(1)).await, Err(StoreError::Unavailable(_))));
-        assert_eq!(batcher.submit(write(1)).await.unwrap(), Some(Step::Stale));
+        assert_eq!(batcher.submit(write(1)).await.unwrap(), Some(WriteOutcome::Stale));
     }
 
     #[tokio::test]
@@ -416,7 +416,7 @@ mod tests {
             assert!(w.await.unwrap().is_ok());
         }
         gate.add_permits(1);
-        assert_eq!(batcher.submit(write(5)).await.unwrap(), Some(Step::Consumed(RunCount::new(5))));
+        assert_eq!(batcher.submit(write(5)).await.unwrap(), Some(WriteOutcome::Consumed(RunCount::new(5))));
         assert_eq!(
             *batches.lock().unwrap(),
             vec![vec![1], vec![2, 3], vec![5]],

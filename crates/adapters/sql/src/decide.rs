@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use tollgate_ports::outbound::{Reservation, ReservationStatus, SettleOutcome};
+use tollgate_ports::{Reservation, ReservationStatus, SettleOutcome};
 use uuid::Uuid;
 
-use crate::batch::{Commit, Metered, Resource};
-use crate::{run_count, Step, Ts};
+use crate::batch::{Commit, MeteredWrite, Resource};
+use crate::{run_count, Ts, WriteOutcome};
 
 /// A user's counters as a batch moves them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,14 +37,14 @@ pub type Deltas = HashMap<Uuid, (i64, i64)>;
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct WritePlan {
     /// One per write, in order.
-    pub steps: Vec<Step>,
+    pub outcomes: Vec<WriteOutcome>,
     /// The counters' changes.
     pub deltas: Deltas,
     /// The writes that pass (indexes into the batch, in order): their rows are inserted.
     pub taken: Vec<usize>,
 }
 
-pub fn is_hold(write: &Metered) -> bool {
+pub fn is_hold(write: &MeteredWrite) -> bool {
     matches!(write.resource, Resource::Hold { .. })
 }
 
@@ -56,37 +56,37 @@ pub fn is_hold(write: &Metered) -> bool {
 /// # Errors
 /// A counter beyond `u32` (a broken row).
 pub fn decide_writes(
-    writes: &[Metered],
+    writes: &[MeteredWrite],
     mut counters: HashMap<Uuid, Counters>,
     mut paid: HashMap<KeyOf, Paid>,
 ) -> Result<WritePlan, sqlx::Error> {
-    let mut plan = WritePlan { steps: Vec::with_capacity(writes.len()), ..WritePlan::default() };
+    let mut plan = WritePlan { outcomes: Vec::with_capacity(writes.len()), ..WritePlan::default() };
     for (i, w) in writes.iter().enumerate() {
         let c = &w.consumption;
         let user = *c.user_id.as_uuid();
         let hold = is_hold(w);
         if let Some(key) = &c.idempotency_key {
             if let Some(earlier) = paid.get(&(user, hold, key.as_str().to_owned())) {
-                plan.steps.push(if key.matches(earlier.fingerprint.as_deref()) {
-                    Step::Replayed(earlier.answer)
+                plan.outcomes.push(if key.matches(earlier.fingerprint.as_deref()) {
+                    WriteOutcome::Replayed(earlier.answer)
                 } else {
-                    Step::Mismatch
+                    WriteOutcome::Mismatch
                 });
                 continue;
             }
         }
         let Some(counter) = counters.get_mut(&user) else {
-            plan.steps.push(Step::Stale);
+            plan.outcomes.push(WriteOutcome::Stale);
             continue;
         };
         if counter.version != c.expected_version {
-            plan.steps.push(Step::Stale);
+            plan.outcomes.push(WriteOutcome::Stale);
             continue;
         }
         let units = i64::from(c.units.get());
         if c.limit.as_option().is_some_and(|limit| counter.used + counter.reserved + units > i64::from(limit))
         {
-            plan.steps.push(Step::LimitReached(run_count(counter.used)?));
+            plan.outcomes.push(WriteOutcome::LimitReached(run_count(counter.used)?));
             continue;
         }
         let delta = plan.deltas.entry(user).or_default();
@@ -97,7 +97,7 @@ pub fn decide_writes(
             counter.used += units;
             delta.0 += units;
         }
-        plan.steps.push(Step::Consumed(run_count(counter.used)?));
+        plan.outcomes.push(WriteOutcome::Consumed(run_count(counter.used)?));
         if let Some(key) = &c.idempotency_key {
             let taken = Paid { fingerprint: key.fingerprint().map(str::to_owned), answer: w.resource_id() };
             paid.insert((user, hold, key.as_str().to_owned()), taken);

@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{RunCount, UserId};
-use tollgate_ports::outbound::{Consumption, IdempotencyKey, UsageReason};
+use tollgate_ports::{Consumption, IdempotencyKey, UsageReason};
 
 use super::*;
 
@@ -11,8 +11,15 @@ fn user(n: u8) -> Uuid {
     Uuid::from_bytes([n; 16])
 }
 
-fn write(n: u128, who: u8, units: u32, limit: Option<u32>, key: Option<(&str, &str)>, hold: bool) -> Metered {
-    Metered {
+fn write(
+    n: u128,
+    who: u8,
+    units: u32,
+    limit: Option<u32>,
+    key: Option<(&str, &str)>,
+    hold: bool,
+) -> MeteredWrite {
+    MeteredWrite {
         consumption: Consumption {
             record_id: Uuid::from_u128(n),
             user_id: UserId::from_uuid(user(who)),
@@ -47,13 +54,13 @@ fn writes_are_decided_in_arrival_order_against_used_plus_reserved() {
     ];
     let plan = decide_writes(&writes, counters(&[(1, 0, 0), (2, 10, 0)]), HashMap::new()).expect("decided");
     assert_eq!(
-        plan.steps,
+        plan.outcomes,
         [
-            Step::Consumed(RunCount::new(3)),
-            Step::Consumed(RunCount::new(3)),
-            Step::LimitReached(RunCount::new(3)),
-            Step::Consumed(RunCount::new(17)),
-            Step::Stale,
+            WriteOutcome::Consumed(RunCount::new(3)),
+            WriteOutcome::Consumed(RunCount::new(3)),
+            WriteOutcome::LimitReached(RunCount::new(3)),
+            WriteOutcome::Consumed(RunCount::new(17)),
+            WriteOutcome::Stale,
         ]
     );
     assert_eq!(plan.taken, [0, 1, 3]);
@@ -76,13 +83,13 @@ fn a_key_paid_before_or_earlier_in_the_batch_replays_or_mismatches() {
     ];
     let plan = decide_writes(&writes, counters(&[(1, 0, 0)]), stored).expect("decided");
     assert_eq!(
-        plan.steps,
+        plan.outcomes,
         [
-            Step::Replayed(Uuid::from_u128(99)),
-            Step::Mismatch,
-            Step::Consumed(RunCount::new(1)),
-            Step::Replayed(Uuid::from_u128(3)),
-            Step::Consumed(RunCount::new(1)),
+            WriteOutcome::Replayed(Uuid::from_u128(99)),
+            WriteOutcome::Mismatch,
+            WriteOutcome::Consumed(RunCount::new(1)),
+            WriteOutcome::Replayed(Uuid::from_u128(3)),
+            WriteOutcome::Consumed(RunCount::new(1)),
         ]
     );
     assert_eq!(plan.taken, [2, 4]);
@@ -93,7 +100,7 @@ fn a_moved_version_is_stale() {
     let mut moved = write(1, 1, 1, None, None, false);
     moved.consumption.expected_version = 4;
     let plan = decide_writes(&[moved], counters(&[(1, 0, 0)]), HashMap::new()).expect("decided");
-    assert_eq!((plan.steps, plan.taken), (vec![Step::Stale], vec![]));
+    assert_eq!((plan.outcomes, plan.taken), (vec![WriteOutcome::Stale], vec![]));
 }
 
 fn reservation(id: u128, who: u8, runs: u32, status: ReservationStatus) -> Reservation {
@@ -163,7 +170,7 @@ fn commits_settle_held_reservations_once_and_refuse_the_rest() {
 }
 
 proptest! {
-    /// Whatever the batch: one step per write; each user's taken units never pass their limit
+    /// Whatever the batch: one outcome per write; each user's taken units never pass their limit
     /// (counting what was used and reserved before); the deltas are exactly the taken units; a key
     /// is taken at most once per (user, kind).
     #[test]
@@ -174,7 +181,7 @@ proptest! {
         ),
         before in proptest::collection::vec((0i64..6, 0i64..6), 3),
     ) {
-        let writes: Vec<Metered> = batch
+        let writes: Vec<MeteredWrite> = batch
             .iter()
             .enumerate()
             .map(|(i, &(who, units, limit, key, hold))| {
@@ -184,7 +191,7 @@ proptest! {
             .collect();
         let start = counters(&[(0, before[0].0, before[0].1), (1, before[1].0, before[1].1), (2, before[2].0, before[2].1)]);
         let plan = decide_writes(&writes, start.clone(), HashMap::new()).expect("decided");
-        prop_assert_eq!(plan.steps.len(), writes.len());
+        prop_assert_eq!(plan.outcomes.len(), writes.len());
         let mut deltas: Deltas = HashMap::new();
         let mut keys = std::collections::HashSet::new();
         for &i in &plan.taken {
@@ -203,8 +210,8 @@ proptest! {
             }
         }
         prop_assert_eq!(plan.deltas, deltas);
-        for (i, step) in plan.steps.iter().enumerate() {
-            prop_assert_eq!(matches!(step, Step::Consumed(_)), plan.taken.contains(&i));
+        for (i, outcome) in plan.outcomes.iter().enumerate() {
+            prop_assert_eq!(matches!(outcome, WriteOutcome::Consumed(_)), plan.taken.contains(&i));
         }
     }
 }

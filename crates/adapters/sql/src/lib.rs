@@ -15,7 +15,7 @@ pub use ts::Ts;
 use std::time::Duration;
 
 use tollgate_domain::RunCount;
-use tollgate_ports::outbound::{ConsumeOutcome, StoreError, UpdateSubscriptionError};
+use tollgate_ports::{ConsumeOutcome, StoreError, UpdateSubscriptionError};
 use uuid::Uuid;
 
 /// Lets whatever waits for the writer (metered batches) go before the next chunk of a long job.
@@ -126,9 +126,9 @@ pub enum Counter {
     Reserved,
 }
 
-/// What a consumption's transaction found.
+/// What one metered write's transaction found (decided by `decide::decide_writes` in a batch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
+pub enum WriteOutcome {
     Consumed(RunCount),
     /// The key's earlier consumption: its resource id, else its own id.
     Replayed(Uuid),
@@ -141,23 +141,24 @@ pub enum Step {
     Raced,
 }
 
-impl Step {
-    /// What the step came to for the caller: `value` is what a consumption produced.
+impl WriteOutcome {
+    /// What the write came to for the caller: `value` is what a consumption produced.
     /// `Raced` (retried before it gets here) is reported as stale, which the use case retries.
-    pub fn counted<T>(self, value: T) -> Counted<T> {
+    pub fn with_value<T>(self, value: T) -> Written<T> {
         match self {
-            Self::Consumed(runs_used) => Counted::Consumed { value, runs_used },
-            Self::Replayed(original) => Counted::Replayed(original),
-            Self::Mismatch => Counted::Mismatch,
-            Self::LimitReached(runs_used) => Counted::LimitReached(runs_used),
-            Self::Stale | Self::Raced => Counted::Stale,
+            Self::Consumed(runs_used) => Written::Consumed { value, runs_used },
+            Self::Replayed(original) => Written::Replayed(original),
+            Self::Mismatch => Written::Mismatch,
+            Self::LimitReached(runs_used) => Written::LimitReached(runs_used),
+            Self::Stale | Self::Raced => Written::Stale,
         }
     }
 }
 
-/// What a consumption came to, before the caller maps a replay to its own value.
+/// A [`WriteOutcome`] with the value the write produced, before the caller maps a replay to its
+/// own value ([`Written::into_outcome`], the port's `ConsumeOutcome`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Counted<T> {
+pub enum Written<T> {
     Consumed { value: T, runs_used: RunCount },
     Replayed(Uuid),
     Mismatch,
@@ -165,7 +166,7 @@ pub enum Counted<T> {
     Stale,
 }
 
-impl<T> Counted<T> {
+impl<T> Written<T> {
     /// The port's answer; `replay` finds what a replayed consumption produced.
     pub fn into_outcome(self, replay: impl FnOnce(Uuid) -> Option<T>) -> ConsumeOutcome<T> {
         match self {

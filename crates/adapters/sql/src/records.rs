@@ -7,7 +7,7 @@ use tollgate_domain::{
     CustomerId, Email, FullName, Period, PlanId, ProviderSubscriptionId, Role, RunCount, SessionId,
     Subscription, SubscriptionId, SubscriptionParts, SubscriptionStatus, User, UserId,
 };
-use tollgate_ports::outbound::{
+use tollgate_ports::{
     AuditAction, AuditEntry, PasswordHash, RefreshTokenRecord, Reservation, ReservationStatus, ServiceKey,
     Session, StoreError, UsageReason, UsageRecord, UserCredentials,
 };

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{ConnectOptions, Sqlite, SqliteConnection, SqlitePool, Transaction};
-use tollgate_ports::outbound::StoreError;
+use tollgate_ports::StoreError;
 use tollgate_store_sql::batch::Batchers;
 use tollgate_store_sql::store_error;
 pub use tollgate_store_sql::PoolOptions;

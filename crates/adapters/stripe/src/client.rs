@@ -12,7 +12,7 @@ use stripe_checkout::checkout_session::{
 use stripe_checkout::CheckoutSessionMode;
 use stripe_core::customer::CreateCustomer;
 use tollgate_domain::{CustomerId, UserId};
-use tollgate_ports::outbound::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError};
+use tollgate_ports::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError};
 
 /// How long one Stripe call may take.
 const TIMEOUT: Duration = Duration::from_secs(15);

@@ -10,7 +10,7 @@ pub mod parse;
 pub mod signature;
 
 use tollgate_domain::Timestamp;
-use tollgate_ports::outbound::{VerifiedEvent, WebhookError, WebhookVerifier};
+use tollgate_ports::{VerifiedEvent, WebhookError, WebhookVerifier};
 
 pub use client::StripeProvider;
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 use tollgate_domain::{
     BillingEvent, Period, PlanId, ProviderSubscription, ProviderSubscriptionId, SubscriptionStatus, Timestamp,
 };
-use tollgate_ports::outbound::{VerifiedEvent, WebhookError};
+use tollgate_ports::{VerifiedEvent, WebhookError};
 
 fn malformed(what: &str) -> WebhookError {
     WebhookError::Malformed(what.to_owned())

@@ -5,7 +5,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tollgate_domain::Timestamp;
-use tollgate_ports::outbound::WebhookError;
+use tollgate_ports::WebhookError;
 
 /// Stripe's default tolerance.
 pub const TOLERANCE: time::Duration = time::Duration::seconds(300);

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 use tollgate_domain::{PlanId, UserId};
-use tollgate_ports::outbound::{CheckoutRequest, PaymentProvider, ProviderError};
+use tollgate_ports::{CheckoutRequest, PaymentProvider, ProviderError};
 use tollgate_stripe::StripeProvider;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tollgate_domain::{Email, Role};
-use tollgate_ports::services::admin::Actor;
+use tollgate_usecases::admin::Actor;
 
 use crate::helpers::{problem, spawn_app, Account, TestApp};
 

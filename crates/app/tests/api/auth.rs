@@ -242,7 +242,6 @@ async fn a_full_password_hashing_queue_answers_503_overloaded_and_creates_nothin
     }
     assert!(overloaded > 0, "48 hashes at once never filled a queue of one");
     // The refused sign-ups made no user: each created one signs in, the others are unknown.
-    let users =
-        app.services.admin.search(None, tollgate_ports::outbound::Page { limit: 100, offset: 0 }).await;
+    let users = app.services.admin.search(None, tollgate_ports::Page { limit: 100, offset: 0 }).await;
     assert_eq!(users.expect("search").1, 1 + created as u64);
 }

@@ -154,10 +154,8 @@ async fn use_runs(app: &TestApp, token: &str, n: usize) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro() {
-    let Some(driver) = chromedriver() else { return };
-    // Stripe: a customer, a Checkout session whose page is served by the mock itself.
+/// A Stripe mock: a customer, and a Checkout session whose page the mock serves itself.
+async fn stripe_with_checkout_page() -> (MockServer, Value) {
     let stripe = MockServer::start().await;
     let mut session = fixture("checkout.session");
     session["url"] = json!(format!("{}/c/pay/cs_test_browser", stripe.uri()));
@@ -180,6 +178,11 @@ async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro(
         ))
         .mount(&stripe)
         .await;
+    (stripe, customer)
+}
+
+/// The app on a port of its own, its origin allowed as Checkout's return address.
+async fn spawn_on_own_origin(stripe: &MockServer) -> (TestApp, String) {
     let port = free_port();
     let origin = format!("http://127.0.0.1:{port}");
     let mut settings = stripe_settings(&stripe.uri());
@@ -188,6 +191,47 @@ async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro(
     let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = spawn_app_with(&pairs).await;
     assert_eq!(app.address, origin);
+    (app, origin)
+}
+
+/// The `success_url` of the Checkout session the app asked Stripe for.
+async fn sent_success_url(stripe: &MockServer) -> String {
+    let sent = stripe.received_requests().await.expect("recorded");
+    let form = sent.iter().find(|r| r.url.path() == "/v1/checkout/sessions").expect("a checkout session");
+    url::form_urlencoded::parse(&form.body)
+        .find(|(k, _)| k == "success_url")
+        .map(|(_, v)| v.into_owned())
+        .expect("success_url")
+}
+
+/// Whether the page is no wider than the window (it does not scroll sideways).
+async fn fits_the_window(b: &Client) -> bool {
+    let fits = b
+        .execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![])
+        .await
+        .expect("js");
+    fits == json!(true)
+}
+
+/// The plan the page shows once it shows `expected` (it refreshes itself), or the last one seen
+/// after 10 s.
+async fn plan_within_10s(b: &Client, expected: &str) -> String {
+    let mut plan = String::new();
+    for _ in 0..40 {
+        plan = text(b, "#plan-name").await;
+        if plan == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    plan
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro() {
+    let Some(driver) = chromedriver() else { return };
+    let (stripe, customer) = stripe_with_checkout_page().await;
+    let (app, origin) = spawn_on_own_origin(&stripe).await;
 
     let b = browser(&driver).await;
     let shots = Shots::new();
@@ -236,11 +280,7 @@ async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro(
 
     // Usable at 375 px: nothing wider than the window.
     b.set_window_size(375, 900).await.expect("resized");
-    let fits = b
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth", vec![])
-        .await
-        .expect("js");
-    assert_eq!(fits, json!(true), "the billing page scrolls sideways at 375 px");
+    assert!(fits_the_window(&b).await, "the billing page scrolls sideways at 375 px");
     shots.take(&b, "06-billing-375").await;
     b.set_window_size(1280, 1000).await.expect("resized");
 
@@ -250,15 +290,8 @@ async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro(
     assert_eq!(at.as_str(), format!("{}/c/pay/cs_test_browser", stripe.uri()));
     assert_eq!(text(&b, "#stripe-checkout").await, "Stripe Checkout (mock)");
     shots.take(&b, "07-checkout").await;
-    let sent = stripe.received_requests().await.expect("recorded");
-    let form = sent.iter().find(|r| r.url.path() == "/v1/checkout/sessions").expect("a checkout session");
-    let body = String::from_utf8_lossy(&form.body);
     let success = format!("{origin}/account/billing?checkout=success&session_id={{CHECKOUT_SESSION_ID}}");
-    let sent_success: String = url::form_urlencoded::parse(body.as_bytes())
-        .find(|(k, _)| k == "success_url")
-        .map(|(_, v)| v.into_owned())
-        .expect("success_url");
-    assert_eq!(sent_success, success);
+    assert_eq!(sent_success_url(&stripe).await, success);
 
     // Back from Checkout before the webhook: "processing", refreshing itself (no JavaScript).
     b.goto(&format!("{origin}/account/billing?checkout=success&session_id=cs_test_browser"))
@@ -282,15 +315,7 @@ async fn a_user_signs_up_watches_the_meter_starts_the_trial_and_upgrades_to_pro(
     ] {
         assert_eq!(app.deliver(&event).await.status(), StatusCode::OK, "{event}");
     }
-    let mut plan = String::new();
-    for _ in 0..40 {
-        plan = text(&b, "#plan-name").await;
-        if plan == "Pro" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    assert_eq!(plan, "Pro", "the page never showed the new plan");
+    assert_eq!(plan_within_10s(&b, "Pro").await, "Pro", "the page never showed the new plan");
     assert!(!present(&b, "#processing").await);
     assert_eq!(text(&b, "#runs-limit").await, "5,000");
     assert!(present(&b, "#manage-billing").await);

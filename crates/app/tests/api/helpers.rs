@@ -178,7 +178,7 @@ impl TestApp {
     pub async fn service_key(&self, name: &str) -> String {
         self.services
             .keys
-            .create(name, &tollgate_ports::services::admin::Actor::cli("test"))
+            .create(name, &tollgate_usecases::admin::Actor::cli("test"))
             .await
             .expect("service key")
             .secret

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use tollgate_ports::outbound::PaymentProvider;
+use tollgate_ports::PaymentProvider;
 use tollgate_stripe::StripeProvider;
 
 struct LocalStripe {

@@ -61,7 +61,7 @@ async fn the_openapi_document_holds_against_schemathesis_with_every_phase_and_ch
         .set_role(
             &tollgate_domain::Email::parse("schemathesis@example.com").expect("email"),
             tollgate_domain::Role::Admin,
-            &tollgate_ports::services::admin::Actor::cli("schemathesis"),
+            &tollgate_usecases::admin::Actor::cli("schemathesis"),
         )
         .await
         .expect("admin");

@@ -61,7 +61,7 @@ async fn a_revoked_key_stops_working_at_once() {
     assert!(app
         .services
         .keys
-        .revoke("agents", &tollgate_ports::services::admin::Actor::cli("test"))
+        .revoke("agents", &tollgate_usecases::admin::Actor::cli("test"))
         .await
         .expect("revoked"));
     let res = call(&app, "/api/v1/usage/check", &key, json!({"user_id": ada.id})).await;
@@ -211,7 +211,7 @@ async fn a_revoked_key_stops_working_on_every_replica_at_once() {
     assert!(app
         .services
         .keys
-        .revoke("agents", &tollgate_ports::services::admin::Actor::cli("test"))
+        .revoke("agents", &tollgate_usecases::admin::Actor::cli("test"))
         .await
         .expect("revoked"));
     for server in [&replica, &app] {

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use tollgate_ports::services::usage_history::UsageBucket;
+use tollgate_usecases::usage_history::UsageBucket;
 
 const WIDTH: u32 = 600;
 const HEIGHT: u32 = 141;

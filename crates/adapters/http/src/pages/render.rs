@@ -4,10 +4,12 @@
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
+use serde::Deserialize;
 use tollgate_domain::{PlanId, SubscriptionStatus, Timestamp, User};
-use tollgate_ports::services::usage_history::Granularity;
+use tollgate_usecases::usage_history::Granularity;
 
-use super::{chart, message, upgrades, PageQuery};
+use super::chart;
+use crate::problem::AsIs;
 use crate::state::AppState;
 
 /// A plan offered for upgrade.
@@ -194,7 +196,7 @@ impl Page {
         if let Some(nonce) = set_csrf {
             let _ = res.add_cookie(&keys.csrf_cookie(nonce));
         }
-        res.extensions_mut().insert(super::Rendered);
+        res.extensions_mut().insert(AsIs);
         res
     }
 
@@ -211,7 +213,7 @@ impl Page {
                 let mut res = HttpResponse::InternalServerError()
                     .content_type("text/plain; charset=utf-8")
                     .body("Something went wrong.");
-                res.extensions_mut().insert(super::Rendered);
+                res.extensions_mut().insert(AsIs);
                 res
             }
         }
@@ -278,4 +280,53 @@ impl Page {
         let _ = res.add_cookie(&state.config.pages.session_cookie(refresh_token));
         res
     }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct PageQuery {
+    pub(super) error: Option<String>,
+    pub(super) notice: Option<String>,
+    pub(super) checkout: Option<String>,
+}
+
+/// The messages a `?error=` / `?notice=` code stands for. Unknown codes show nothing.
+pub(super) fn message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "csrf" => "The form had expired. Please try again.",
+        "signed_out" => "You are signed out.",
+        "trial" => "Your trial has started.",
+        "trial_used" => "You have already used your trial.",
+        "trial_not_free" => "The trial starts from the Free plan only.",
+        "trial_after_paid" => "The trial is not available after a paid subscription.",
+        "already_subscribed" => "You already have a paid subscription; manage it with “Manage billing”.",
+        "payments_off" => "Payments are not set up on this server yet.",
+        "redirect" => {
+            "This address is not allowed to return from Stripe (TOLLGATE_ALLOWED_REDIRECT_ORIGINS)."
+        }
+        "provider" => "Stripe could not be reached. Nothing was charged; please try again.",
+        "plan" => "That plan cannot be bought here.",
+        "no_billing_account" => "There is no billing account yet: upgrade first.",
+        "rate_limited" => "Too many attempts; please wait a minute and try again.",
+        "unavailable" => "Something went wrong on our side. Please try again shortly.",
+        "cancelled" => "Checkout was cancelled; nothing changed.",
+        "too_large" => "The form was too large.",
+        _ => return None,
+    })
+}
+
+/// The plans a user may buy from the page.
+pub(super) fn upgrades(state: &AppState, current: PlanId) -> Vec<Offer> {
+    let catalog = state.services.billing.catalog();
+    [PlanId::Basic, PlanId::Pro]
+        .into_iter()
+        .filter(|id| *id != current)
+        .map(|id| catalog.get(id))
+        .filter(|plan| plan.self_serve)
+        .map(|plan| Offer {
+            id: plan.id.as_str(),
+            name: plan.name.clone(),
+            runs: plan.runs.as_option().map_or_else(|| "unlimited".to_owned(), |n| grouped(&n)),
+            price: plan.price.map_or_else(|| "custom price".to_owned(), |p| format!("{p}/month")),
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{PlanId, RunCount, User, UserId};
-use tollgate_ports::services::admin::{Actor, MAX_GRANT};
+use tollgate_usecases::admin::{Actor, MAX_GRANT};
 
 use crate::dto::{
     AdminGrantRequest, AdminPlanRequest, AdminUserDetail, AdminUserPage, AdminUserQuery, AuditEntryView,
@@ -43,7 +43,7 @@ impl FromRequest for AdminCaller {
             let (claims, state) = (claims?, state.ok_or_else(ApiError::unauthenticated)?);
             match state.services.admin.is_admin(claims.user_id).await? {
                 Some(user) => Ok(Self { user, request_id }),
-                None => Err(crate::errors::forbidden()),
+                None => Err(crate::problem::catalog::forbidden()),
             }
         })
     }

@@ -1,7 +1,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use tollgate_domain::{Email, FullName, Password};
-use tollgate_ports::services::auth::{LoginError, Registration, SignedIn, TokenPair};
+use tollgate_usecases::auth::{LoginError, Registration, SignedIn, TokenPair};
 
 use crate::body::OptionalJson;
 use crate::dto::{

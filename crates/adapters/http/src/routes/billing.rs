@@ -1,6 +1,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use tollgate_ports::services::webhooks::WebhookStatus;
+use tollgate_usecases::webhooks::WebhookStatus;
 
 use crate::body::{read_limited, OptionalJson};
 use crate::dto::{
@@ -106,7 +106,7 @@ pub async fn webhook(
     let receipt = state.services.webhooks.handle(&body, signature).await?;
     if receipt.status == WebhookStatus::Deferred {
         // Non-2xx, so Stripe delivers it again once the event it depends on has been applied.
-        return Err(crate::errors::event_out_of_order());
+        return Err(crate::problem::catalog::event_out_of_order());
     }
     Ok(HttpResponse::Ok().json(WebhookResponse {
         status: receipt.status.as_str(),
@@ -127,7 +127,7 @@ pub async fn usage(
     query: web::Query<crate::dto::UsageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     use time::format_description::well_known::Rfc3339;
-    use tollgate_ports::services::usage_history::{Granularity, HistoryError};
+    use tollgate_usecases::usage_history::{Granularity, HistoryError};
     let history = &state.services.usage_history;
     let instant = |field: &str, raw: &Option<String>| -> Result<Option<time::OffsetDateTime>, ApiError> {
         raw.as_deref()

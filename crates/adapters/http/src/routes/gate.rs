@@ -4,59 +4,18 @@
 //! consumes the route's cost, so every request the proxy lets through to a metered upstream route
 //! was paid for.
 
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::HeaderValue;
 use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
-use tollgate_ports::outbound::UsageReason;
+use tollgate_ports::UsageReason;
 
-use crate::metering::{forwarded_replay, rate_limit_headers, Bill, Body, Entry};
+use crate::headers::{
+    rate_limit_headers, GateHeaders, CONSUMPTION_ID, GATE_CLIENT, PLAN, PROBLEM, STATUS, USER_ID,
+};
+use crate::metering::{forwarded_replay, Bill, Body, Entry};
 use crate::path::RoutedPath;
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
-
-pub const USER_ID: HeaderName = HeaderName::from_static("x-tollgate-user-id");
-pub const PLAN: HeaderName = HeaderName::from_static("x-tollgate-plan");
-pub const CONSUMPTION_ID: HeaderName = HeaderName::from_static("x-tollgate-consumption-id");
-/// For nginx, whose `auth_request` only passes 2xx, 401 and 403: the refusal as problem+json
-/// (one line) and its real status, for `error_page` to answer with.
-pub const PROBLEM: HeaderName = HeaderName::from_static("x-tollgate-problem");
-pub const STATUS: HeaderName = HeaderName::from_static("x-tollgate-status");
-/// Sent by the documented nginx config (`X-Tollgate-Gate-Client: nginx`): refusals are shaped
-/// for `auth_request` (see [`refuse`]).
-const GATE_CLIENT: &str = "x-tollgate-gate-client";
-
-/// Which header pair carries the original request (`TOLLGATE_GATE_HEADERS`); the other pair is
-/// ignored, so a client cannot choose what is metered by sending it through a proxy that passes
-/// headers on (Caddy and Traefik do).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum GateHeaders {
-    /// `X-Forwarded-Method` + `X-Forwarded-Uri`: Traefik, Caddy, the documented nginx config.
-    #[default]
-    Forwarded,
-    /// `X-Original-Method` + `X-Original-URI`: nginx configs that send those.
-    Original,
-}
-
-impl GateHeaders {
-    fn names(self) -> (&'static str, &'static str) {
-        match self {
-            Self::Forwarded => ("x-forwarded-method", "x-forwarded-uri"),
-            Self::Original => ("x-original-method", "x-original-uri"),
-        }
-    }
-}
-
-impl std::str::FromStr for GateHeaders {
-    type Err = &'static str;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "forwarded" => Ok(Self::Forwarded),
-            "original" => Ok(Self::Original),
-            _ => Err("must be `forwarded` (X-Forwarded-Method/-Uri) or `original` (X-Original-Method/-URI)"),
-        }
-    }
-}
 
 /// The original request, as the proxy reports it.
 struct Original {
@@ -71,13 +30,13 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
 fn original(req: &HttpRequest, pair: GateHeaders) -> Result<Original, ApiError> {
     let (method_name, uri_name) = pair.names();
     let (Some(method), Some(uri)) = (header(req, method_name), header(req, uri_name)) else {
-        return Err(crate::errors::forward_headers_missing());
+        return Err(crate::problem::catalog::forward_headers_missing());
     };
     let method = Method::from_bytes(method.as_bytes())
         .map_err(|_| ApiError::validation(vec![FieldError::new(method_name, "is not an HTTP method")]))?;
     // The query is not part of the route; everything before it is decided on as sent.
     let raw_path = uri.split_once('?').map_or(uri, |(path, _)| path);
-    let path = RoutedPath::parse(raw_path).map_err(crate::errors::invalid_path)?;
+    let path = RoutedPath::parse(raw_path).map_err(crate::problem::catalog::invalid_path)?;
     Ok(Original { method, path })
 }
 

@@ -13,26 +13,26 @@ use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{web, Route};
 
-use crate::metering::{self, Payment};
+use crate::metering::{self, PaidWhen};
 use crate::problem::ApiError;
 
 /// Declares every route once: `configure` mounts them, each with who pays when the route table
 /// meters it, and `ROUTES` lists them (the OpenAPI test checks that each one is documented).
 /// A line ending in `, with_resource` is a handler that consumes in the same transaction as what
-/// it creates (it takes a `metering::Charge`); every other route is gated upfront.
+/// it creates (it takes a `metering::RouteBill`); every other route is charged upfront (`metering::charge_upfront`).
 macro_rules! routes {
     ($($method:ident $path:literal => $handler:path $(, $with:ident)?;)*) => {
         /// Every registered `(method, path)`, paths in OpenAPI form.
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         /// Mounts every route, grouped by path into one resource each (so a wrong method gets 405
-        /// with `Allow`), with the quota gate on the route itself.
+        /// with `Allow`), with the upfront charge on the route itself.
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            let routes: Vec<(&str, Method, Payment, Route)> = vec![$(
+            let routes: Vec<(&str, Method, PaidWhen, Route)> = vec![$(
                 (
                     $path,
                     Method::from_bytes(stringify!($method).to_ascii_uppercase().as_bytes()).expect("an HTTP method"),
-                    payment(&[$(stringify!($with))?]),
+                    paid_when(&[$(stringify!($with))?]),
                     web::method(Method::from_bytes(stringify!($method).to_ascii_uppercase().as_bytes()).expect("an HTTP method")).to($handler),
                 ),
             )*];
@@ -41,15 +41,15 @@ macro_rules! routes {
     };
 }
 
-fn payment(modifiers: &[&str]) -> Payment {
+fn paid_when(modifiers: &[&str]) -> PaidWhen {
     if modifiers.contains(&"with_resource") {
-        Payment::WithResource
+        PaidWhen::WithResource
     } else {
-        Payment::Upfront
+        PaidWhen::Upfront
     }
 }
 
-fn mount(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, Method, Payment, Route)>) {
+fn mount(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, Method, PaidWhen, Route)>) {
     let mut paths: Vec<&'static str> = Vec::new();
     for (path, ..) in &routes {
         if !paths.contains(path) {
@@ -64,8 +64,8 @@ fn mount(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, Method, Paymen
         let mut resource = web::resource(path);
         for (_, _, payment, route) in here {
             resource = resource.route(match payment {
-                Payment::Upfront => route.wrap(from_fn(metering::gate)),
-                Payment::WithResource => route,
+                PaidWhen::Upfront => route.wrap(from_fn(metering::charge_upfront)),
+                PaidWhen::WithResource => route,
             });
         }
         cfg.service(resource.default_service(web::to(move || {
@@ -78,7 +78,7 @@ fn mount(cfg: &mut web::ServiceConfig, routes: Vec<(&'static str, Method, Paymen
 routes! {
     get "/health" => ops::health;
     get "/ready" => ops::ready;
-    get "/api/v1/openapi.json" => ops::openapi;
+    get "/api/v1/openapi.json" => crate::openapi::openapi;
     post "/api/v1/auth/register" => auth::register;
     post "/api/v1/auth/login" => auth::login;
     post "/api/v1/auth/refresh" => auth::refresh;

@@ -1,3 +1,5 @@
+//! Operations: liveness and readiness (the OpenAPI document is served by `crate::openapi`).
+
 use actix_web::{web, HttpResponse};
 
 use crate::dto::StatusResponse;
@@ -20,12 +22,4 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
             HttpResponse::ServiceUnavailable().json(StatusResponse { status: "unavailable" })
         }
     }
-}
-
-/// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
-pub async fn openapi() -> HttpResponse {
-    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
-    HttpResponse::Ok().json(DOCUMENT.get_or_init(crate::openapi::document))
 }

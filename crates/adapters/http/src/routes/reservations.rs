@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use time::Duration;
 use tollgate_domain::{RunCount, UserId};
-use tollgate_ports::services::reservations::{CommitError, ReleaseError, DEFAULT_TTL};
+use tollgate_usecases::reservations::{CommitError, ReleaseError, DEFAULT_TTL};
 
 use crate::body::OptionalJson;
 use crate::dto::{
@@ -17,7 +17,7 @@ use crate::routes::usage::runs;
 use crate::state::AppState;
 
 fn reservation_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
-    raw.parse().map_err(|_| crate::errors::reservation_not_found())
+    raw.parse().map_err(|_| crate::problem::catalog::reservation_not_found())
 }
 
 /// Hold runs for a user until `ttl_seconds` pass; they count against the quota at once.
@@ -50,7 +50,7 @@ pub async fn reserve(
     let key = bill.key_for(Body::Parsed(&body.0));
     let reservations = &state.services.reservations;
     let held = reservations.reserve(bill.user, bill.cost, ttl, key).await?;
-    let reservation = held.value.ok_or_else(crate::errors::reservation_not_found)?;
+    let reservation = held.value.ok_or_else(crate::problem::catalog::reservation_not_found)?;
     let mut res = HttpResponse::Created();
     for header in metered_headers(&held.quota, held.replayed) {
         res.insert_header(header);
@@ -86,13 +86,13 @@ pub async fn commit(
             status: r.status.as_str(),
             runs: r.committed_runs.map(|n| n.get()),
         })),
-        Err(CommitError::NotFound) => Err(crate::errors::reservation_not_found()),
-        Err(CommitError::Released(_)) => {
-            Err(crate::errors::reservation_settled(crate::error_code::ErrorCode::ReservationReleased))
-        }
-        Err(CommitError::Expired(_)) => {
-            Err(crate::errors::reservation_settled(crate::error_code::ErrorCode::ReservationExpired))
-        }
+        Err(CommitError::NotFound) => Err(crate::problem::catalog::reservation_not_found()),
+        Err(CommitError::Released(_)) => Err(crate::problem::catalog::reservation_settled(
+            crate::problem::code::ErrorCode::ReservationReleased,
+        )),
+        Err(CommitError::Expired(_)) => Err(crate::problem::catalog::reservation_settled(
+            crate::problem::code::ErrorCode::ReservationExpired,
+        )),
         Err(CommitError::TooManyRuns(r)) => Err(ApiError::validation(vec![FieldError::new(
             "runs",
             format!("must be at most the {} runs held", r.runs.get()),
@@ -120,10 +120,10 @@ pub async fn release(
             status: r.status_at(reservations.now()).as_str(),
             runs: None,
         })),
-        Err(ReleaseError::NotFound) => Err(crate::errors::reservation_not_found()),
-        Err(ReleaseError::Committed(_)) => {
-            Err(crate::errors::reservation_settled(crate::error_code::ErrorCode::ReservationCommitted))
-        }
+        Err(ReleaseError::NotFound) => Err(crate::problem::catalog::reservation_not_found()),
+        Err(ReleaseError::Committed(_)) => Err(crate::problem::catalog::reservation_settled(
+            crate::problem::code::ErrorCode::ReservationCommitted,
+        )),
         Err(ReleaseError::Failure(f)) => Err(f.into()),
     }
 }
@@ -139,6 +139,6 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = reservation_id(&id)?;
     let reservations = &state.services.reservations;
-    let found = reservations.get(id).await?.ok_or_else(crate::errors::reservation_not_found)?;
+    let found = reservations.get(id).await?.ok_or_else(crate::problem::catalog::reservation_not_found)?;
     Ok(HttpResponse::Ok().json(ReservationView::new(&found, reservations.now())))
 }

@@ -1,11 +1,11 @@
 use actix_web::{web, HttpResponse};
 use tollgate_domain::SessionId;
-use tollgate_ports::services::sessions::parse_title;
+use tollgate_usecases::sessions::parse_title;
 
 use crate::body::OptionalJson;
 use crate::dto::{CreateSessionRequest, PageQuery, SessionPage, SessionView};
 use crate::extract::Caller;
-use crate::metering::{metered_headers, Body, Charge};
+use crate::metering::{metered_headers, Body, RouteBill};
 use crate::problem::{ApiError, FieldError, Problem};
 use crate::state::AppState;
 
@@ -30,14 +30,14 @@ fn session_id(raw: &str) -> Result<SessionId, ApiError> {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    charge: Charge,
+    bill: RouteBill,
     body: OptionalJson<CreateSessionRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner().unwrap_or_default();
     let title = parse_title(body.title.as_deref())
         .map_err(|e| ApiError::validation(vec![FieldError::new("title", e)]))?;
     let sessions = &state.services.sessions;
-    let Some(bill) = charge.0 else {
+    let Some(bill) = bill.0 else {
         let session = sessions.create_unmetered(caller.0.user_id, title).await?;
         return Ok(HttpResponse::Created().json(SessionView::from(&session)));
     };
@@ -45,7 +45,7 @@ pub async fn create(
     let key = bill.key_for(Body::Parsed(&body));
     let metered = sessions.create(bill.user, title, bill.cost, key).await?;
     let Some(session) = metered.value else {
-        return Err(crate::errors::idempotency_key_reused());
+        return Err(crate::problem::catalog::idempotency_key_reused());
     };
     let mut res = HttpResponse::Created();
     for header in metered_headers(&metered.quota, metered.replayed) {

@@ -3,8 +3,8 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_domain::{RunCount, UserId};
-use tollgate_ports::outbound::{RefundOutcome, UsageReason};
-use tollgate_ports::services::metering::MeterError;
+use tollgate_ports::{RefundOutcome, UsageReason};
+use tollgate_usecases::metering::MeterError;
 
 use crate::dto::{
     ServiceQuotaView, UsageCheckRequest, UsageCheckResponse, UsageConsumeRequest, UsageConsumeResponse,
@@ -40,7 +40,7 @@ pub async fn check(
     let (allowed, code, quota) = match metering.check(UserId::from_uuid(body.user_id), runs).await {
         Ok(quota) => (true, None, quota),
         Err(MeterError::Refused { reason, quota }) => {
-            (false, Some(crate::errors::refusal_code(reason).as_str()), quota)
+            (false, Some(crate::problem::catalog::refusal_code(reason).as_str()), quota)
         }
         Err(e) => return Err(e.into()),
     };
@@ -109,6 +109,6 @@ pub async fn refund(
     match state.services.metering.refund(body.consumption_id).await? {
         RefundOutcome::Refunded { .. } | RefundOutcome::AlreadyRefunded => Ok(HttpResponse::Ok()
             .json(UsageRefundResponse { consumption_id: body.consumption_id, refunded: true })),
-        RefundOutcome::NotFound => Err(crate::errors::consumption_not_found()),
+        RefundOutcome::NotFound => Err(crate::problem::catalog::consumption_not_found()),
     }
 }

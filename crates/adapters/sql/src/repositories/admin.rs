@@ -6,7 +6,7 @@ macro_rules! __admin {
     ($store:ty, $db:ty) => {
         async fn insert_audit(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            entry: &::tollgate_ports::outbound::AuditEntry,
+            entry: &::tollgate_ports::AuditEntry,
         ) -> Result<(), ::sqlx::Error> {
             let r = $crate::AuditRow::from_domain(entry);
             ::sqlx::query(
@@ -28,18 +28,18 @@ macro_rules! __admin {
         }
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::AdminRepository for $store {
+        impl ::tollgate_ports::AdminRepository for $store {
             #[::tracing::instrument(skip_all)]
             async fn update_subscription_audited(
                 &self,
                 sub: &::tollgate_domain::Subscription,
                 expected_version: i64,
                 usage: ::tollgate_domain::UsageEffect,
-                entry: &::tollgate_ports::outbound::AuditEntry,
-            ) -> Result<(), ::tollgate_ports::outbound::UpdateSubscriptionError> {
+                entry: &::tollgate_ports::AuditEntry,
+            ) -> Result<(), ::tollgate_ports::UpdateSubscriptionError> {
                 let mut tx = self.write().await.map_err($crate::update_error)?;
                 if !update_subscription(&mut tx, sub, expected_version, usage).await.map_err($crate::update_error)? {
-                    return Err(::tollgate_ports::outbound::UpdateSubscriptionError::Conflict);
+                    return Err(::tollgate_ports::UpdateSubscriptionError::Conflict);
                 }
                 insert_audit(&mut tx, entry).await.map_err($crate::update_error)?;
                 tx.commit().await.map_err($crate::update_error)
@@ -50,8 +50,8 @@ macro_rules! __admin {
                 &self,
                 user: ::tollgate_domain::UserId,
                 role: ::tollgate_domain::Role,
-                entry: &::tollgate_ports::outbound::AuditEntry,
-            ) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
+                entry: &::tollgate_ports::AuditEntry,
+            ) -> Result<bool, ::tollgate_ports::StoreError> {
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let done = ::sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
                     .bind(user.as_uuid())
@@ -71,8 +71,8 @@ macro_rules! __admin {
             async fn search_users(
                 &self,
                 query: Option<String>,
-                page: ::tollgate_ports::outbound::Page,
-            ) -> Result<(Vec<::tollgate_domain::User>, u64), ::tollgate_ports::outbound::StoreError> {
+                page: ::tollgate_ports::Page,
+            ) -> Result<(Vec<::tollgate_domain::User>, u64), ::tollgate_ports::StoreError> {
                 // `%` and `_` in the query match themselves.
                 let pattern = query.map(|q| {
                     let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -103,10 +103,10 @@ macro_rules! __admin {
             #[::tracing::instrument(skip_all)]
             async fn audit_log(
                 &self,
-                page: ::tollgate_ports::outbound::Page,
+                page: ::tollgate_ports::Page,
             ) -> Result<
-                (Vec<::tollgate_ports::outbound::AuditEntry>, u64),
-                ::tollgate_ports::outbound::StoreError,
+                (Vec<::tollgate_ports::AuditEntry>, u64),
+                ::tollgate_ports::StoreError,
             > {
                 let rows: Vec<$crate::AuditRow> = ::sqlx::query_as(
                     "SELECT id, actor, action, target_user_id, before, after, reason, request_id, at FROM audit_log \

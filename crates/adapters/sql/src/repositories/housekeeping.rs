@@ -8,8 +8,8 @@ macro_rules! __housekeeping {
         impl $store {
             /// Runs `sql` (binding the cutoff as `$1` and the chunk size as `$2`) until a run
             /// touches fewer rows than a chunk; the rows touched in all.
-            async fn in_chunks(&self, sql: &'static str, cutoff: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::outbound::StoreError> {
-                use ::tollgate_ports::outbound::PURGE_CHUNK;
+            async fn in_chunks(&self, sql: &'static str, cutoff: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::StoreError> {
+                use ::tollgate_ports::PURGE_CHUNK;
                 let mut total = 0;
                 loop {
                     let done = ::sqlx::query(sql)
@@ -30,12 +30,12 @@ macro_rules! __housekeeping {
         }
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::Housekeeping for $store {
+        impl ::tollgate_ports::Housekeeping for $store {
             #[::tracing::instrument(skip_all)]
             async fn purge(
                 &self,
-                cutoffs: ::tollgate_ports::outbound::PurgeCutoffs,
-            ) -> Result<::tollgate_ports::outbound::Purged, ::tollgate_ports::outbound::StoreError> {
+                cutoffs: ::tollgate_ports::PurgeCutoffs,
+            ) -> Result<::tollgate_ports::Purged, ::tollgate_ports::StoreError> {
                 // Each purge, and each key expiry (the key is cleared, the record stays).
                 let jobs = [
                     ("DELETE FROM refresh_tokens WHERE id IN \
@@ -64,7 +64,7 @@ macro_rules! __housekeeping {
                     *count = self.in_chunks(sql, cutoff).await?;
                 }
                 let [refresh_tokens, reservations, inbox_entries, consumption_keys, hold_keys] = done;
-                Ok(::tollgate_ports::outbound::Purged {
+                Ok(::tollgate_ports::Purged {
                     refresh_tokens,
                     reservations,
                     inbox_entries,

@@ -5,9 +5,9 @@
 macro_rules! __inbox {
     ($store:ty, $db:ty) => {
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::WebhookInbox for $store {
+        impl ::tollgate_ports::WebhookInbox for $store {
             #[::tracing::instrument(skip_all)]
-            async fn contains(&self, event_id: &str) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
+            async fn contains(&self, event_id: &str) -> Result<bool, ::tollgate_ports::StoreError> {
                 ::sqlx::query_scalar::<_, i32>("SELECT 1 FROM webhook_events WHERE event_id = $1")
                     .bind(event_id)
                     .fetch_optional(self.read_pool())
@@ -19,13 +19,10 @@ macro_rules! __inbox {
             #[::tracing::instrument(skip_all, fields(event_id = %entry.event_id))]
             async fn record(
                 &self,
-                entry: &::tollgate_ports::outbound::InboxEntry,
-                change: Option<::tollgate_ports::outbound::SubscriptionChange>,
-            ) -> Result<
-                ::tollgate_ports::outbound::RecordOutcome,
-                ::tollgate_ports::outbound::UpdateSubscriptionError,
-            > {
-                use ::tollgate_ports::outbound::{RecordOutcome, UpdateSubscriptionError};
+                entry: &::tollgate_ports::InboxEntry,
+                change: Option<::tollgate_ports::SubscriptionChange>,
+            ) -> Result<::tollgate_ports::RecordOutcome, ::tollgate_ports::UpdateSubscriptionError> {
+                use ::tollgate_ports::{RecordOutcome, UpdateSubscriptionError};
                 let mut tx = self.write().await.map_err($crate::update_error)?;
                 let inserted = ::sqlx::query(
                     "INSERT INTO webhook_events (event_id, event_type, created, received_at, outcome) \

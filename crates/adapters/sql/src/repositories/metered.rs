@@ -18,7 +18,7 @@ macro_rules! __metered {
             use $crate::batch::{Batcher, Batchers};
             let metered = {
                 let begin = begin.clone();
-                Batcher::spawn(limit, move |writes: Vec<$crate::batch::Metered>| {
+                Batcher::spawn(limit, move |writes: Vec<$crate::batch::MeteredWrite>| {
                     let tx = begin();
                     async move { applied(tx.await, writes.len(), async |conn| batch_in(conn, &writes).await).await }
                 })
@@ -38,7 +38,7 @@ macro_rules! __metered {
             decide: impl AsyncFnOnce(&mut <$db as ::sqlx::Database>::Connection) -> Result<Vec<A>, ::sqlx::Error>,
         ) -> Result<Vec<A>, $crate::batch::BatchFailed> {
             use $crate::batch::BatchFailed;
-            use ::tollgate_ports::outbound::StoreError;
+            use ::tollgate_ports::StoreError;
             let mut tx = tx.map_err(|e| BatchFailed::Store($crate::store_error(e)))?;
             let answers = match decide(&mut tx).await {
                 Ok(answers) if answers.len() == writes => answers,
@@ -92,12 +92,12 @@ macro_rules! __metered {
         /// table.
         async fn batch_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            writes: &[$crate::batch::Metered],
-        ) -> Result<Vec<$crate::Step>, ::sqlx::Error> {
+            writes: &[$crate::batch::MeteredWrite],
+        ) -> Result<Vec<$crate::WriteOutcome>, ::sqlx::Error> {
             use ::std::collections::HashMap;
             use ::sqlx::QueryBuilder;
             use ::uuid::Uuid;
-            use $crate::batch::{Metered, Resource};
+            use $crate::batch::{MeteredWrite, Resource};
             use $crate::decide::{decide_writes, is_hold, Counters, KeyOf, Paid, WritePlan};
 
             let mut users: Vec<Uuid> = writes.iter().map(|w| *w.consumption.user_id.as_uuid()).collect();
@@ -118,7 +118,7 @@ macro_rules! __metered {
             // The keys of this batch stored before, consumptions and holds apart.
             let mut paid: HashMap<KeyOf, Paid> = HashMap::new();
             for hold in [false, true] {
-                let keyed: Vec<&Metered> =
+                let keyed: Vec<&MeteredWrite> =
                     writes.iter().filter(|w| is_hold(w) == hold && w.consumption.idempotency_key.is_some()).collect();
                 if keyed.is_empty() {
                     continue;
@@ -141,19 +141,19 @@ macro_rules! __metered {
                 }
             }
 
-            let WritePlan { steps, deltas, taken } = decide_writes(writes, counters, paid)?;
-            let taken: Vec<&Metered> = taken.into_iter().map(|i| &writes[i]).collect();
+            let WritePlan { outcomes, deltas, taken } = decide_writes(writes, counters, paid)?;
+            let taken: Vec<&MeteredWrite> = taken.into_iter().map(|i| &writes[i]).collect();
             if taken.is_empty() {
-                return Ok(steps);
+                return Ok(outcomes);
             }
 
             add_to_counters(&mut *conn, deltas).await?;
 
-            let key_of = |c: &::tollgate_ports::outbound::Consumption| c.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
-            let fingerprint_of = |c: &::tollgate_ports::outbound::Consumption| {
+            let key_of = |c: &::tollgate_ports::Consumption| c.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
+            let fingerprint_of = |c: &::tollgate_ports::Consumption| {
                 c.idempotency_key.as_ref().and_then(|k| k.fingerprint()).map(str::to_owned)
             };
-            let usage: Vec<&Metered> = taken.iter().copied().filter(|w| !is_hold(w)).collect();
+            let usage: Vec<&MeteredWrite> = taken.iter().copied().filter(|w| !is_hold(w)).collect();
             if !usage.is_empty() {
                 let mut insert = QueryBuilder::<$db>::new(
                     "INSERT INTO usage_records \
@@ -177,7 +177,7 @@ macro_rules! __metered {
                 });
                 insert.build().execute(&mut *conn).await?;
             }
-            let sessions: Vec<&::tollgate_ports::outbound::Session> = taken
+            let sessions: Vec<&::tollgate_ports::Session> = taken
                 .iter()
                 .filter_map(|w| match &w.resource {
                     Resource::Session(session) => Some(session),
@@ -194,7 +194,7 @@ macro_rules! __metered {
                 });
                 insert.build().execute(&mut *conn).await?;
             }
-            let holds: Vec<(&Metered, ::time::OffsetDateTime)> = taken
+            let holds: Vec<(&MeteredWrite, ::time::OffsetDateTime)> = taken
                 .iter()
                 .filter_map(|w| match &w.resource {
                     Resource::Hold { expires_at } => Some((*w, *expires_at)),
@@ -212,7 +212,7 @@ macro_rules! __metered {
                         .push_bind(*c.user_id.as_uuid())
                         .push_bind(i64::from(c.units.get()))
                         .push_bind(None::<i64>)
-                        .push_bind(::tollgate_ports::outbound::ReservationStatus::Held.as_str())
+                        .push_bind(::tollgate_ports::ReservationStatus::Held.as_str())
                         .push_bind($crate::Ts(expires_at))
                         .push_bind(key_of(c))
                         .push_bind(fingerprint_of(c))
@@ -221,7 +221,7 @@ macro_rules! __metered {
                 });
                 insert.build().execute(&mut *conn).await?;
             }
-            Ok(steps)
+            Ok(outcomes)
         }
 
         /// Decides `commits` in arrival order against their reservations and settles those that
@@ -233,10 +233,10 @@ macro_rules! __metered {
         async fn commits_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
             commits: &[$crate::batch::Commit],
-        ) -> Result<Vec<Option<::tollgate_ports::outbound::SettleOutcome>>, ::sqlx::Error> {
+        ) -> Result<Vec<Option<::tollgate_ports::SettleOutcome>>, ::sqlx::Error> {
             use ::std::collections::HashMap;
             use ::sqlx::QueryBuilder;
-            use ::tollgate_ports::outbound::{ReservationStatus, UsageReason};
+            use ::tollgate_ports::{ReservationStatus, UsageReason};
             use ::uuid::Uuid;
             use $crate::decide::{decide_commits, CommitPlan};
 
@@ -250,7 +250,7 @@ macro_rules! __metered {
             // sweep: they lock reservations in their own order); such a commit is done alone.
             read.push(<$store>::LOCK_ROWS_SKIP_LOCKED);
             let rows: Vec<$crate::ReservationRow> = read.build_query_as().fetch_all(&mut *conn).await?;
-            let mut found: HashMap<Uuid, ::tollgate_ports::outbound::Reservation> = HashMap::new();
+            let mut found: HashMap<Uuid, ::tollgate_ports::Reservation> = HashMap::new();
             for row in rows {
                 let reservation = row.into_domain().map_err(|e| ::sqlx::Error::Decode(Box::new(e)))?;
                 found.insert(reservation.id, reservation);
@@ -313,10 +313,10 @@ macro_rules! __metered {
             /// it.
             async fn metered(
                 &self,
-                write: $crate::batch::Metered,
-            ) -> Result<$crate::Step, ::tollgate_ports::outbound::StoreError> {
+                write: $crate::batch::MeteredWrite,
+            ) -> Result<$crate::WriteOutcome, ::tollgate_ports::StoreError> {
                 match self.batchers.metered.submit(write.clone()).await? {
-                    Some(step) => Ok(step),
+                    Some(outcome) => Ok(outcome),
                     None => self.metered_alone(&write).await,
                 }
             }
@@ -325,32 +325,32 @@ macro_rules! __metered {
             /// transaction, which then sees the winner's row and replays it.
             async fn metered_alone(
                 &self,
-                write: &$crate::batch::Metered,
-            ) -> Result<$crate::Step, ::tollgate_ports::outbound::StoreError> {
+                write: &$crate::batch::MeteredWrite,
+            ) -> Result<$crate::WriteOutcome, ::tollgate_ports::StoreError> {
                 use $crate::batch::Resource;
-                use $crate::{store_error, Step};
+                use $crate::{store_error, WriteOutcome};
                 let c = &write.consumption;
                 for _ in 0..3 {
                     let mut tx = self.write().await.map_err(store_error)?;
-                    let step = match &write.resource {
+                    let outcome = match &write.resource {
                         Resource::Usage => consume_in(&mut tx, c, None).await,
                         Resource::Session(session) => consume_in(&mut tx, c, Some(*session.id.as_uuid())).await,
                         Resource::Hold { expires_at } => hold_in(&mut tx, c, *expires_at).await,
                     }
                     .map_err(store_error)?;
-                    match step {
-                        Step::Consumed(_) => {
+                    match outcome {
+                        WriteOutcome::Consumed(_) => {
                             if let Resource::Session(session) = &write.resource {
                                 insert_session(&mut tx, session).await.map_err(store_error)?;
                             }
                             tx.commit().await.map_err(store_error)?;
-                            return Ok(step);
+                            return Ok(outcome);
                         }
-                        Step::Raced => continue,
+                        WriteOutcome::Raced => continue,
                         other => return Ok(other),
                     }
                 }
-                Ok(Step::Stale)
+                Ok(WriteOutcome::Stale)
             }
         }
     };

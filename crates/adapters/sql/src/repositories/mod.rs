@@ -52,8 +52,8 @@ macro_rules! repositories {
         $crate::__admin!($store, $db);
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::HealthCheck for $store {
-            async fn ping(&self) -> Result<(), ::tollgate_ports::outbound::StoreError> {
+        impl ::tollgate_ports::HealthCheck for $store {
+            async fn ping(&self) -> Result<(), ::tollgate_ports::StoreError> {
                 ::sqlx::query("SELECT 1")
                     .execute(self.read_pool())
                     .await
@@ -61,20 +61,17 @@ macro_rules! repositories {
                     .map_err($crate::store_error)
             }
 
-            fn connections(&self) -> ::tollgate_ports::outbound::PoolConnections {
+            fn connections(&self) -> ::tollgate_ports::PoolConnections {
                 let count = |pool: &::sqlx::Pool<$db>| {
                     let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
-                    ::tollgate_ports::outbound::PoolConnections {
-                        active: pool.size().saturating_sub(idle),
-                        idle,
-                    }
+                    ::tollgate_ports::PoolConnections { active: pool.size().saturating_sub(idle), idle }
                 };
                 let (read, write) = (count(self.read_pool()), count(self.write_pool()));
                 // One pool serving both (Postgres) is counted once.
                 if ::std::ptr::eq(self.read_pool(), self.write_pool()) {
                     read
                 } else {
-                    ::tollgate_ports::outbound::PoolConnections {
+                    ::tollgate_ports::PoolConnections {
                         active: read.active + write.active,
                         idle: read.idle + write.idle,
                     }

@@ -8,10 +8,10 @@ macro_rules! __reservations {
         /// Holds `c.units` runs in `conn`'s transaction (the counterpart of `consume_in`).
         async fn hold_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            c: &::tollgate_ports::outbound::Consumption,
+            c: &::tollgate_ports::Consumption,
             expires_at: ::time::OffsetDateTime,
-        ) -> Result<$crate::Step, ::sqlx::Error> {
-            use $crate::Step;
+        ) -> Result<$crate::WriteOutcome, ::sqlx::Error> {
+            use $crate::WriteOutcome;
             if let Some(key) = &c.idempotency_key {
                 let earlier: Option<(::uuid::Uuid, Option<String>)> = ::sqlx::query_as(
                     "SELECT id, request_hash FROM reservations WHERE user_id = $1 AND idempotency_key = $2",
@@ -21,13 +21,13 @@ macro_rules! __reservations {
                 .fetch_optional(&mut *conn)
                 .await?;
                 if let Some((id, hash)) = earlier {
-                    return Ok(if key.matches(hash.as_deref()) { Step::Replayed(id) } else { Step::Mismatch });
+                    return Ok(if key.matches(hash.as_deref()) { WriteOutcome::Replayed(id) } else { WriteOutcome::Mismatch });
                 }
             }
             let units = i64::from(c.units.get());
             let used = match count_in(&mut *conn, c, $crate::Counter::Reserved).await? {
                 Ok(used) => used,
-                Err(step) => return Ok(step),
+                Err(outcome) => return Ok(outcome),
             };
             let inserted = ::sqlx::query(
                 "INSERT INTO reservations \
@@ -44,8 +44,8 @@ macro_rules! __reservations {
             .execute(&mut *conn)
             .await;
             match inserted {
-                Ok(_) => Ok(Step::Consumed($crate::run_count(used)?)),
-                Err(e) if $crate::is_unique_violation(&e) => Ok(Step::Raced),
+                Ok(_) => Ok(WriteOutcome::Consumed($crate::run_count(used)?)),
+                Err(e) if $crate::is_unique_violation(&e) => Ok(WriteOutcome::Raced),
                 Err(e) => Err(e),
             }
         }
@@ -53,7 +53,7 @@ macro_rules! __reservations {
         async fn reservation_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
             id: ::uuid::Uuid,
-        ) -> Result<Option<::tollgate_ports::outbound::Reservation>, ::tollgate_ports::outbound::StoreError> {
+        ) -> Result<Option<::tollgate_ports::Reservation>, ::tollgate_ports::StoreError> {
             let row: Option<$crate::ReservationRow> = ::sqlx::query_as($crate::__select_reservation!("WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(conn)
@@ -68,8 +68,8 @@ macro_rules! __reservations {
             async fn commit_alone(
                 &self,
                 commit: $crate::batch::Commit,
-            ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
-                use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome, UsageReason};
+            ) -> Result<::tollgate_ports::SettleOutcome, ::tollgate_ports::StoreError> {
+                use ::tollgate_ports::{ReservationStatus, SettleOutcome, UsageReason};
                 let $crate::batch::Commit { id, runs, record_id, at } = commit;
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let Some(found) = reservation_in(&mut tx, id).await? else { return Ok(SettleOutcome::NotFound) };
@@ -102,7 +102,7 @@ macro_rules! __reservations {
                 if marked.rows_affected() != 1 {
                     // Settled concurrently (Postgres re-checks the status under the row lock).
                     drop(tx);
-                    return match ::tollgate_ports::outbound::ReservationRepository::get(self, id).await? {
+                    return match ::tollgate_ports::ReservationRepository::get(self, id).await? {
                         Some(r) if r.status == ReservationStatus::Committed => Ok(SettleOutcome::Already(r)),
                         Some(r) => Ok(SettleOutcome::Conflict(r)),
                         None => Ok(SettleOutcome::NotFound),
@@ -142,18 +142,18 @@ macro_rules! __reservations {
         }
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::ReservationRepository for $store {
+        impl ::tollgate_ports::ReservationRepository for $store {
             #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
             async fn hold(
                 &self,
-                c: &::tollgate_ports::outbound::Consumption,
+                c: &::tollgate_ports::Consumption,
                 expires_at: ::time::OffsetDateTime,
             ) -> Result<
-                ::tollgate_ports::outbound::ConsumeOutcome<::tollgate_ports::outbound::Reservation>,
-                ::tollgate_ports::outbound::StoreError,
+                ::tollgate_ports::ConsumeOutcome<::tollgate_ports::Reservation>,
+                ::tollgate_ports::StoreError,
             > {
-                use ::tollgate_ports::outbound::{ConsumeOutcome, Reservation, ReservationStatus};
-                let write = $crate::batch::Metered {
+                use ::tollgate_ports::{ConsumeOutcome, Reservation, ReservationStatus};
+                let write = $crate::batch::MeteredWrite {
                     consumption: c.clone(),
                     resource: $crate::batch::Resource::Hold { expires_at },
                 };
@@ -169,8 +169,8 @@ macro_rules! __reservations {
                     created_at: stored(c.at)?,
                     updated_at: stored(c.at)?,
                 };
-                Ok(match self.metered(write).await?.counted(held) {
-                    $crate::Counted::Replayed(original) => ConsumeOutcome::Replayed { value: self.get(original).await? },
+                Ok(match self.metered(write).await?.with_value(held) {
+                    $crate::Written::Replayed(original) => ConsumeOutcome::Replayed { value: self.get(original).await? },
                     other => other.into_outcome(|_| None),
                 })
             }
@@ -182,7 +182,7 @@ macro_rules! __reservations {
                 runs: Option<::tollgate_domain::RunCount>,
                 record_id: ::uuid::Uuid,
                 at: ::time::OffsetDateTime,
-            ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<::tollgate_ports::SettleOutcome, ::tollgate_ports::StoreError> {
                 let commit = $crate::batch::Commit { id, runs, record_id, at };
                 match self.batchers.commits.submit(commit).await?.flatten() {
                     Some(settled) => Ok(settled),
@@ -195,8 +195,8 @@ macro_rules! __reservations {
                 &self,
                 id: ::uuid::Uuid,
                 at: ::time::OffsetDateTime,
-            ) -> Result<::tollgate_ports::outbound::SettleOutcome, ::tollgate_ports::outbound::StoreError> {
-                use ::tollgate_ports::outbound::{ReservationStatus, SettleOutcome};
+            ) -> Result<::tollgate_ports::SettleOutcome, ::tollgate_ports::StoreError> {
+                use ::tollgate_ports::{ReservationStatus, SettleOutcome};
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let released: Option<(::uuid::Uuid, i64)> = ::sqlx::query_as(
                     "UPDATE reservations SET status = 'released', updated_at = $2, idempotency_key = NULL \
@@ -230,13 +230,13 @@ macro_rules! __reservations {
             async fn get(
                 &self,
                 id: ::uuid::Uuid,
-            ) -> Result<Option<::tollgate_ports::outbound::Reservation>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_ports::Reservation>, ::tollgate_ports::StoreError> {
                 let mut conn = self.read_pool().acquire().await.map_err($crate::store_error)?;
                 reservation_in(&mut conn, id).await
             }
 
             #[::tracing::instrument(skip_all)]
-            async fn expire_due(&self, now: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::outbound::StoreError> {
+            async fn expire_due(&self, now: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::StoreError> {
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let expired = expire_holds_in(&mut tx, None, now).await.map_err($crate::store_error)?;
                 tx.commit().await.map_err($crate::store_error)?;
@@ -244,7 +244,7 @@ macro_rules! __reservations {
             }
 
             #[::tracing::instrument(skip_all)]
-            async fn count_held(&self, now: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::outbound::StoreError> {
+            async fn count_held(&self, now: ::time::OffsetDateTime) -> Result<u64, ::tollgate_ports::StoreError> {
                 let held: i64 = ::sqlx::query_scalar(
                     "SELECT count(*) FROM reservations WHERE status = 'held' AND expires_at > $1",
                 )

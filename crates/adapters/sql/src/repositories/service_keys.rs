@@ -5,14 +5,14 @@
 macro_rules! __service_keys {
     ($store:ty, $db:ty) => {
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::ServiceKeyRepository for $store {
+        impl ::tollgate_ports::ServiceKeyRepository for $store {
             #[::tracing::instrument(skip_all, fields(name = %key.name))]
             async fn create(
                 &self,
-                key: &::tollgate_ports::outbound::ServiceKey,
-                entry: &::tollgate_ports::outbound::AuditEntry,
-            ) -> Result<(), ::tollgate_ports::outbound::CreateServiceKeyError> {
-                use ::tollgate_ports::outbound::CreateServiceKeyError;
+                key: &::tollgate_ports::ServiceKey,
+                entry: &::tollgate_ports::AuditEntry,
+            ) -> Result<(), ::tollgate_ports::CreateServiceKeyError> {
+                use ::tollgate_ports::CreateServiceKeyError;
                 let failed = |e| CreateServiceKeyError::Store($crate::store_error(e));
                 let mut tx = self.write().await.map_err(failed)?;
                 let inserted = ::sqlx::query(
@@ -38,7 +38,7 @@ macro_rules! __service_keys {
             #[::tracing::instrument(skip_all)]
             async fn list(
                 &self,
-            ) -> Result<Vec<::tollgate_ports::outbound::ServiceKey>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Vec<::tollgate_ports::ServiceKey>, ::tollgate_ports::StoreError> {
                 let rows: Vec<$crate::ServiceKeyRow> = ::sqlx::query_as(
                     "SELECT id, name, key_hash, created_at, revoked_at, prefix, last_used_at FROM service_keys ORDER BY created_at, name",
                 )
@@ -53,8 +53,8 @@ macro_rules! __service_keys {
                 &self,
                 name: &str,
                 at: ::time::OffsetDateTime,
-                entry: &::tollgate_ports::outbound::AuditEntry,
-            ) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
+                entry: &::tollgate_ports::AuditEntry,
+            ) -> Result<bool, ::tollgate_ports::StoreError> {
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let found = ::sqlx::query("UPDATE service_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE name = $1")
                     .bind(name)
@@ -75,7 +75,7 @@ macro_rules! __service_keys {
             async fn find_active(
                 &self,
                 key_hash: &str,
-            ) -> Result<Option<::tollgate_ports::outbound::ServiceKey>, ::tollgate_ports::outbound::StoreError>
+            ) -> Result<Option<::tollgate_ports::ServiceKey>, ::tollgate_ports::StoreError>
             {
                 let row: Option<$crate::ServiceKeyRow> = ::sqlx::query_as(
                     "SELECT id, name, key_hash, created_at, revoked_at, prefix, last_used_at FROM service_keys \
@@ -94,7 +94,7 @@ macro_rules! __service_keys {
                 id: ::uuid::Uuid,
                 at: ::time::OffsetDateTime,
                 not_before: ::time::OffsetDateTime,
-            ) -> Result<(), ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<(), ::tollgate_ports::StoreError> {
                 // One statement: no transaction of its own (as every single-statement write).
                 ::sqlx::query(
                     "UPDATE service_keys SET last_used_at = $2 \

@@ -6,7 +6,7 @@ macro_rules! __sessions {
     ($store:ty, $db:ty) => {
         async fn insert_session(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            session: &::tollgate_ports::outbound::Session,
+            session: &::tollgate_ports::Session,
         ) -> Result<(), ::sqlx::Error> {
             ::sqlx::query("INSERT INTO sessions (id, user_id, title, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(session.id.as_uuid())
@@ -23,7 +23,7 @@ macro_rules! __sessions {
                 &self,
                 user: ::tollgate_domain::UserId,
                 id: ::uuid::Uuid,
-            ) -> Result<Option<::tollgate_ports::outbound::Session>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_ports::Session>, ::tollgate_ports::StoreError> {
                 let row: Option<$crate::SessionRow> = ::sqlx::query_as(
                     "SELECT id, user_id, title, created_at FROM sessions WHERE id = $1 AND user_id = $2",
                 )
@@ -37,24 +37,24 @@ macro_rules! __sessions {
         }
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::SessionRepository for $store {
+        impl ::tollgate_ports::SessionRepository for $store {
             #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
             async fn create_metered(
                 &self,
-                session: &::tollgate_ports::outbound::Session,
-                c: &::tollgate_ports::outbound::Consumption,
+                session: &::tollgate_ports::Session,
+                c: &::tollgate_ports::Consumption,
             ) -> Result<
-                ::tollgate_ports::outbound::ConsumeOutcome<::tollgate_ports::outbound::Session>,
-                ::tollgate_ports::outbound::StoreError,
+                ::tollgate_ports::ConsumeOutcome<::tollgate_ports::Session>,
+                ::tollgate_ports::StoreError,
             > {
-                use ::tollgate_ports::outbound::ConsumeOutcome;
-                let write = $crate::batch::Metered {
+                use ::tollgate_ports::ConsumeOutcome;
+                let write = $crate::batch::MeteredWrite {
                     consumption: c.clone(),
                     resource: $crate::batch::Resource::Session(session.clone()),
                 };
-                let counted = self.metered(write).await?.counted(session.clone());
+                let counted = self.metered(write).await?.with_value(session.clone());
                 Ok(match counted {
-                    $crate::Counted::Replayed(original) => {
+                    $crate::Written::Replayed(original) => {
                         ConsumeOutcome::Replayed { value: self.session_by_id(c.user_id, original).await? }
                     }
                     other => other.into_outcome(|_| None),
@@ -64,8 +64,8 @@ macro_rules! __sessions {
             #[::tracing::instrument(skip_all)]
             async fn create(
                 &self,
-                session: &::tollgate_ports::outbound::Session,
-            ) -> Result<(), ::tollgate_ports::outbound::StoreError> {
+                session: &::tollgate_ports::Session,
+            ) -> Result<(), ::tollgate_ports::StoreError> {
                 let mut conn = self.write_pool().acquire().await.map_err($crate::store_error)?;
                 insert_session(&mut conn, session).await.map_err($crate::store_error)
             }
@@ -74,8 +74,8 @@ macro_rules! __sessions {
             async fn list(
                 &self,
                 user: ::tollgate_domain::UserId,
-                page: ::tollgate_ports::outbound::Page,
-            ) -> Result<(Vec<::tollgate_ports::outbound::Session>, u64), ::tollgate_ports::outbound::StoreError> {
+                page: ::tollgate_ports::Page,
+            ) -> Result<(Vec<::tollgate_ports::Session>, u64), ::tollgate_ports::StoreError> {
                 let rows: Vec<$crate::SessionRow> = ::sqlx::query_as(
                     "SELECT id, user_id, title, created_at FROM sessions WHERE user_id = $1 \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
@@ -100,7 +100,7 @@ macro_rules! __sessions {
                 &self,
                 user: ::tollgate_domain::UserId,
                 id: ::tollgate_domain::SessionId,
-            ) -> Result<Option<::tollgate_ports::outbound::Session>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_ports::Session>, ::tollgate_ports::StoreError> {
                 self.session_by_id(user, *id.as_uuid()).await
             }
 
@@ -109,7 +109,7 @@ macro_rules! __sessions {
                 &self,
                 user: ::tollgate_domain::UserId,
                 id: ::tollgate_domain::SessionId,
-            ) -> Result<bool, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<bool, ::tollgate_ports::StoreError> {
                 ::sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
                     .bind(id.as_uuid())
                     .bind(user.as_uuid())

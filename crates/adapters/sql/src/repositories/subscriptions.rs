@@ -138,12 +138,12 @@ macro_rules! __subscriptions {
         }
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::SubscriptionRepository for $store {
+        impl ::tollgate_ports::SubscriptionRepository for $store {
             #[::tracing::instrument(skip_all)]
             async fn get_by_user(
                 &self,
                 user: ::tollgate_domain::UserId,
-            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::StoreError> {
                 $crate::__find_subscription!(self, "WHERE user_id = $1", user.as_uuid())
             }
 
@@ -151,7 +151,7 @@ macro_rules! __subscriptions {
             async fn find_by_customer(
                 &self,
                 customer_id: &::tollgate_domain::CustomerId,
-            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::StoreError> {
                 $crate::__find_subscription!(self, "WHERE stripe_customer_id = $1", customer_id.as_str())
             }
 
@@ -159,7 +159,7 @@ macro_rules! __subscriptions {
             async fn find_by_provider_subscription(
                 &self,
                 subscription_id: &::tollgate_domain::ProviderSubscriptionId,
-            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::StoreError> {
                 $crate::__find_subscription!(self, "WHERE stripe_subscription_id = $1", subscription_id.as_str())
             }
 
@@ -168,7 +168,7 @@ macro_rules! __subscriptions {
                 &self,
                 user: ::tollgate_domain::UserId,
                 now: ::time::OffsetDateTime,
-            ) -> Result<u32, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<u32, ::tollgate_ports::StoreError> {
                 // A read first: a user with holds is asked on each of their metered requests,
                 // and their holds are rarely due; only then is the write lock taken.
                 let due: bool = ::sqlx::query_scalar(
@@ -194,14 +194,14 @@ macro_rules! __subscriptions {
                 sub: &::tollgate_domain::Subscription,
                 expected_version: i64,
                 usage: ::tollgate_domain::UsageEffect,
-            ) -> Result<(), ::tollgate_ports::outbound::UpdateSubscriptionError> {
+            ) -> Result<(), ::tollgate_ports::UpdateSubscriptionError> {
                 let mut conn = self.write_pool().acquire().await.map_err($crate::update_error)?;
                 match update_subscription(&mut conn, sub, expected_version, usage)
                     .await
                     .map_err($crate::update_error)?
                 {
                     true => Ok(()),
-                    false => Err(::tollgate_ports::outbound::UpdateSubscriptionError::Conflict),
+                    false => Err(::tollgate_ports::UpdateSubscriptionError::Conflict),
                 }
             }
         }

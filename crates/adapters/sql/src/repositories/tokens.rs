@@ -6,7 +6,7 @@ macro_rules! __tokens {
     ($store:ty, $db:ty) => {
         async fn insert_refresh_token(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            t: &::tollgate_ports::outbound::RefreshTokenRecord,
+            t: &::tollgate_ports::RefreshTokenRecord,
         ) -> Result<(), ::sqlx::Error> {
             ::sqlx::query(
                 "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, expires_at, rotated_at, revoked_at, created_at) \
@@ -26,12 +26,12 @@ macro_rules! __tokens {
         }
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::RefreshTokenRepository for $store {
+        impl ::tollgate_ports::RefreshTokenRepository for $store {
             #[::tracing::instrument(skip_all)]
             async fn insert(
                 &self,
-                token: &::tollgate_ports::outbound::RefreshTokenRecord,
-            ) -> Result<(), ::tollgate_ports::outbound::StoreError> {
+                token: &::tollgate_ports::RefreshTokenRecord,
+            ) -> Result<(), ::tollgate_ports::StoreError> {
                 let mut conn = self.write_pool().acquire().await.map_err($crate::store_error)?;
                 insert_refresh_token(&mut conn, token).await.map_err($crate::store_error)
             }
@@ -40,7 +40,7 @@ macro_rules! __tokens {
             async fn find_by_hash(
                 &self,
                 token_hash: &str,
-            ) -> Result<Option<::tollgate_ports::outbound::RefreshTokenRecord>, ::tollgate_ports::outbound::StoreError>
+            ) -> Result<Option<::tollgate_ports::RefreshTokenRecord>, ::tollgate_ports::StoreError>
             {
                 let row: Option<$crate::RefreshTokenRow> = ::sqlx::query_as(
                     "SELECT id, family_id, user_id, token_hash, expires_at, rotated_at, revoked_at, created_at \
@@ -57,10 +57,10 @@ macro_rules! __tokens {
             async fn rotate(
                 &self,
                 old_id: ::uuid::Uuid,
-                new: &::tollgate_ports::outbound::RefreshTokenRecord,
+                new: &::tollgate_ports::RefreshTokenRecord,
                 at: ::time::OffsetDateTime,
-            ) -> Result<::tollgate_ports::outbound::RotateOutcome, ::tollgate_ports::outbound::StoreError> {
-                use ::tollgate_ports::outbound::RotateOutcome;
+            ) -> Result<::tollgate_ports::RotateOutcome, ::tollgate_ports::StoreError> {
+                use ::tollgate_ports::RotateOutcome;
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let marked = ::sqlx::query(
                     "UPDATE refresh_tokens SET rotated_at = $2 WHERE id = $1 AND rotated_at IS NULL AND revoked_at IS NULL",
@@ -83,7 +83,7 @@ macro_rules! __tokens {
                 &self,
                 family_id: ::uuid::Uuid,
                 at: ::time::OffsetDateTime,
-            ) -> Result<(), ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<(), ::tollgate_ports::StoreError> {
                 ::sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
                     .bind(family_id)
                     .bind($crate::Ts(at))

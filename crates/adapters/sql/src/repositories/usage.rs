@@ -9,8 +9,8 @@ macro_rules! __usage {
         /// `Mismatch` when it was made for another request.
         async fn replay_of(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            c: &::tollgate_ports::outbound::Consumption,
-        ) -> Result<Option<$crate::Step>, ::sqlx::Error> {
+            c: &::tollgate_ports::Consumption,
+        ) -> Result<Option<$crate::WriteOutcome>, ::sqlx::Error> {
             let Some(key) = &c.idempotency_key else { return Ok(None) };
             let row: Option<(::uuid::Uuid, Option<::uuid::Uuid>, Option<String>)> = ::sqlx::query_as(
                 "SELECT id, resource_id, request_hash FROM usage_records WHERE user_id = $1 AND idempotency_key = $2",
@@ -21,21 +21,21 @@ macro_rules! __usage {
             .await?;
             Ok(row.map(|(id, resource, hash)| {
                 if key.matches(hash.as_deref()) {
-                    $crate::Step::Replayed(resource.unwrap_or(id))
+                    $crate::WriteOutcome::Replayed(resource.unwrap_or(id))
                 } else {
-                    $crate::Step::Mismatch
+                    $crate::WriteOutcome::Mismatch
                 }
             }))
         }
 
         /// The conditional statement every metered write shares: adds `c.units` to `counter` where
         /// the version is `c.expected_version` and `used + reserved + units` fits the limit.
-        /// `Ok(runs used after)`, or the step that stops the write (`LimitReached`, `Stale`).
+        /// `Ok(runs used after)`, or the outcome that stops the write (`LimitReached`, `Stale`).
         async fn count_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            c: &::tollgate_ports::outbound::Consumption,
+            c: &::tollgate_ports::Consumption,
             counter: $crate::Counter,
-        ) -> Result<Result<i64, $crate::Step>, ::sqlx::Error> {
+        ) -> Result<Result<i64, $crate::WriteOutcome>, ::sqlx::Error> {
             let sql = match counter {
                 $crate::Counter::Used => {
                     "UPDATE subscriptions SET runs_used = runs_used + $3 \
@@ -65,9 +65,9 @@ macro_rules! __usage {
                     .await?;
             Ok(Err(match current {
                 Some((version, used)) if version == c.expected_version => {
-                    $crate::Step::LimitReached($crate::run_count(used)?)
+                    $crate::WriteOutcome::LimitReached($crate::run_count(used)?)
                 }
-                _ => $crate::Step::Stale,
+                _ => $crate::WriteOutcome::Stale,
             }))
         }
 
@@ -76,17 +76,17 @@ macro_rules! __usage {
         /// transaction does).
         async fn consume_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            c: &::tollgate_ports::outbound::Consumption,
+            c: &::tollgate_ports::Consumption,
             resource: Option<::uuid::Uuid>,
-        ) -> Result<$crate::Step, ::sqlx::Error> {
-            use $crate::Step;
-            if let Some(step) = replay_of(&mut *conn, c).await? {
-                return Ok(step);
+        ) -> Result<$crate::WriteOutcome, ::sqlx::Error> {
+            use $crate::WriteOutcome;
+            if let Some(outcome) = replay_of(&mut *conn, c).await? {
+                return Ok(outcome);
             }
             let units = i64::from(c.units.get());
             let used = match count_in(&mut *conn, c, $crate::Counter::Used).await? {
                 Ok(used) => used,
-                Err(step) => return Ok(step),
+                Err(outcome) => return Ok(outcome),
             };
             let inserted = ::sqlx::query(
                 "INSERT INTO usage_records \
@@ -104,30 +104,30 @@ macro_rules! __usage {
             .execute(&mut *conn)
             .await;
             match inserted {
-                Ok(_) => Ok(Step::Consumed($crate::run_count(used)?)),
-                Err(e) if $crate::is_unique_violation(&e) => Ok(Step::Raced),
+                Ok(_) => Ok(WriteOutcome::Consumed($crate::run_count(used)?)),
+                Err(e) if $crate::is_unique_violation(&e) => Ok(WriteOutcome::Raced),
                 Err(e) => Err(e),
             }
         }
 
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::UsageRepository for $store {
+        impl ::tollgate_ports::UsageRepository for $store {
             #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
             async fn consume(
                 &self,
-                c: &::tollgate_ports::outbound::Consumption,
-            ) -> Result<::tollgate_ports::outbound::ConsumeOutcome<::uuid::Uuid>, ::tollgate_ports::outbound::StoreError>
+                c: &::tollgate_ports::Consumption,
+            ) -> Result<::tollgate_ports::ConsumeOutcome<::uuid::Uuid>, ::tollgate_ports::StoreError>
             {
-                let write = $crate::batch::Metered { consumption: c.clone(), resource: $crate::batch::Resource::Usage };
-                Ok(self.metered(write).await?.counted(c.record_id).into_outcome(Some))
+                let write = $crate::batch::MeteredWrite { consumption: c.clone(), resource: $crate::batch::Resource::Usage };
+                Ok(self.metered(write).await?.with_value(c.record_id).into_outcome(Some))
             }
 
             #[::tracing::instrument(skip_all)]
             async fn refund(
                 &self,
                 record_id: ::uuid::Uuid,
-            ) -> Result<::tollgate_ports::outbound::RefundOutcome, ::tollgate_ports::outbound::StoreError> {
-                use ::tollgate_ports::outbound::RefundOutcome;
+            ) -> Result<::tollgate_ports::RefundOutcome, ::tollgate_ports::StoreError> {
+                use ::tollgate_ports::RefundOutcome;
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 // A refunded consumption's key no longer replays: the next request with it is a
                 // new attempt, charged anew (SPEC §12.1).
@@ -159,7 +159,7 @@ macro_rules! __usage {
                 .await
                 .map_err($crate::store_error)?;
                 if let (Some(hold), true) =
-                    (resource, reason == ::tollgate_ports::outbound::UsageReason::ReservationCommit.stored())
+                    (resource, reason == ::tollgate_ports::UsageReason::ReservationCommit.stored())
                 {
                     // The hold this commit settled forgets its key too.
                     ::sqlx::query("UPDATE reservations SET idempotency_key = NULL WHERE id = $1")
@@ -178,7 +178,7 @@ macro_rules! __usage {
                 user: ::tollgate_domain::UserId,
                 from: ::time::OffsetDateTime,
                 to: ::time::OffsetDateTime,
-            ) -> Result<Vec<::tollgate_ports::outbound::UsageRecord>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Vec<::tollgate_ports::UsageRecord>, ::tollgate_ports::StoreError> {
                 let rows: Vec<$crate::UsageRow> = ::sqlx::query_as(
                     "SELECT id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at \
                      FROM usage_records WHERE user_id = $1 AND created_at >= $2 AND created_at < $3 \
@@ -198,7 +198,7 @@ macro_rules! __usage {
                 &self,
                 user: ::tollgate_domain::UserId,
                 limit: u32,
-            ) -> Result<Vec<::tollgate_ports::outbound::UsageRecord>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Vec<::tollgate_ports::UsageRecord>, ::tollgate_ports::StoreError> {
                 let rows: Vec<$crate::UsageRow> = ::sqlx::query_as(
                     "SELECT id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at \
                      FROM usage_records WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",

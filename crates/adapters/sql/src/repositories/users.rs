@@ -5,15 +5,15 @@
 macro_rules! __users {
     ($store:ty, $db:ty) => {
         #[::async_trait::async_trait]
-        impl ::tollgate_ports::outbound::UserRepository for $store {
+        impl ::tollgate_ports::UserRepository for $store {
             #[::tracing::instrument(skip_all)]
             async fn create(
                 &self,
                 user: &::tollgate_domain::User,
-                hash: &::tollgate_ports::outbound::PasswordHash,
+                hash: &::tollgate_ports::PasswordHash,
                 sub: &::tollgate_domain::Subscription,
-            ) -> Result<(), ::tollgate_ports::outbound::CreateUserError> {
-                use ::tollgate_ports::outbound::CreateUserError;
+            ) -> Result<(), ::tollgate_ports::CreateUserError> {
+                use ::tollgate_ports::CreateUserError;
                 let r = $crate::UserRow::from_domain(user, hash);
                 let mut tx = self.write().await.map_err($crate::store_error)?;
                 let inserted = ::sqlx::query(
@@ -41,10 +41,7 @@ macro_rules! __users {
             async fn find_credentials(
                 &self,
                 email: &::tollgate_domain::Email,
-            ) -> Result<
-                Option<::tollgate_ports::outbound::UserCredentials>,
-                ::tollgate_ports::outbound::StoreError,
-            > {
+            ) -> Result<Option<::tollgate_ports::UserCredentials>, ::tollgate_ports::StoreError> {
                 let row: Option<$crate::UserRow> =
                     ::sqlx::query_as($crate::__select_user!("WHERE lower(email) = lower($1)"))
                         .bind(email.as_str())
@@ -58,7 +55,7 @@ macro_rules! __users {
             async fn find_by_id(
                 &self,
                 id: ::tollgate_domain::UserId,
-            ) -> Result<Option<::tollgate_domain::User>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_domain::User>, ::tollgate_ports::StoreError> {
                 let row: Option<$crate::UserRow> = ::sqlx::query_as($crate::__select_user!("WHERE id = $1"))
                     .bind(id.as_uuid())
                     .fetch_optional(self.read_pool())
@@ -71,7 +68,7 @@ macro_rules! __users {
             async fn find_by_email(
                 &self,
                 email: &::tollgate_domain::Email,
-            ) -> Result<Option<::tollgate_domain::User>, ::tollgate_ports::outbound::StoreError> {
+            ) -> Result<Option<::tollgate_domain::User>, ::tollgate_ports::StoreError> {
                 Ok(self.find_credentials(email).await?.map(|c| c.user))
             }
         }
