@@ -54,6 +54,14 @@ uuid_id!(
     SubscriptionId
 );
 uuid_id!(
+    /// Identifies an account: a user's personal one, or an organisation.
+    AccountId
+);
+uuid_id!(
+    /// Identifies an invitation to join an organisation.
+    InvitationId
+);
+uuid_id!(
     /// Identifies a session, the metered resource.
     SessionId
 );
