@@ -51,3 +51,11 @@ if [ "${CI:-}" = "true" ] || pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; the
 else
   echo "SKIPPED: the API suite on Postgres (no Postgres on 127.0.0.1:5432; CI=true requires it)" >&2
 fi
+
+# The fuzz targets (cargo fuzz on nightly), 30 s each from the committed seeds: a crash, a panic,
+# a timeout or a leak fails the run. FUZZ_SECONDS=0 skips them (say so when you do).
+if [ "${FUZZ_SECONDS:-30}" != "0" ]; then
+  bash scripts/fuzz.sh
+else
+  echo "SKIPPED: the fuzz targets (FUZZ_SECONDS=0)" >&2
+fi

@@ -45,7 +45,9 @@ pub fn verify(
         }
     }
     let t = timestamp.ok_or(WebhookError::InvalidSignature)?;
-    if candidates.is_empty() || (now.unix_timestamp() - t).abs() > tolerance.whole_seconds() {
+    // `abs_diff`: a timestamp at either end of i64 must not overflow (the fuzz target's seed
+    // `min-timestamp` panicked here with overflow checks on).
+    if candidates.is_empty() || now.unix_timestamp().abs_diff(t) > tolerance.whole_seconds().unsigned_abs() {
         return Err(WebhookError::InvalidSignature);
     }
     #[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
@@ -80,6 +82,16 @@ mod tests {
 
     fn at(t: i64) -> Timestamp {
         Timestamp::from_unix_timestamp(t).expect("valid")
+    }
+
+    /// The `stripe_signature` fuzz target's seed `min-timestamp`: `now - t` overflowed (a panic
+    /// with overflow checks on) for a timestamp at the end of i64.
+    #[test]
+    fn timestamps_at_the_ends_of_i64_are_refused_without_overflowing() {
+        for t in [i64::MIN, i64::MIN + 1, i64::MAX] {
+            let header = format!("t={t},v1={}", sign(BODY, SECRET, t).split(",v1=").nth(1).expect("v1"));
+            assert!(verify(BODY, &header, SECRET, at(1_700_000_000), TOLERANCE).is_err(), "t={t}");
+        }
     }
 
     #[test]
