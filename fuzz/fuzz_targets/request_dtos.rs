@@ -23,4 +23,7 @@ fuzz_target!(|data: &[u8]| {
     read::<dto::CommitRequest>(data);
     read::<dto::AdminPlanRequest>(data);
     read::<dto::AdminGrantRequest>(data);
+    read::<dto::CreateAccountRequest>(data);
+    read::<dto::InviteRequest>(data);
+    read::<dto::UpdateMemberRequest>(data);
 });

@@ -12,6 +12,7 @@ use tollgate_ports::{
 };
 use tollgate_security::{Argon2Hasher, HashingLimits, JwtConfig, JwtIssuer};
 use tollgate_stripe::{StripeProvider, StripeWebhooks};
+use tollgate_usecases::accounts::AccountsService;
 use tollgate_usecases::admin::AdminService;
 use tollgate_usecases::auth::AuthService;
 use tollgate_usecases::billing::BillingService;
@@ -88,6 +89,13 @@ pub fn services_with(
     let provider = payment_provider(settings)?;
     let verifier = webhook_verifier(settings);
     let keys = ServiceKeyService::new(ports.service_keys.clone(), issuer.clone(), clock.clone(), ids.clone());
+    let accounts = AccountsService::new(
+        ports.accounts.clone(),
+        ports.users.clone(),
+        issuer.clone(),
+        clock.clone(),
+        ids.clone(),
+    );
     let auth = AuthService::new(
         ports.users.clone(),
         ports.tokens.clone(),
@@ -114,6 +122,7 @@ pub fn services_with(
     let billing = BillingService::new(
         ports.subs.clone(),
         ports.users.clone(),
+        ports.accounts.clone(),
         provider,
         policy.clone(),
         settings.billing.redirect_origins.clone(),
@@ -134,6 +143,7 @@ pub fn services_with(
     );
     Ok(Services {
         auth: Arc::new(auth),
+        accounts: Arc::new(accounts),
         billing: Arc::new(billing),
         metering,
         sessions: Arc::new(sessions),

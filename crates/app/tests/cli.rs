@@ -95,7 +95,11 @@ async fn store_with_ada(dir: &std::path::Path) -> (String, tollgate::store::Stor
         role: Role::User,
         created_at: now,
     };
-    let sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
+    let sub = Subscription::new_free(
+        SubscriptionId::from_uuid(uuid::Uuid::new_v4()),
+        tollgate_domain::AccountId::personal(user.id),
+        now,
+    );
     store.ports().users.create(&user, &PasswordHash("$argon2id$x".into()), &sub).await.expect("created");
     (url, store, user.id)
 }
@@ -104,7 +108,8 @@ async fn store_with_ada(dir: &std::path::Path) -> (String, tollgate::store::Stor
 async fn use_one_run(store: &tollgate::store::Store, user: tollgate_domain::UserId) {
     let consumption = tollgate_ports::Consumption {
         record_id: uuid::Uuid::new_v4(),
-        user_id: user,
+        account_id: tollgate_domain::AccountId::personal(user),
+        user_id: Some(user),
         units: tollgate_domain::RunCount::new(1),
         limit: tollgate_domain::plan::RunLimit::limited(10),
         expected_version: 0,
@@ -279,7 +284,8 @@ async fn a_sqlite_backup_taken_under_load_is_a_consistent_database() {
             for _ in 0..400 {
                 let c = tollgate_ports::Consumption {
                     record_id: uuid::Uuid::new_v4(),
-                    user_id: user,
+                    account_id: tollgate_domain::AccountId::personal(user),
+                    user_id: Some(user),
                     units: tollgate_domain::RunCount::new(1),
                     limit: tollgate_domain::plan::RunLimit::Unlimited,
                     expected_version: 0,
@@ -309,8 +315,15 @@ async fn a_sqlite_backup_taken_under_load_is_a_consistent_database() {
     let settings = tollgate::settings::Settings::load_from(dir.path(), Some(env)).expect("settings");
     let restored = tollgate::store::Store::open(&settings).await.expect("the copy opens");
     restored.migrate().await.expect("already migrated");
-    let sub = restored.ports().subs.get_by_user(ada).await.expect("read").expect("the user is there");
-    let records = restored.ports().usage.list(ada, 1000).await.expect("records");
+    let sub = restored
+        .ports()
+        .subs
+        .get_by_account(tollgate_domain::AccountId::personal(ada))
+        .await
+        .expect("read")
+        .expect("the user is there");
+    let records =
+        restored.ports().usage.list(tollgate_domain::AccountId::personal(ada), 1000).await.expect("records");
     assert_eq!(sub.runs_used().get() as usize, records.len(), "counter and records agree in the copy");
     // A second backup never overwrites the first; Postgres is refused with pg_dump named.
     let again = tollgate(&["backup", &copy.display().to_string()], &url, dir.path());

@@ -206,7 +206,8 @@ async fn assert_kept(url: &str, dir: &Path, user: &str, told: &Told, in_flight: 
             "acknowledged session {id} is lost"
         );
     }
-    let records = ports.usage.list(user, 1_000_000).await.expect("records");
+    let records =
+        ports.usage.list(tollgate_domain::AccountId::personal(user), 1_000_000).await.expect("records");
     let ids: std::collections::HashSet<String> = records.iter().map(|r| r.id.to_string()).collect();
     for id in &told.consumptions {
         assert!(ids.contains(id), "acknowledged consumption {id} is lost");
@@ -217,7 +218,12 @@ async fn assert_kept(url: &str, dir: &Path, user: &str, told: &Told, in_flight: 
         (acknowledged..=acknowledged + in_flight).contains(&counted),
         "{counted} runs counted; {acknowledged} acknowledged, {in_flight} in flight at the kill"
     );
-    let sub = ports.subs.get_by_user(user).await.expect("read").expect("subscription");
+    let sub = ports
+        .subs
+        .get_by_account(tollgate_domain::AccountId::personal(user))
+        .await
+        .expect("read")
+        .expect("subscription");
     assert_eq!(sub.runs_used().get() as usize, counted, "the counter and the usage records disagree");
     eprintln!(
         "durability: {acknowledged} acknowledged ({} sessions, {} consumptions), {in_flight} in flight, {counted} counted",

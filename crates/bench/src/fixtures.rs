@@ -66,7 +66,11 @@ pub async fn seed(
             role: Role::User,
             created_at: now,
         };
-        let mut sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), user.id, now);
+        let mut sub = Subscription::new_free(
+            SubscriptionId::from_uuid(uuid::Uuid::new_v4()),
+            tollgate_domain::AccountId::personal(user.id),
+            now,
+        );
         let customer = format!("cus_bench_{i}");
         let _ = sub.link_customer(&customer.as_str().into(), now);
         // A new row starts at version 0.

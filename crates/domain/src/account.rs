@@ -109,6 +109,26 @@ pub struct Account {
     pub created_at: Timestamp,
 }
 
+impl Account {
+    /// The personal account of `user`, made with the user: named after them (their first 100
+    /// characters; their email when their name is blank), as the accounts migration names it.
+    pub fn personal(user: &crate::User) -> Self {
+        let short = |text: &str| text.chars().take(AccountName::MAX_CHARS).collect::<String>();
+        let fullname = user.fullname.as_str();
+        let name = AccountName(if fullname.trim().is_empty() {
+            short(user.email.as_str())
+        } else {
+            short(fullname)
+        });
+        Self {
+            id: AccountId::personal(user.id),
+            kind: AccountKind::Personal,
+            name,
+            created_at: user.created_at,
+        }
+    }
+}
+
 /// What a member may do in an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

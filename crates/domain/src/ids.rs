@@ -57,6 +57,20 @@ uuid_id!(
     /// Identifies an account: a user's personal one, or an organisation.
     AccountId
 );
+impl AccountId {
+    /// A user's personal account: its id is the user's own (every user has one, made with the
+    /// user; the accounts migration gave each existing user theirs this way).
+    pub const fn personal(user: UserId) -> Self {
+        Self(user.0)
+    }
+
+    /// The user whose personal account this would be, if it is one (an organisation's id is
+    /// never a user's).
+    pub const fn as_user(self) -> UserId {
+        UserId(self.0)
+    }
+}
+
 uuid_id!(
     /// Identifies an invitation to join an organisation.
     InvitationId

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::plan::{RunCount, RunLimit};
-use crate::{SubscriptionId, UserId};
+use crate::SubscriptionId;
 
 const SIGNUP: Timestamp = datetime!(2026-01-10 09:00 UTC);
 const T0: Timestamp = datetime!(2026-01-20 12:00 UTC);
@@ -17,7 +17,7 @@ fn catalog() -> PlanCatalog {
 fn fresh() -> Subscription {
     let mut sub = Subscription::new_free(
         SubscriptionId::from_uuid(Uuid::from_u128(1)),
-        UserId::from_uuid(Uuid::from_u128(2)),
+        crate::AccountId::from_uuid(Uuid::from_u128(2)),
         SIGNUP,
     );
     sub.billing.customer_id = Some("cus_1".into());

@@ -10,6 +10,8 @@ use crate::Timestamp;
 /// into the 402 body's `subscription` object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct QuotaSnapshot {
+    /// The account whose pool this is.
+    pub account_id: crate::AccountId,
     pub plan: PlanId,
     pub status: SubscriptionStatus,
     pub runs_used: RunCount,
@@ -44,6 +46,8 @@ pub enum Refusal {
     LimitReached,
     /// The subscription's status does not allow metered use (e.g. `unpaid`, or `past_due` beyond grace).
     Inactive,
+    /// The pool has room, but the member's own cap for the period is spent (SPEC §13).
+    MemberCap,
 }
 
 /// The answer to "may this subscription spend these runs now?".

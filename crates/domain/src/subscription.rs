@@ -10,8 +10,8 @@ use crate::period::Period;
 use crate::plan::{PlanCatalog, PlanId, RunCount, RunLimit, TrialTerms};
 use crate::quota::{ConsumeDecision, QuotaSnapshot, Refusal};
 use crate::status::SubscriptionStatus;
+use crate::{AccountId, SubscriptionId, Timestamp};
 use crate::{CustomerId, ProviderSubscriptionId};
-use crate::{SubscriptionId, Timestamp, UserId};
 
 /// What a state change does to the period's usage counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,7 @@ pub enum AdminPlanError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     pub(crate) id: SubscriptionId,
-    pub(crate) user_id: UserId,
+    pub(crate) account_id: AccountId,
     pub(crate) plan: PlanId,
     pub(crate) status: SubscriptionStatus,
     /// Runs used in `period`. Read-only outside the store; see the module docs.
@@ -116,7 +116,7 @@ pub struct Subscription {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionParts {
     pub id: SubscriptionId,
-    pub user_id: UserId,
+    pub account_id: AccountId,
     pub plan: PlanId,
     pub status: SubscriptionStatus,
     /// Runs used in `period`. Read-only outside the store; see the module docs.
@@ -151,7 +151,7 @@ impl Subscription {
     pub fn from_parts(p: SubscriptionParts) -> Self {
         Self {
             id: p.id,
-            user_id: p.user_id,
+            account_id: p.account_id,
             plan: p.plan,
             status: p.status,
             runs_used: p.runs_used,
@@ -176,7 +176,7 @@ impl Subscription {
     pub fn parts(&self) -> SubscriptionParts {
         SubscriptionParts {
             id: self.id,
-            user_id: self.user_id,
+            account_id: self.account_id,
             plan: self.plan,
             status: self.status,
             runs_used: self.runs_used,
@@ -201,8 +201,8 @@ impl Subscription {
         self.id
     }
 
-    pub fn user_id(&self) -> UserId {
-        self.user_id
+    pub fn account_id(&self) -> AccountId {
+        self.account_id
     }
 
     pub fn plan(&self) -> PlanId {
@@ -285,10 +285,10 @@ impl Subscription {
 
 impl Subscription {
     /// A new user's subscription: `free`/`active`, first calendar month anchored at sign-up.
-    pub fn new_free(id: SubscriptionId, user_id: UserId, now: Timestamp) -> Self {
+    pub fn new_free(id: SubscriptionId, account_id: AccountId, now: Timestamp) -> Self {
         Self {
             id,
-            user_id,
+            account_id,
             plan: PlanId::Free,
             status: SubscriptionStatus::Active,
             runs_used: RunCount::ZERO,
@@ -331,6 +331,7 @@ impl Subscription {
     /// A view of the quota at `now`, for responses and refusals.
     pub fn snapshot(&self, catalog: &PlanCatalog, now: Timestamp) -> QuotaSnapshot {
         QuotaSnapshot {
+            account_id: self.account_id,
             as_of: now,
             plan: self.plan,
             status: self.status,

@@ -15,7 +15,7 @@ fn catalog() -> PlanCatalog {
 fn fresh() -> Subscription {
     Subscription::new_free(
         SubscriptionId::from_uuid(Uuid::from_u128(1)),
-        UserId::from_uuid(Uuid::from_u128(2)),
+        crate::AccountId::from_uuid(Uuid::from_u128(2)),
         SIGNUP,
     )
 }

@@ -1,5 +1,6 @@
 //! Ports: what the application needs from the outside world.
 
+mod accounts;
 mod admin;
 mod error;
 mod housekeeping;
@@ -17,6 +18,7 @@ mod tokens;
 mod usage;
 mod users;
 
+pub use accounts::*;
 pub use admin::*;
 pub use error::StoreError;
 pub use housekeeping::*;

@@ -1,7 +1,7 @@
 //! The payment provider (Stripe) as the application sees it.
 
 use async_trait::async_trait;
-use tollgate_domain::{BillingEvent, CustomerId, PlanId, Timestamp, UserId};
+use tollgate_domain::{AccountId, BillingEvent, CustomerId, PlanId, Timestamp, UserId};
 
 /// A provider failure. Its text is for logs, never for clients.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,9 @@ pub enum ProviderError {
 /// A Checkout session to open for a subscription purchase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckoutRequest {
+    /// The account that will pay (Stripe's `client_reference_id` and metadata `account_id`).
+    pub account_id: AccountId,
+    /// Who started the Checkout (metadata `user_id`).
     pub user_id: UserId,
     pub customer_id: CustomerId,
     pub plan: PlanId,
@@ -35,13 +38,15 @@ pub struct CheckoutSession {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PaymentProvider: Send + Sync {
-    /// Creates the provider customer for a user (idempotent on `idempotency_key`); returns its id.
+    /// Creates the provider customer for an account (idempotent on `idempotency_key`): its
+    /// metadata carries `account_id`, and `user_id` of whoever created it; returns its id.
     ///
     /// # Errors
     /// [`ProviderError::Rejected`] when the provider refuses the request; `Unavailable` when it
     /// cannot be reached, times out or fails (5xx).
     async fn create_customer(
         &self,
+        account_id: AccountId,
         user_id: UserId,
         email: &str,
         name: &str,

@@ -3,7 +3,7 @@
 //! charges the actual runs and gives the rest back; a release or an expiry gives everything back.
 
 use async_trait::async_trait;
-use tollgate_domain::{RunCount, Timestamp, UserId};
+use tollgate_domain::{AccountId, RunCount, Timestamp, UserId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -44,7 +44,10 @@ impl ReservationStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reservation {
     pub id: Uuid,
-    pub user_id: UserId,
+    /// The account whose pool holds the runs.
+    pub account_id: AccountId,
+    /// The member it holds for (whose cap it counts against); `None` for the account's own use.
+    pub user_id: Option<UserId>,
     /// Runs held.
     pub runs: RunCount,
     /// Runs charged by the commit.

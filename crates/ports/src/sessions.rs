@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use serde::Serialize;
-use tollgate_domain::{SessionId, Timestamp, UserId};
+use tollgate_domain::{AccountId, SessionId, Timestamp, UserId};
 
 use crate::error::StoreError;
 use crate::usage::{ConsumeOutcome, Consumption};
@@ -11,6 +11,9 @@ use crate::usage::{ConsumeOutcome, Consumption};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Session {
     pub id: SessionId,
+    /// The account that paid for it.
+    pub account_id: AccountId,
+    /// Who made it (sessions are their maker's).
     pub user_id: UserId,
     pub title: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
@@ -47,11 +50,16 @@ pub trait SessionRepository: Send + Sync {
     /// Only [`StoreError`].
     async fn create(&self, session: &Session) -> Result<(), StoreError>;
 
-    /// The user's sessions, newest first, and the total count.
+    /// The sessions `user` made in `account`, newest first, and their total count.
     ///
     /// # Errors
     /// Only [`StoreError`].
-    async fn list(&self, user: UserId, page: Page) -> Result<(Vec<Session>, u64), StoreError>;
+    async fn list(
+        &self,
+        user: UserId,
+        account: AccountId,
+        page: Page,
+    ) -> Result<(Vec<Session>, u64), StoreError>;
 
     /// The session if it exists *and* belongs to `user`.
     ///

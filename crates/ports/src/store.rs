@@ -9,6 +9,7 @@
 
 use async_trait::async_trait;
 
+use crate::accounts::AccountRepository;
 use crate::admin::AdminRepository;
 use crate::error::StoreError;
 use crate::housekeeping::Housekeeping;
@@ -46,6 +47,7 @@ pub trait HealthCheck: Send + Sync {
 /// Every repository port, implemented by one store.
 pub trait Repositories:
     UserRepository
+    + AccountRepository
     + SubscriptionRepository
     + UsageRepository
     + SessionRepository
@@ -61,6 +63,7 @@ pub trait Repositories:
 
 impl<S> Repositories for S where
     S: UserRepository
+        + AccountRepository
         + SubscriptionRepository
         + UsageRepository
         + SessionRepository
@@ -78,6 +81,7 @@ impl<S> Repositories for S where
 #[derive(Clone)]
 pub struct RepositoryPorts {
     pub users: std::sync::Arc<dyn UserRepository>,
+    pub accounts: std::sync::Arc<dyn AccountRepository>,
     pub subs: std::sync::Arc<dyn SubscriptionRepository>,
     pub usage: std::sync::Arc<dyn UsageRepository>,
     pub sessions: std::sync::Arc<dyn SessionRepository>,
@@ -94,6 +98,7 @@ impl RepositoryPorts {
     pub fn of<S: Repositories + 'static>(store: std::sync::Arc<S>) -> Self {
         Self {
             users: store.clone(),
+            accounts: store.clone(),
             subs: store.clone(),
             usage: store.clone(),
             sessions: store.clone(),

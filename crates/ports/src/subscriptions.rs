@@ -1,7 +1,7 @@
 //! `SubscriptionRepository`: compare-and-set updates of the subscription aggregate.
 
 use async_trait::async_trait;
-use tollgate_domain::{CustomerId, ProviderSubscriptionId, Subscription, Timestamp, UsageEffect, UserId};
+use tollgate_domain::{AccountId, CustomerId, ProviderSubscriptionId, Subscription, Timestamp, UsageEffect};
 
 use crate::error::StoreError;
 
@@ -18,11 +18,11 @@ pub enum UpdateSubscriptionError {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SubscriptionRepository: Send + Sync {
-    /// The user's subscription.
+    /// The account's subscription.
     ///
     /// # Errors
-    /// Only [`StoreError`]; an unknown user is `Ok(None)`, never an error.
-    async fn get_by_user(&self, user: UserId) -> Result<Option<Subscription>, StoreError>;
+    /// Only [`StoreError`]; an unknown account is `Ok(None)`, never an error.
+    async fn get_by_account(&self, account: AccountId) -> Result<Option<Subscription>, StoreError>;
 
     /// The subscription of a provider customer.
     ///
@@ -39,12 +39,12 @@ pub trait SubscriptionRepository: Send + Sync {
         subscription_id: &ProviderSubscriptionId,
     ) -> Result<Option<Subscription>, StoreError>;
 
-    /// Expires the user's reservations past their expiry and gives their runs back (lazily,
+    /// Expires the account's reservations past their expiry and gives their runs back (lazily,
     /// before a decision or a read that shows `runs_reserved`). Returns the runs given back.
     ///
     /// # Errors
     /// Only [`StoreError`].
-    async fn expire_holds(&self, user: UserId, now: Timestamp) -> Result<u32, StoreError>;
+    async fn expire_holds(&self, account: AccountId, now: Timestamp) -> Result<u32, StoreError>;
 
     /// Writes `subscription`'s state if the stored version is still `expected_version`
     /// (compare-and-set; this is how a period rollover happens exactly once). The usage

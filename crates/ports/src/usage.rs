@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use serde::Serialize;
 use tollgate_domain::plan::{RunCount, RunLimit};
-use tollgate_domain::{Timestamp, UserId};
+use tollgate_domain::{AccountId, Timestamp, UserId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
 
-/// A client-supplied idempotency key, unique per user. 1–255 visible ASCII characters. It may
+/// A client-supplied idempotency key, unique per paying account. 1–255 visible ASCII characters. It may
 /// carry a fingerprint of the request it came with: a later request with the same key but
 /// another fingerprint is a mistake, not a retry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -105,11 +105,37 @@ pub enum RefundOutcome {
     NotFound,
 }
 
+/// Who a metered request charges: the account whose pool pays, and the member who ran the work
+/// (held to their cap), or nobody for the account's own use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Payer {
+    pub account: AccountId,
+    pub member: Option<UserId>,
+}
+
+impl Payer {
+    /// `user` paying from their personal account.
+    pub const fn personal(user: UserId) -> Self {
+        Self { account: AccountId::personal(user), member: Some(user) }
+    }
+
+    /// `user`'s use of `account` (their personal one, or an organisation they belong to).
+    pub const fn member(account: AccountId, user: UserId) -> Self {
+        Self { account, member: Some(user) }
+    }
+}
+
 /// A request to spend runs, conditional on the state the decision was made on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consumption {
     pub record_id: Uuid,
-    pub user_id: UserId,
+    /// Who pays: the account whose pool the runs come from.
+    pub account_id: AccountId,
+    /// Who ran it: a member of the account, or `None` for the account's own use (the service
+    /// API naming only an account). When it names someone other than a personal account's own
+    /// user, the store requires their membership and holds them to their cap, in the same
+    /// decision as the pool.
+    pub user_id: Option<UserId>,
     pub units: RunCount,
     /// The limit the decision allowed; the store enforces `used + units <= limit` itself.
     pub limit: RunLimit,
@@ -136,13 +162,21 @@ pub enum ConsumeOutcome<T> {
     KeyMismatch,
     /// The subscription changed since the decision (version moved); nothing was written.
     StaleState,
+    /// The user is not a member of the account (never was, or was removed); nothing was written.
+    NotAMember,
+    /// The member's own cap would be passed (the pool had room); nothing was written.
+    /// `runs_used` is the member's use this period.
+    MemberCapReached { runs_used: RunCount },
 }
 
 /// A recorded consumption.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UsageRecord {
     pub id: Uuid,
-    pub user_id: UserId,
+    /// The account that paid.
+    pub account_id: AccountId,
+    /// The member who ran it; `None` for the account's own use (or a member since deleted).
+    pub user_id: Option<UserId>,
     pub units: u32,
     pub reason: UsageReason,
     pub idempotency_key: Option<String>,
@@ -172,20 +206,22 @@ pub trait UsageRepository: Send + Sync {
     /// Only [`StoreError`]; an unknown or refunded record is an outcome.
     async fn refund(&self, record_id: Uuid) -> Result<RefundOutcome, StoreError>;
 
-    /// The user's usage records made in `[from, to)`, oldest first (usage history).
+    /// The account's usage records made in `[from, to)` — only `member`'s when given — oldest
+    /// first (usage history).
     ///
     /// # Errors
     /// Only [`StoreError`].
     async fn between(
         &self,
-        user: UserId,
+        account: AccountId,
+        member: Option<UserId>,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<UsageRecord>, StoreError>;
 
-    /// The user's usage records, newest first.
+    /// The account's usage records, newest first.
     ///
     /// # Errors
     /// Only [`StoreError`].
-    async fn list(&self, user: UserId, limit: u32) -> Result<Vec<UsageRecord>, StoreError>;
+    async fn list(&self, account: AccountId, limit: u32) -> Result<Vec<UsageRecord>, StoreError>;
 }

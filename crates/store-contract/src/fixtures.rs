@@ -4,7 +4,8 @@ use time::macros::datetime;
 use time::Duration;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::{
-    Email, FullName, Role, RunCount, Subscription, SubscriptionId, SubscriptionParts, Timestamp, User, UserId,
+    AccountId, Email, FullName, Role, RunCount, Subscription, SubscriptionId, SubscriptionParts, Timestamp,
+    User, UserId,
 };
 use tollgate_ports::{
     ConsumeOutcome, Consumption, IdempotencyKey, InboxEntry, InboxOutcome, PasswordHash, RefreshTokenRecord,
@@ -38,7 +39,7 @@ pub fn hash() -> PasswordHash {
 /// Registers a user with a fresh free subscription; returns both.
 pub async fn registered(s: &Subject, email: &str) -> (User, Subscription) {
     let user = user(email);
-    let sub = Subscription::new_free(SubscriptionId::from_uuid(id()), user.id, T0);
+    let sub = Subscription::new_free(SubscriptionId::from_uuid(id()), AccountId::personal(user.id), T0);
     s.users.create(&user, &hash(), &sub).await.expect("user created");
     (user, sub)
 }
@@ -46,7 +47,8 @@ pub async fn registered(s: &Subject, email: &str) -> (User, Subscription) {
 pub fn consumption(user: UserId, version: i64, limit: RunLimit, key: Option<&str>) -> Consumption {
     Consumption {
         record_id: id(),
-        user_id: user,
+        account_id: AccountId::personal(user),
+        user_id: Some(user),
         units: RunCount::new(1),
         limit,
         expected_version: version,
@@ -59,6 +61,7 @@ pub fn consumption(user: UserId, version: i64, limit: RunLimit, key: Option<&str
 pub fn session(user: UserId, title: &str, at: Timestamp) -> Session {
     Session {
         id: tollgate_domain::SessionId::from_uuid(id()),
+        account_id: AccountId::personal(user),
         user_id: user,
         title: Some(title.to_owned()),
         created_at: at,
@@ -91,6 +94,8 @@ pub enum Got {
     Replayed(Option<Uuid>),
     Mismatch,
     LimitReached(u32),
+    NotAMember,
+    MemberCapReached(u32),
     Stale,
 }
 
@@ -101,12 +106,18 @@ pub fn got<T>(outcome: ConsumeOutcome<T>, id: impl Fn(T) -> Uuid) -> Got {
         ConsumeOutcome::KeyMismatch => Got::Mismatch,
         ConsumeOutcome::LimitReached { runs_used } => Got::LimitReached(runs_used.get()),
         ConsumeOutcome::StaleState => Got::Stale,
+        ConsumeOutcome::NotAMember => Got::NotAMember,
+        ConsumeOutcome::MemberCapReached { runs_used } => Got::MemberCapReached(runs_used.get()),
     }
 }
 
 pub async fn used_and_reserved(s: &Subject, user: tollgate_domain::UserId) -> (u32, u32) {
-    let sub =
-        s.subs.get_by_user(user).await.expect("the store answers").expect("the user has a subscription");
+    let sub = s
+        .subs
+        .get_by_account(AccountId::personal(user))
+        .await
+        .expect("the store answers")
+        .expect("the user has a subscription");
     (sub.runs_used().get(), sub.runs_reserved().get())
 }
 

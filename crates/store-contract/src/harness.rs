@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use sqlx::Connection;
 use tollgate_ports::{
-    AdminRepository, HealthCheck, Housekeeping, RefreshTokenRepository, Repositories, RepositoryPorts,
-    ReservationRepository, ServiceKeyRepository, SessionRepository, SubscriptionRepository, UsageRepository,
-    UserRepository, WebhookInbox,
+    AccountRepository, AdminRepository, HealthCheck, Housekeeping, RefreshTokenRepository, Repositories,
+    RepositoryPorts, ReservationRepository, ServiceKeyRepository, SessionRepository, SubscriptionRepository,
+    UsageRepository, UserRepository, WebhookInbox,
 };
 use tollgate_store_postgres::PgStore;
 use tollgate_store_sqlite::{PoolOptions, SqliteStore};
@@ -17,6 +17,7 @@ use tollgate_store_sqlite::{PoolOptions, SqliteStore};
 #[derive(Clone)]
 pub struct Subject {
     pub users: Arc<dyn UserRepository>,
+    pub accounts: Arc<dyn AccountRepository>,
     pub subs: Arc<dyn SubscriptionRepository>,
     pub usage: Arc<dyn UsageRepository>,
     pub sessions: Arc<dyn SessionRepository>,
@@ -47,6 +48,7 @@ impl Subject {
         let ports = RepositoryPorts::of(Arc::new(store.clone()));
         Self {
             users: ports.users,
+            accounts: ports.accounts,
             subs: ports.subs,
             usage: ports.usage,
             sessions: ports.sessions,

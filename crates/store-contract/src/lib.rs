@@ -68,6 +68,7 @@ macro_rules! contract_suite {
                 a_role_change_is_audited_and_an_unknown_user_writes_nothing,
                 users_are_searched_by_email_or_name_with_wildcards_taken_literally,
                 a_refunded_or_released_or_expired_key_charges_anew,
+                an_organisation_is_made_with_its_owner_and_a_subscription,
             ],
             16 => [
                 concurrent_metered_creates_make_exactly_the_allowed_sessions,
@@ -81,10 +82,13 @@ macro_rules! contract_suite {
                 a_metered_write_that_fails_fails_alone,
                 reservation_commits_arriving_together_are_settled_in_arrival_order,
                 a_large_purge_goes_in_chunks_beside_metered_writes,
+                an_invitation_racing_itself_is_accepted_once,
+                two_owners_leaving_at_once_leave_one_owner,
             ],
             64 => [
                 sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,
                 sixty_four_concurrent_holds_against_a_limit_of_ten_hold_exactly_ten,
+                members_racing_on_one_pool_never_pass_it_or_their_caps,
             ],
         );
     };

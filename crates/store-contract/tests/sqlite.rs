@@ -115,15 +115,16 @@ async fn rebuilding_the_metered_tables_keeps_their_rows() {
         .expect("sessions");
     assert_eq!(sessions, vec![(vec![0x20], vec![0x01], Some("kept".into()), 5)]);
     let again = sqlx::query(
-        "INSERT INTO usage_records (id, user_id, units, reason, idempotency_key, refunded, created_at) \
-         VALUES (x'12', x'01', 1, 'api', 'k-1', 0, 7)",
+        "INSERT INTO usage_records (id, account_id, user_id, units, reason, idempotency_key, refunded, created_at) \
+         VALUES (x'12', x'01', x'01', 1, 'api', 'k-1', 0, 7)",
     )
     .execute(&pool)
     .await;
     assert!(again.is_err(), "the same key for the same user is still refused");
     for id in [0x13_u8, 0x14] {
         sqlx::query(
-            "INSERT INTO usage_records (id, user_id, units, reason, refunded, created_at) VALUES ($1, x'01', 1, 'api', 0, 8)",
+            "INSERT INTO usage_records (id, account_id, user_id, units, reason, refunded, created_at) \
+             VALUES ($1, x'01', x'01', 1, 'api', 0, 8)",
         )
         .bind(vec![id])
         .execute(&pool)

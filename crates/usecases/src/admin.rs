@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::AdminPlanError;
-use tollgate_domain::{Email, PlanId, Role, RunCount, Subscription, User, UserId};
+use tollgate_domain::{AccountId, Email, PlanId, Role, RunCount, Subscription, User, UserId};
 
 use crate::current::{load_current, update_current_with, CurrentError};
 use crate::Failure;
@@ -147,15 +147,16 @@ impl AdminService {
     /// The user and their current subscription.
     pub async fn show(&self, email: &Email) -> Result<(User, Subscription), AdminError> {
         let user = self.find(email).await?;
-        let sub = load_current(self.subs.as_ref(), user.id, self.clock.now()).await?;
+        let sub = load_current(self.subs.as_ref(), AccountId::personal(user.id), self.clock.now()).await?;
         Ok((user, sub))
     }
 
     /// The user, their current subscription and their `recent` newest usage records.
     pub async fn detail(&self, id: UserId, recent: u32) -> Result<UserDetail, AdminError> {
         let user = self.users.find_by_id(id).await.map_err(Failure::from)?.ok_or(AdminError::UnknownUser)?;
-        let subscription = load_current(self.subs.as_ref(), id, self.clock.now()).await?;
-        let recent_usage = self.usage.list(id, recent).await.map_err(Failure::from)?;
+        let subscription =
+            load_current(self.subs.as_ref(), AccountId::personal(id), self.clock.now()).await?;
+        let recent_usage = self.usage.list(AccountId::personal(id), recent).await.map_err(Failure::from)?;
         Ok(UserDetail { user, subscription, recent_usage })
     }
 
@@ -216,7 +217,7 @@ impl AdminService {
         update_current_with(
             self.subs.as_ref(),
             self.clock.as_ref(),
-            user,
+            AccountId::personal(user),
             ADMIN_ATTEMPTS,
             change,
             async |before, after, version, effect| {

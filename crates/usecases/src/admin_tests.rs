@@ -38,7 +38,7 @@ fn actor() -> Actor {
 #[tokio::test]
 async fn an_operator_sets_an_enterprise_limit_with_its_audit_entry_in_one_write() {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(|_| Ok(Some(free_sub(8))));
+    subs.expect_get_by_account().returning(|_| Ok(Some(free_sub(8))));
     subs.expect_update().times(0);
     let mut admin = MockAdminRepository::new();
     admin
@@ -71,7 +71,7 @@ async fn an_operator_sets_an_enterprise_limit_with_its_audit_entry_in_one_write(
 #[tokio::test]
 async fn a_grant_retries_on_a_concurrent_change_and_records_the_reason() {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(|_| Ok(Some(free_sub(10))));
+    subs.expect_get_by_account().returning(|_| Ok(Some(free_sub(10))));
     let mut admin = MockAdminRepository::new();
     let mut first = true;
     admin
@@ -101,7 +101,7 @@ async fn a_grant_retries_on_a_concurrent_change_and_records_the_reason() {
 #[tokio::test]
 async fn an_unlimited_free_plan_is_refused_and_nothing_is_saved() {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(|_| Ok(Some(free_sub(0))));
+    subs.expect_get_by_account().returning(|_| Ok(Some(free_sub(0))));
     let mut admin = MockAdminRepository::new();
     admin.expect_update_subscription_audited().times(0);
     let err =
@@ -129,7 +129,7 @@ async fn an_unknown_email_is_reported() {
 #[tokio::test]
 async fn show_returns_the_user_and_current_subscription() {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(|_| Ok(Some(free_sub(2))));
+    subs.expect_get_by_account().returning(|_| Ok(Some(free_sub(2))));
     let (user, sub) =
         service(subs, MockAdminRepository::new()).show(&email("ADA@example.com")).await.expect("found");
     assert_eq!((user.id, sub.plan()), (ts::user_id(), PlanId::Free));

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use tollgate_domain::{
-    Email, FullName, Password, Role, Subscription, SubscriptionId, Timestamp, User, UserId,
+    AccountId, Email, FullName, Password, Role, Subscription, SubscriptionId, Timestamp, User, UserId,
 };
 use uuid::Uuid;
 
@@ -113,7 +113,11 @@ impl AuthService {
             role: Role::User,
             created_at: now,
         };
-        let subscription = Subscription::new_free(SubscriptionId::from_uuid(self.ids.new_id()), user.id, now);
+        let subscription = Subscription::new_free(
+            SubscriptionId::from_uuid(self.ids.new_id()),
+            AccountId::personal(user.id),
+            now,
+        );
         self.users.create(&user, &hash, &subscription).await.map_err(|e| match e {
             CreateUserError::DuplicateEmail => RegisterError::EmailTaken,
             CreateUserError::Store(e) => RegisterError::Failure(e.into()),

@@ -81,7 +81,7 @@ async fn register_creates_the_user_and_a_free_subscription_in_one_call_and_signs
             user.email.as_str() == "ada@example.com"
                 && user.role == Role::User
                 && hash.0 == "$argon2id$x"
-                && sub.user_id() == user.id
+                && sub.account_id() == tollgate_domain::AccountId::personal(user.id)
                 && sub.plan() == PlanId::Free
                 && sub.status() == SubscriptionStatus::Active
                 && sub.period().start() == NOW

@@ -4,21 +4,28 @@ use std::sync::Arc;
 
 use tollgate_domain::plan::CheckoutPlanError;
 use tollgate_domain::subscription::TrialError;
-use tollgate_domain::{CustomerId, PlanCatalog, PlanId, Subscription, SubscriptionStatus, UserId};
+use tollgate_domain::{
+    AccountId, AccountKind, CustomerId, PlanCatalog, PlanId, Subscription, SubscriptionStatus,
+};
+
+use crate::accounts::Acting;
 
 use crate::current::{load_current, update_current, CurrentError};
 use crate::metering::QuotaPolicy;
 use crate::redirect::RedirectPolicy;
 use crate::Failure;
 use tollgate_ports::{
-    CheckoutRequest, CheckoutSession, Clock, IdGenerator, PaymentProvider, ProviderError,
+    AccountRepository, CheckoutRequest, CheckoutSession, Clock, IdGenerator, PaymentProvider, ProviderError,
     SubscriptionRepository, UserRepository,
 };
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubscriptionError {
-    #[error("no subscription for this user")]
+    #[error("no subscription for this account")]
     NotFound,
+    /// Only an organisation's owners and admins may change its billing.
+    #[error("only owners and admins manage an organisation's billing")]
+    RoleRequired,
     #[error(transparent)]
     Failure(#[from] Failure),
 }
@@ -82,6 +89,7 @@ pub enum PortalError {
 pub struct BillingService {
     subs: Arc<dyn SubscriptionRepository>,
     users: Arc<dyn UserRepository>,
+    accounts: Arc<dyn AccountRepository>,
     provider: Option<Arc<dyn PaymentProvider>>,
     policy: QuotaPolicy,
     redirects: RedirectPolicy,
@@ -94,39 +102,58 @@ impl BillingService {
     pub fn new(
         subs: Arc<dyn SubscriptionRepository>,
         users: Arc<dyn UserRepository>,
+        accounts: Arc<dyn AccountRepository>,
         provider: Option<Arc<dyn PaymentProvider>>,
         policy: QuotaPolicy,
         redirects: RedirectPolicy,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { subs, users, provider, policy, redirects, clock, ids }
+        Self { subs, users, accounts, provider, policy, redirects, clock, ids }
     }
 
     pub fn catalog(&self) -> &PlanCatalog {
         &self.policy.catalog
     }
 
-    /// The caller's subscription as of now (an ended trial or period is rolled over lazily).
-    pub async fn subscription(&self, user: UserId) -> Result<Subscription, SubscriptionError> {
-        Ok(load_current(self.subs.as_ref(), user, self.clock.now()).await?)
+    /// The account's subscription as of now (an ended trial or period is rolled over lazily).
+    /// Every member may read it.
+    pub async fn subscription(&self, account: AccountId) -> Result<Subscription, SubscriptionError> {
+        Ok(load_current(self.subs.as_ref(), account, self.clock.now()).await?)
     }
 
-    /// Starts the 14-day trial (once, from free, never after a paid subscription).
-    pub async fn activate_trial(&self, user: UserId) -> Result<Subscription, ActivateTrialError> {
+    /// The subscription, for someone about to change its billing: owners and admins of an
+    /// organisation.
+    async fn managed(&self, acting: &Acting) -> Result<Subscription, SubscriptionError> {
+        if !acting.manages_billing() {
+            return Err(SubscriptionError::RoleRequired);
+        }
+        self.subscription(acting.account).await
+    }
+
+    /// Starts the 14-day trial (once per account, from free, never after a paid subscription).
+    pub async fn activate_trial(&self, acting: &Acting) -> Result<Subscription, ActivateTrialError> {
+        if !acting.manages_billing() {
+            return Err(SubscriptionError::RoleRequired.into());
+        }
         let terms = self.policy.catalog.trial();
-        self.change(user, |sub, now| sub.start_trial(now, terms).map_err(ActivateTrialError::Unavailable))
-            .await
+        self.change(acting.account, |sub, now| {
+            sub.start_trial(now, terms).map_err(ActivateTrialError::Unavailable)
+        })
+        .await
     }
 
     /// Opens a Checkout session for `plan`, creating the provider customer first if needed.
     pub async fn start_checkout(
         &self,
-        user: UserId,
+        acting: &Acting,
         plan: &str,
         success_url: Option<&str>,
         cancel_url: Option<&str>,
     ) -> Result<CheckoutSession, CheckoutError> {
+        if !acting.manages_billing() {
+            return Err(SubscriptionError::RoleRequired.into());
+        }
         let plan: PlanId = plan.parse().map_err(|_| CheckoutError::InvalidPlan)?;
         let price_id = match self.policy.catalog.checkout_price(plan) {
             Ok(price) => price.to_owned(),
@@ -138,7 +165,7 @@ impl BillingService {
             self.redirect(success_url, "/billing/success").ok_or(CheckoutError::InvalidRedirect)?;
         let cancel_url =
             self.redirect(cancel_url, "/billing/cancel").ok_or(CheckoutError::InvalidRedirect)?;
-        let sub = self.subscription(user).await?;
+        let sub = self.managed(acting).await?;
         let paying = matches!(
             sub.status(),
             SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue
@@ -148,10 +175,11 @@ impl BillingService {
         }
         let customer_id = match sub.billing().customer_id.clone() {
             Some(id) => id,
-            None => self.create_customer(provider.as_ref(), user).await?,
+            None => self.create_customer(provider.as_ref(), acting).await?,
         };
         let request = CheckoutRequest {
-            user_id: user,
+            account_id: acting.account,
+            user_id: acting.user,
             customer_id,
             plan,
             price_id,
@@ -163,10 +191,17 @@ impl BillingService {
     }
 
     /// Opens the provider's customer portal.
-    pub async fn open_portal(&self, user: UserId, return_url: Option<&str>) -> Result<String, PortalError> {
+    pub async fn open_portal(
+        &self,
+        acting: &Acting,
+        return_url: Option<&str>,
+    ) -> Result<String, PortalError> {
+        if !acting.manages_billing() {
+            return Err(SubscriptionError::RoleRequired.into());
+        }
         let provider = self.provider.as_ref().ok_or(PortalError::NotConfigured)?;
         let return_url = self.redirect(return_url, "/billing").ok_or(PortalError::InvalidRedirect)?;
-        let sub = self.subscription(user).await?;
+        let sub = self.managed(acting).await?;
         let customer = sub.billing().customer_id.clone().ok_or(PortalError::NoBillingAccount)?;
         provider.create_portal_session(&customer, &return_url).await.map_err(PortalError::Provider)
     }
@@ -178,23 +213,42 @@ impl BillingService {
         }
     }
 
-    /// Creates the provider customer once and stores its id. The idempotency key is derived from
-    /// the user, so concurrent first checkouts create one customer.
+    /// Creates the provider customer once and stores its id: the account's, billed to the email
+    /// of whoever first checks out for it, named after them (a personal account) or the
+    /// organisation. The idempotency key is derived from the account, so concurrent first
+    /// checkouts create one customer.
     async fn create_customer(
         &self,
         provider: &dyn PaymentProvider,
-        user: UserId,
+        acting: &Acting,
     ) -> Result<CustomerId, CheckoutError> {
-        let account =
-            self.users.find_by_id(user).await.map_err(Failure::from).map_err(SubscriptionError::from)?;
-        let account = account.ok_or(SubscriptionError::NotFound)?;
-        let key = format!("customer-{user}");
+        let user = self
+            .users
+            .find_by_id(acting.user)
+            .await
+            .map_err(Failure::from)
+            .map_err(SubscriptionError::from)?;
+        let user = user.ok_or(SubscriptionError::NotFound)?;
+        let name = match acting.kind {
+            AccountKind::Personal => user.fullname.as_str().to_owned(),
+            AccountKind::Organisation => {
+                let account = self.accounts.find_account(acting.account).await.map_err(Failure::from);
+                account
+                    .map_err(SubscriptionError::from)?
+                    .ok_or(SubscriptionError::NotFound)?
+                    .name
+                    .as_str()
+                    .to_owned()
+            }
+        };
+        // A personal account keeps the key it always had (its id is its user's).
+        let key = format!("customer-{}", acting.account);
         let id = provider
-            .create_customer(user, account.email.as_str(), account.fullname.as_str(), &key)
+            .create_customer(acting.account, acting.user, user.email.as_str(), &name, &key)
             .await
             .map_err(CheckoutError::Provider)?;
         let stored = self
-            .change(user, |sub, now| Ok::<_, CurrentError>(sub.link_customer(&id, now)))
+            .change(acting.account, |sub, now| Ok::<_, CurrentError>(sub.link_customer(&id, now)))
             .await
             .map_err(SubscriptionError::from)?;
         Ok(stored.billing().customer_id.clone().unwrap_or(id))
@@ -202,10 +256,10 @@ impl BillingService {
 
     async fn change<E: From<CurrentError>>(
         &self,
-        user: UserId,
+        account: AccountId,
         f: impl Fn(&mut Subscription, tollgate_domain::Timestamp) -> Result<tollgate_domain::UsageEffect, E>,
     ) -> Result<Subscription, E> {
-        update_current(self.subs.as_ref(), self.clock.as_ref(), user, f).await
+        update_current(self.subs.as_ref(), self.clock.as_ref(), account, f).await
     }
 }
 

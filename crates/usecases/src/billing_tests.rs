@@ -1,12 +1,15 @@
 use std::sync::Arc;
 
 use mockall::predicate::eq;
-use tollgate_domain::{PlanId, SubscriptionStatus, UsageEffect};
+use tollgate_domain::{AccountId, PlanId, SubscriptionStatus, UsageEffect};
+
+use crate::accounts::Acting;
 
 use super::*;
 use crate::test_support::{self as ts, free_sub};
 use tollgate_ports::{
-    MockPaymentProvider, MockSubscriptionRepository, MockUserRepository, UpdateSubscriptionError,
+    MockAccountRepository, MockPaymentProvider, MockSubscriptionRepository, MockUserRepository,
+    UpdateSubscriptionError,
 };
 
 fn redirects() -> RedirectPolicy {
@@ -22,6 +25,7 @@ fn service(
     BillingService::new(
         Arc::new(subs),
         Arc::new(users),
+        Arc::new(MockAccountRepository::new()),
         provider,
         ts::policy(),
         redirects(),
@@ -32,7 +36,7 @@ fn service(
 
 fn subs_returning(sub: Subscription) -> MockSubscriptionRepository {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(move |_| Ok(Some(sub.clone())));
+    subs.expect_get_by_account().returning(move |_| Ok(Some(sub.clone())));
     subs
 }
 
@@ -64,8 +68,10 @@ async fn the_trial_is_saved_with_its_own_period_and_a_fresh_counter() {
         })
         .times(1)
         .returning(|_, _, _| Ok(()));
-    let sub =
-        service(subs, MockUserRepository::new(), None).activate_trial(ts::user_id()).await.expect("trial");
+    let sub = service(subs, MockUserRepository::new(), None)
+        .activate_trial(&Acting::personal(ts::user_id()))
+        .await
+        .expect("trial");
     assert!(sub.is_trial());
 }
 
@@ -77,7 +83,8 @@ async fn a_second_trial_is_unavailable() {
     });
     let mut subs = subs_returning(sub);
     subs.expect_update().times(0);
-    let err = service(subs, MockUserRepository::new(), None).activate_trial(ts::user_id()).await;
+    let err =
+        service(subs, MockUserRepository::new(), None).activate_trial(&Acting::personal(ts::user_id())).await;
     assert!(matches!(err, Err(ActivateTrialError::Unavailable(TrialError::AlreadyUsed))));
 }
 
@@ -90,7 +97,10 @@ async fn a_trial_racing_another_change_is_retried_on_the_new_state() {
         .in_sequence(&mut seq)
         .returning(|_, _, _| Err(UpdateSubscriptionError::Conflict));
     subs.expect_update().times(1).in_sequence(&mut seq).returning(|_, _, _| Ok(()));
-    assert!(service(subs, MockUserRepository::new(), None).activate_trial(ts::user_id()).await.is_ok());
+    assert!(service(subs, MockUserRepository::new(), None)
+        .activate_trial(&Acting::personal(ts::user_id()))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -101,7 +111,7 @@ async fn checkout_refuses_free_enterprise_and_unknown_plans() {
             MockUserRepository::new(),
             Some(MockPaymentProvider::new()),
         )
-        .start_checkout(ts::user_id(), plan, None, None)
+        .start_checkout(&Acting::personal(ts::user_id()), plan, None, None)
         .await;
         assert!(matches!(err, Err(CheckoutError::InvalidPlan)), "{plan}");
     }
@@ -110,7 +120,7 @@ async fn checkout_refuses_free_enterprise_and_unknown_plans() {
 #[tokio::test]
 async fn checkout_without_a_provider_is_not_configured() {
     let err = service(MockSubscriptionRepository::new(), MockUserRepository::new(), None)
-        .start_checkout(ts::user_id(), "basic", None, None)
+        .start_checkout(&Acting::personal(ts::user_id()), "basic", None, None)
         .await;
     assert!(matches!(err, Err(CheckoutError::NotConfigured)));
 }
@@ -120,7 +130,7 @@ async fn checkout_to_a_foreign_origin_is_refused_before_calling_the_provider() {
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_checkout_session().times(0);
     let err = service(MockSubscriptionRepository::new(), MockUserRepository::new(), Some(provider))
-        .start_checkout(ts::user_id(), "pro", Some("https://evil.example/"), None)
+        .start_checkout(&Acting::personal(ts::user_id()), "pro", Some("https://evil.example/"), None)
         .await;
     assert!(matches!(err, Err(CheckoutError::InvalidRedirect)));
 }
@@ -140,13 +150,17 @@ async fn the_first_checkout_creates_the_customer_once_and_stores_it() {
     let key = format!("customer-{}", ts::user_id());
     provider
         .expect_create_customer()
-        .withf(move |u, email, name, k| {
-            *u == ts::user_id() && email == "ada@example.com" && name == "Ada Lovelace" && k == key
+        .withf(move |a, u, email, name, k| {
+            *a == AccountId::personal(ts::user_id())
+                && *u == ts::user_id()
+                && email == "ada@example.com"
+                && name == "Ada Lovelace"
+                && k == key
         })
         .times(1)
-        .returning(|_, _, _, _| Ok("cus_new".into()));
+        .returning(|_, _, _, _, _| Ok("cus_new".into()));
     let session = service(subs, users, Some(provider))
-        .start_checkout(ts::user_id(), "Pro", Some("http://localhost:3000/done"), None)
+        .start_checkout(&Acting::personal(ts::user_id()), "Pro", Some("http://localhost:3000/done"), None)
         .await
         .expect("checkout");
     assert_eq!(session.url, "https://checkout.test/price_pro");
@@ -169,7 +183,7 @@ async fn checkout_sends_the_plan_price_customer_user_and_allowed_urls() {
         })
         .returning(|_| Ok(CheckoutSession { id: "cs_1".into(), url: "https://checkout.test/cs_1".into() }));
     let session = service(subs_returning(with_customer("cus_1")), MockUserRepository::new(), Some(provider))
-        .start_checkout(ts::user_id(), "basic", None, Some("http://localhost:3000/back"))
+        .start_checkout(&Acting::personal(ts::user_id()), "basic", None, Some("http://localhost:3000/back"))
         .await
         .expect("checkout");
     assert_eq!(session.id, "cs_1");
@@ -186,7 +200,7 @@ async fn checkout_with_an_active_paid_subscription_is_already_subscribed() {
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_checkout_session().times(0);
     let err = service(subs_returning(sub), MockUserRepository::new(), Some(provider))
-        .start_checkout(ts::user_id(), "pro", None, None)
+        .start_checkout(&Acting::personal(ts::user_id()), "pro", None, None)
         .await;
     assert!(matches!(err, Err(CheckoutError::AlreadySubscribed)));
 }
@@ -198,7 +212,7 @@ async fn a_provider_failure_during_checkout_is_reported_as_such() {
         .expect_create_checkout_session()
         .returning(|_| Err(ProviderError::Rejected("No such price".into())));
     let err = service(subs_returning(with_customer("cus_1")), MockUserRepository::new(), Some(provider))
-        .start_checkout(ts::user_id(), "pro", None, None)
+        .start_checkout(&Acting::personal(ts::user_id()), "pro", None, None)
         .await;
     assert!(matches!(err, Err(CheckoutError::Provider(ProviderError::Rejected(_)))));
 }
@@ -208,7 +222,7 @@ async fn the_portal_needs_a_billing_account() {
     let mut provider = MockPaymentProvider::new();
     provider.expect_create_portal_session().times(0);
     let err = service(subs_returning(free_sub(0)), MockUserRepository::new(), Some(provider))
-        .open_portal(ts::user_id(), None)
+        .open_portal(&Acting::personal(ts::user_id()), None)
         .await;
     assert!(matches!(err, Err(PortalError::NoBillingAccount)));
 }
@@ -221,11 +235,13 @@ async fn the_portal_opens_for_the_stored_customer_with_an_allowed_return_url() {
         .with(eq(tollgate_domain::CustomerId::new("cus_1")), eq("http://localhost:3000/account"))
         .returning(|_, _| Ok("https://portal.test/s".into()));
     let service = service(subs_returning(with_customer("cus_1")), MockUserRepository::new(), Some(provider));
-    let url =
-        service.open_portal(ts::user_id(), Some("http://localhost:3000/account")).await.expect("portal");
+    let url = service
+        .open_portal(&Acting::personal(ts::user_id()), Some("http://localhost:3000/account"))
+        .await
+        .expect("portal");
     assert_eq!(url, "https://portal.test/s");
     assert!(matches!(
-        service.open_portal(ts::user_id(), Some("https://elsewhere.test/")).await,
+        service.open_portal(&Acting::personal(ts::user_id()), Some("https://elsewhere.test/")).await,
         Err(PortalError::InvalidRedirect)
     ));
 }
@@ -233,7 +249,7 @@ async fn the_portal_opens_for_the_stored_customer_with_an_allowed_return_url() {
 #[tokio::test]
 async fn the_portal_without_a_provider_is_not_configured() {
     let err = service(MockSubscriptionRepository::new(), MockUserRepository::new(), None)
-        .open_portal(ts::user_id(), None)
+        .open_portal(&Acting::personal(ts::user_id()), None)
         .await;
     assert!(matches!(err, Err(PortalError::NotConfigured)));
 }

@@ -1,15 +1,15 @@
 //! Loading a subscription with its lazy time-based changes applied and saved exactly once.
 
-use tollgate_domain::{Clock, Subscription, Timestamp, UsageEffect, UserId};
+use tollgate_domain::{AccountId, Clock, Subscription, Timestamp, UsageEffect};
 
 use crate::{Failure, MAX_ATTEMPTS};
 use tollgate_ports::{SubscriptionRepository, UpdateSubscriptionError};
 
-/// The user has no subscription (every user gets one at registration, so this is a broken
-/// invariant or a deleted user).
+/// The account has no subscription (every account gets one when it is made, so this is an
+/// unknown account).
 #[derive(Debug, thiserror::Error)]
 pub enum CurrentError {
-    #[error("no subscription for this user")]
+    #[error("no subscription for this account")]
     NotFound,
     /// Every compare-and-set attempt lost to a concurrent change.
     #[error("the subscription kept changing")]
@@ -29,21 +29,22 @@ impl CurrentError {
     }
 }
 
-/// The user's subscription as of `now`: an ended trial or period is rolled over and saved with a
+/// The account's subscription as of `now`: an ended trial or period is rolled over and saved with a
 /// compare-and-set, so concurrent callers open the next period once.
 pub(crate) async fn load_current(
     subs: &dyn SubscriptionRepository,
-    user: UserId,
+    account: AccountId,
     now: Timestamp,
 ) -> Result<Subscription, CurrentError> {
     for _ in 0..MAX_ATTEMPTS {
-        let mut sub = subs.get_by_user(user).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
+        let mut sub =
+            subs.get_by_account(account).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
         // Holds past their expiry count for nothing: give them back before anything is decided
         // or shown (only users with holds pay for this).
         if sub.runs_reserved() > tollgate_domain::RunCount::ZERO
-            && subs.expire_holds(user, now).await.map_err(Failure::from)? > 0
+            && subs.expire_holds(account, now).await.map_err(Failure::from)? > 0
         {
-            sub = subs.get_by_user(user).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
+            sub = subs.get_by_account(account).await.map_err(Failure::from)?.ok_or(CurrentError::NotFound)?;
         }
         let expected = sub.version();
         let effect = sub.refresh(now);
@@ -64,10 +65,10 @@ pub(crate) async fn load_current(
 pub(crate) async fn update_current<E: From<CurrentError>>(
     subs: &dyn SubscriptionRepository,
     clock: &dyn Clock,
-    user: UserId,
+    account: AccountId,
     f: impl Fn(&mut Subscription, Timestamp) -> Result<UsageEffect, E>,
 ) -> Result<Subscription, E> {
-    update_current_with(subs, clock, user, MAX_ATTEMPTS, f, async |_, after, expected, effect| {
+    update_current_with(subs, clock, account, MAX_ATTEMPTS, f, async |_, after, expected, effect| {
         subs.update(after, expected, effect).await
     })
     .await
@@ -78,14 +79,14 @@ pub(crate) async fn update_current<E: From<CurrentError>>(
 pub(crate) async fn update_current_with<E: From<CurrentError>>(
     subs: &dyn SubscriptionRepository,
     clock: &dyn Clock,
-    user: UserId,
+    account: AccountId,
     attempts: usize,
     f: impl Fn(&mut Subscription, Timestamp) -> Result<UsageEffect, E>,
     save: impl AsyncFn(&Subscription, &Subscription, i64, UsageEffect) -> Result<(), UpdateSubscriptionError>,
 ) -> Result<Subscription, E> {
     for _ in 0..attempts {
         let now = clock.now();
-        let before = load_current(subs, user, now).await?;
+        let before = load_current(subs, account, now).await?;
         let mut sub = before.clone();
         let expected = sub.version();
         let effect = f(&mut sub, now)?;

@@ -3,6 +3,7 @@
 //! the HTTP adapter maps to problem+json codes in one place. They are unit-tested here against
 //! `mockall` mocks of the ports.
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod billing;

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use time::Duration;
 use tollgate_domain::plan::{RunCount, RunLimit};
 use tollgate_domain::quota::{QuotaSnapshot, Refusal};
-use tollgate_domain::{ConsumeDecision, PlanCatalog, UserId};
+use tollgate_domain::{ConsumeDecision, PlanCatalog};
 use uuid::Uuid;
 
 use crate::current::{load_current, CurrentError};
 use crate::snapshots::Snapshots;
 use crate::{Failure, MAX_ATTEMPTS};
 use tollgate_ports::{
-    Clock, ConsumeOutcome, Consumption, DecisionOutcome, IdGenerator, IdempotencyKey, NoTelemetry,
+    Clock, ConsumeOutcome, Consumption, DecisionOutcome, IdGenerator, IdempotencyKey, NoTelemetry, Payer,
     RefundOutcome, StoreError, SubscriptionRepository, Telemetry, UsageReason, UsageRepository,
 };
 
@@ -43,9 +43,12 @@ pub enum MeterError {
     Refused { reason: Refusal, quota: QuotaSnapshot },
     #[error("units must be at least 1")]
     NoUnits,
-    /// No such user (the service API names users by id).
-    #[error("no such user")]
+    /// No such account (the service API names accounts and users by id).
+    #[error("no such account")]
     UnknownUser,
+    /// The user named is not a member of the account (or was removed while the request ran).
+    #[error("not a member of the account")]
+    NotAMember,
     /// The idempotency key was used before with a different request.
     #[error("the idempotency key belongs to another request")]
     KeyMismatch,
@@ -112,13 +115,13 @@ impl MeteringService {
     /// id is the value, for [`Self::refund`].
     pub async fn consume(
         &self,
-        user: UserId,
+        payer: Payer,
         units: RunCount,
         key: Option<IdempotencyKey>,
         reason: UsageReason,
     ) -> Result<Metered<Uuid>, MeterError> {
         let usage = Arc::clone(&self.usage);
-        self.meter(user, units, key, reason, move |c| {
+        self.meter(payer, units, key, reason, move |c| {
             let usage = Arc::clone(&usage);
             async move { usage.consume(&c).await }
         })
@@ -128,9 +131,10 @@ impl MeteringService {
     /// The quota as of now, refusing as `decide` would for `units` — without writing anything
     /// but a due period rollover. Lets a caller answer 402 before doing any work; the store
     /// still enforces the limit when the work consumes.
-    pub async fn check(&self, user: UserId, units: RunCount) -> Result<QuotaSnapshot, MeterError> {
+    /// The member's cap is the store's to apply (it reads it under the same lock as the pool).
+    pub async fn check(&self, payer: Payer, units: RunCount) -> Result<QuotaSnapshot, MeterError> {
         let now = self.clock.now();
-        let sub = load_current(self.subs.as_ref(), user, now).await?;
+        let sub = load_current(self.subs.as_ref(), payer.account, now).await?;
         match sub.decide(units, now, &self.policy.catalog, self.policy.past_due_grace) {
             ConsumeDecision::Allowed { snapshot, .. } => Ok(snapshot),
             ConsumeDecision::Refused { reason, snapshot } => {
@@ -154,7 +158,7 @@ impl MeteringService {
     /// limit, so a retry of a request that succeeded earlier gets its original result.
     pub async fn meter<T, F, Fut>(
         &self,
-        user: UserId,
+        payer: Payer,
         units: RunCount,
         key: Option<IdempotencyKey>,
         reason: UsageReason,
@@ -166,7 +170,7 @@ impl MeteringService {
     {
         // A hold is not a consumption: its commit reports the runs it charges.
         let consumes = reason != UsageReason::ReservationCommit;
-        let result = self.decide_and_store(user, units, key, reason, store).await;
+        let result = self.decide_and_store(payer, units, key, reason, store).await;
         let outcome = match &result {
             Ok(Metered { replayed: true, .. }) => Some(DecisionOutcome::Replayed),
             Ok(_) => {
@@ -175,7 +179,7 @@ impl MeteringService {
                 }
                 Some(DecisionOutcome::Allowed)
             }
-            Err(MeterError::Refused { reason: Refusal::LimitReached, .. }) => {
+            Err(MeterError::Refused { reason: Refusal::LimitReached | Refusal::MemberCap, .. }) => {
                 Some(DecisionOutcome::LimitReached)
             }
             Err(MeterError::Refused { reason: Refusal::Inactive, .. }) => Some(DecisionOutcome::Inactive),
@@ -189,7 +193,7 @@ impl MeteringService {
 
     async fn decide_and_store<T, F, Fut>(
         &self,
-        user: UserId,
+        payer: Payer,
         units: RunCount,
         key: Option<IdempotencyKey>,
         reason: UsageReason,
@@ -208,10 +212,10 @@ impl MeteringService {
         let mut remembered = !hold;
         for _ in 0..MAX_ATTEMPTS {
             let now = self.clock.now();
-            let (sub, fresh) = match remembered.then(|| self.snapshots.get(user, now)).flatten() {
+            let (sub, fresh) = match remembered.then(|| self.snapshots.get(payer.account, now)).flatten() {
                 Some(sub) => (sub, false),
                 None => {
-                    let sub = load_current(self.subs.as_ref(), user, now).await?;
+                    let sub = load_current(self.subs.as_ref(), payer.account, now).await?;
                     self.snapshots.remember(&sub, now);
                     (sub, true)
                 }
@@ -233,7 +237,8 @@ impl MeteringService {
             };
             let consumption = Consumption {
                 record_id: self.ids.new_id(),
-                user_id: user,
+                account_id: payer.account,
+                user_id: payer.member,
                 units,
                 limit,
                 expected_version: sub.version(),
@@ -243,7 +248,7 @@ impl MeteringService {
             };
             let outcome = store(consumption).await;
             if hold {
-                self.snapshots.forget(user);
+                self.snapshots.forget(payer.account);
             }
             match outcome.map_err(Failure::from)? {
                 ConsumeOutcome::Consumed { value, runs_used } => {
@@ -265,6 +270,13 @@ impl MeteringService {
                     });
                 }
                 ConsumeOutcome::KeyMismatch => return Err(MeterError::KeyMismatch),
+                ConsumeOutcome::NotAMember => return Err(MeterError::NotAMember),
+                // The member's cap is read under the store's lock, so the refusal stands; the pool
+                // it shows is read afresh, as for the limit.
+                ConsumeOutcome::MemberCapReached { .. } if !fresh => remembered = false,
+                ConsumeOutcome::MemberCapReached { .. } => {
+                    return Err(MeterError::Refused { reason: Refusal::MemberCap, quota });
+                }
                 // The next attempt reads afresh (and remembers what it reads).
                 ConsumeOutcome::StaleState => remembered = false,
             }

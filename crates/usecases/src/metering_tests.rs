@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::*;
 use crate::test_support::{self as ts, free_sub, outage};
 use tollgate_ports::{
-    MockSubscriptionRepository, MockUsageRepository, RefundOutcome, UpdateSubscriptionError, UsageReason,
+    MockSubscriptionRepository, MockUsageRepository, Payer, RefundOutcome, UpdateSubscriptionError,
+    UsageReason,
 };
 
 fn service(subs: MockSubscriptionRepository, usage: MockUsageRepository) -> MeteringService {
@@ -18,7 +19,7 @@ fn service(subs: MockSubscriptionRepository, usage: MockUsageRepository) -> Mete
 
 fn subs_returning(sub: tollgate_domain::Subscription) -> MockSubscriptionRepository {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(move |_| Ok(Some(sub.clone())));
+    subs.expect_get_by_account().returning(move |_| Ok(Some(sub.clone())));
     subs
 }
 
@@ -36,12 +37,12 @@ async fn a_run_within_the_limit_is_enforced_by_the_store_and_reports_the_new_usa
                 && c.expected_version == 3
                 && c.units == RunCount::new(1)
                 && c.reason == UsageReason::Route("test".into())
-                && c.user_id == ts::user_id()
+                && c.user_id == Some(ts::user_id())
         })
         .times(1)
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(5) }));
     let metered = service(subs_returning(free_sub(4)), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("test".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("test".into()))
         .await
         .expect("consumed");
     assert!(!metered.replayed);
@@ -54,7 +55,7 @@ async fn a_spent_quota_is_refused_without_touching_the_store() {
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(0);
     let err = service(subs_returning(free_sub(10)), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("test".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("test".into()))
         .await
         .expect_err("refused");
     match err {
@@ -76,7 +77,7 @@ async fn an_unpaid_subscription_is_refused_as_inactive() {
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(0);
     let err = service(subs_returning(sub), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("t".into()))
         .await;
     assert!(matches!(err, Err(MeterError::Refused { reason: Refusal::Inactive, .. })));
 }
@@ -86,7 +87,7 @@ async fn the_store_refusing_a_concurrent_overspend_becomes_limit_reached() {
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(10) }));
     let err = service(subs_returning(free_sub(9)), usage)
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("t".into()))
         .await;
     assert!(
         matches!(err, Err(MeterError::Refused { reason: Refusal::LimitReached, quota }) if quota.runs_used == RunCount::new(10))
@@ -97,8 +98,8 @@ async fn the_store_refusing_a_concurrent_overspend_becomes_limit_reached() {
 async fn a_decision_made_on_stale_state_is_retried_on_the_new_state() {
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(2))));
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| {
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(2))));
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(|_| {
         let sub = free_sub(2);
         let sub = ts::with(&sub, |p| {
             p.version = 4;
@@ -120,7 +121,7 @@ async fn a_decision_made_on_stale_state_is_retried_on_the_new_state() {
         .in_sequence(&mut useq)
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(3) }));
     let metered = service(subs, usage)
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("t".into()))
         .await
         .expect("consumed");
     assert_eq!(metered.quota.runs_used, RunCount::new(3));
@@ -134,7 +135,7 @@ async fn a_replayed_idempotency_key_returns_the_original_and_consumes_nothing() 
         .withf(|c| c.idempotency_key.as_ref().map(IdempotencyKey::as_str) == Some("k-1"))
         .returning(|_| Ok(ConsumeOutcome::Replayed { value: Some(Uuid::from_u128(42)) }));
     let metered = service(subs_returning(free_sub(4)), usage)
-        .consume(ts::user_id(), RunCount::new(1), key("k-1"), UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), key("k-1"), UsageReason::Route("t".into()))
         .await
         .expect("replayed");
     assert!(metered.replayed);
@@ -151,7 +152,7 @@ async fn a_retry_after_the_quota_is_spent_still_gets_its_original_result() {
         .times(1)
         .returning(|_| Ok(ConsumeOutcome::Replayed { value: Some(Uuid::from_u128(42)) }));
     let metered = service(subs_returning(free_sub(10)), usage)
-        .consume(ts::user_id(), RunCount::new(1), key("k-1"), UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), key("k-1"), UsageReason::Route("t".into()))
         .await
         .expect("replayed");
     assert!(metered.replayed);
@@ -166,7 +167,7 @@ async fn a_new_key_on_a_spent_quota_is_refused_with_the_decisions_reason() {
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(0) }));
     let err = service(subs_returning(sub), usage)
-        .consume(ts::user_id(), RunCount::new(1), key("new"), UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), key("new"), UsageReason::Route("t".into()))
         .await;
     assert!(matches!(err, Err(MeterError::Refused { reason: Refusal::Inactive, .. })));
 }
@@ -193,7 +194,7 @@ async fn an_ended_period_is_rolled_over_once_before_deciding() {
         .withf(|c| c.expected_version == 4)
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(1) }));
     service(subs, usage)
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("t".into()))
         .await
         .expect("consumed after rollover");
 }
@@ -213,18 +214,18 @@ async fn a_rollover_lost_to_another_process_reloads_instead_of_resetting_twice()
     });
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(ended.clone())));
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(ended.clone())));
     subs.expect_update()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _, _| Err(UpdateSubscriptionError::Conflict));
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(rolled.clone())));
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(move |_| Ok(Some(rolled.clone())));
     let mut usage = MockUsageRepository::new();
     usage
         .expect_consume()
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(3) }));
     let metered = service(subs, usage)
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("t".into()))
         .await
         .expect("consumed");
     assert_eq!(metered.quota.runs_used, RunCount::new(3));
@@ -233,7 +234,7 @@ async fn a_rollover_lost_to_another_process_reloads_instead_of_resetting_twice()
 #[tokio::test]
 async fn zero_units_are_refused() {
     let err = service(MockSubscriptionRepository::new(), MockUsageRepository::new())
-        .consume(ts::user_id(), RunCount::ZERO, None, UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::ZERO, None, UsageReason::Route("t".into()))
         .await;
     assert!(matches!(err, Err(MeterError::NoUnits)));
 }
@@ -241,9 +242,9 @@ async fn zero_units_are_refused() {
 #[tokio::test]
 async fn a_store_outage_is_reported_as_unavailable() {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(|_| Err(outage()));
+    subs.expect_get_by_account().returning(|_| Err(outage()));
     let err = service(subs, MockUsageRepository::new())
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::Route("t".into()))
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::Route("t".into()))
         .await;
     assert!(matches!(err, Err(MeterError::Failure(Failure::Unavailable(_)))));
 }
@@ -274,7 +275,7 @@ async fn a_metered_request_reads_its_subscription_once_and_writes_once() {
     // SPEC §11 "one read per metered request": the decision's snapshot is the only read; the
     // store's conditional write enforces it (no re-read, no compare-and-set of the aggregate).
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().times(1).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_get_by_account().times(1).returning(|_| Ok(Some(free_sub(4))));
     subs.expect_expire_holds().times(0);
     subs.expect_update().times(0);
     let mut usage = MockUsageRepository::new();
@@ -283,7 +284,7 @@ async fn a_metered_request_reads_its_subscription_once_and_writes_once() {
         .times(1)
         .returning(|c| Ok(ConsumeOutcome::Consumed { value: c.record_id, runs_used: RunCount::new(5) }));
     service(subs, usage)
-        .consume(ts::user_id(), RunCount::new(1), key("k-1"), UsageReason::SessionCreate)
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), key("k-1"), UsageReason::SessionCreate)
         .await
         .expect("consumed");
 }
@@ -298,7 +299,7 @@ fn consumed(
 async fn the_next_decision_for_a_user_starts_from_the_last_ones_read() {
     // No read at all in the common case: the store's version check covers what a read would.
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().times(1).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_get_by_account().times(1).returning(|_| Ok(Some(free_sub(4))));
     let mut usage = MockUsageRepository::new();
     let mut seq = mockall::Sequence::new();
     usage
@@ -316,7 +317,7 @@ async fn the_next_decision_for_a_user_starts_from_the_last_ones_read() {
     let metering = service(subs, usage);
     for used in [5, 6] {
         let metered = metering
-            .consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate)
+            .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::SessionCreate)
             .await
             .expect("consumed");
         assert_eq!(metered.quota.runs_used, RunCount::new(used), "the store's count, not the remembered one");
@@ -328,14 +329,18 @@ async fn a_remembered_subscription_never_refuses_on_its_own() {
     // Spent when first read; a refund since gave runs back: the second request is allowed.
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(10))));
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(3))));
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(10))));
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(3))));
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(1).returning(consumed(4));
     let metering = service(subs, usage);
-    let first = metering.consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate).await;
+    let first = metering
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::SessionCreate)
+        .await;
     assert!(matches!(first, Err(MeterError::Refused { reason: Refusal::LimitReached, .. })));
-    let second = metering.consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate).await;
+    let second = metering
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::SessionCreate)
+        .await;
     assert_eq!(second.expect("a fresh read allows it").quota.runs_used, RunCount::new(4));
 }
 
@@ -345,8 +350,8 @@ async fn a_limit_the_store_reports_on_a_remembered_subscription_is_decided_again
     // the refusal shown comes from a fresh read, and asks the store nothing more.
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(4))));
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(10))));
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(10))));
     let mut usage = MockUsageRepository::new();
     let mut useq = mockall::Sequence::new();
     usage.expect_consume().times(1).in_sequence(&mut useq).returning(consumed(5));
@@ -357,10 +362,12 @@ async fn a_limit_the_store_reports_on_a_remembered_subscription_is_decided_again
         .returning(|_| Ok(ConsumeOutcome::LimitReached { runs_used: RunCount::new(10) }));
     let metering = service(subs, usage);
     metering
-        .consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate)
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::SessionCreate)
         .await
         .expect("consumed");
-    let second = metering.consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate).await;
+    let second = metering
+        .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::SessionCreate)
+        .await;
     assert!(
         matches!(second, Err(MeterError::Refused { reason: Refusal::LimitReached, quota }) if quota.runs_used == RunCount::new(10))
     );
@@ -370,8 +377,8 @@ async fn a_limit_the_store_reports_on_a_remembered_subscription_is_decided_again
 async fn a_stale_remembered_subscription_is_forgotten_and_read_again() {
     let mut subs = MockSubscriptionRepository::new();
     let mut seq = mockall::Sequence::new();
-    subs.expect_get_by_user().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(4))));
-    subs.expect_get_by_user()
+    subs.expect_get_by_account().times(1).in_sequence(&mut seq).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_get_by_account()
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Ok(Some(ts::with(&free_sub(5), |p| p.version = 4))));
@@ -393,7 +400,7 @@ async fn a_stale_remembered_subscription_is_forgotten_and_read_again() {
     let metering = service(subs, usage);
     for _ in 0..3 {
         metering
-            .consume(ts::user_id(), RunCount::new(1), None, UsageReason::SessionCreate)
+            .consume(Payer::personal(ts::user_id()), RunCount::new(1), None, UsageReason::SessionCreate)
             .await
             .expect("consumed");
     }
@@ -403,11 +410,11 @@ async fn a_stale_remembered_subscription_is_forgotten_and_read_again() {
 async fn a_hold_reads_afresh_and_makes_the_next_decision_read_too() {
     // A hold's decision must see expired holds given back, and the next decision the runs held.
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().times(3).returning(|_| Ok(Some(free_sub(4))));
+    subs.expect_get_by_account().times(3).returning(|_| Ok(Some(free_sub(4))));
     let mut usage = MockUsageRepository::new();
     usage.expect_consume().times(3).returning(consumed(5));
     let metering = service(subs, usage);
-    let user = ts::user_id();
+    let user = Payer::personal(ts::user_id());
     metering.consume(user, RunCount::new(1), None, UsageReason::SessionCreate).await.expect("consumed");
     metering.consume(user, RunCount::new(1), None, UsageReason::ReservationCommit).await.expect("held");
     metering.consume(user, RunCount::new(1), None, UsageReason::SessionCreate).await.expect("consumed");

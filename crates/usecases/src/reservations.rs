@@ -6,13 +6,13 @@
 use std::sync::Arc;
 
 use time::Duration;
-use tollgate_domain::{RunCount, UserId};
+use tollgate_domain::RunCount;
 use uuid::Uuid;
 
 use crate::metering::{MeterError, Metered, MeteringService};
 use crate::Failure;
 use tollgate_ports::{
-    Clock, IdGenerator, IdempotencyKey, Reservation, ReservationRepository, SettleOutcome, UsageReason,
+    Clock, IdGenerator, IdempotencyKey, Payer, Reservation, ReservationRepository, SettleOutcome, UsageReason,
 };
 
 /// How long a hold lives when the caller does not say.
@@ -65,7 +65,7 @@ impl ReservationService {
     /// does not allow them. A repeated idempotency key answers the first hold.
     pub async fn reserve(
         &self,
-        user: UserId,
+        payer: Payer,
         runs: RunCount,
         ttl: Duration,
         key: Option<IdempotencyKey>,
@@ -74,7 +74,7 @@ impl ReservationService {
         let repo = Arc::clone(&self.reservations);
         let mut held = self
             .metering
-            .meter(user, runs, key, UsageReason::ReservationCommit, move |hold| {
+            .meter(payer, runs, key, UsageReason::ReservationCommit, move |hold| {
                 let repo = Arc::clone(&repo);
                 async move { repo.hold(&hold, expires_at).await }
             })

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use tollgate_domain::plan::RunCount;
-use tollgate_domain::{SessionId, UserId};
+use tollgate_domain::{AccountId, SessionId, UserId};
 
 use crate::metering::{MeterError, Metered, MeteringService};
 use crate::Failure;
-use tollgate_ports::{Clock, IdGenerator, IdempotencyKey, Page, Session, SessionRepository, UsageReason};
+use tollgate_ports::{
+    Clock, IdGenerator, IdempotencyKey, Page, Payer, Session, SessionRepository, UsageReason,
+};
 
 /// A title is trimmed and at most this many characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -49,6 +51,7 @@ impl SessionService {
     /// idempotency key returns the original session and consumes nothing.
     pub async fn create(
         &self,
+        payer: Payer,
         user: UserId,
         title: Option<String>,
         units: RunCount,
@@ -56,13 +59,14 @@ impl SessionService {
     ) -> Result<Metered<Session>, MeterError> {
         let session = Session {
             id: SessionId::from_uuid(self.ids.new_id()),
+            account_id: payer.account,
             user_id: user,
             title,
             created_at: self.clock.now(),
         };
         let repo = Arc::clone(&self.sessions);
         self.metering
-            .meter(user, units, key, UsageReason::SessionCreate, move |consumption| {
+            .meter(payer, units, key, UsageReason::SessionCreate, move |consumption| {
                 let (repo, session) = (Arc::clone(&repo), session.clone());
                 async move { repo.create_metered(&session, &consumption).await }
             })
@@ -70,9 +74,15 @@ impl SessionService {
     }
 
     /// Creates a session without consuming (when its route is not configured as metered).
-    pub async fn create_unmetered(&self, user: UserId, title: Option<String>) -> Result<Session, Failure> {
+    pub async fn create_unmetered(
+        &self,
+        account: AccountId,
+        user: UserId,
+        title: Option<String>,
+    ) -> Result<Session, Failure> {
         let session = Session {
             id: SessionId::from_uuid(self.ids.new_id()),
+            account_id: account,
             user_id: user,
             title,
             created_at: self.clock.now(),
@@ -81,8 +91,14 @@ impl SessionService {
         Ok(session)
     }
 
-    pub async fn list(&self, user: UserId, page: Page) -> Result<(Vec<Session>, u64), Failure> {
-        Ok(self.sessions.list(user, page).await?)
+    /// The sessions `user` made in `account`, newest first.
+    pub async fn list(
+        &self,
+        user: UserId,
+        account: AccountId,
+        page: Page,
+    ) -> Result<(Vec<Session>, u64), Failure> {
+        Ok(self.sessions.list(user, account, page).await?)
     }
 
     /// The session, or `None` if it does not exist or belongs to someone else.

@@ -11,7 +11,7 @@ use tollgate_ports::{
 
 fn service(sessions: MockSessionRepository) -> SessionService {
     let mut subs = MockSubscriptionRepository::new();
-    subs.expect_get_by_user().returning(|_| Ok(Some(free_sub(0))));
+    subs.expect_get_by_account().returning(|_| Ok(Some(free_sub(0))));
     let metering = MeteringService::new(
         Arc::new(subs),
         Arc::new(MockUsageRepository::new()),
@@ -36,7 +36,13 @@ async fn creating_a_session_consumes_one_run_in_the_same_store_call() {
         .times(1)
         .returning(|s, _| Ok(ConsumeOutcome::Consumed { value: s.clone(), runs_used: RunCount::new(1) }));
     let metered = service(sessions)
-        .create(ts::user_id(), Some("Plan a trip".into()), RunCount::new(1), None)
+        .create(
+            Payer::personal(ts::user_id()),
+            ts::user_id(),
+            Some("Plan a trip".into()),
+            RunCount::new(1),
+            None,
+        )
         .await
         .expect("created");
     assert_eq!(metered.value.map(|s| s.created_at), Some(ts::NOW));
@@ -51,12 +57,21 @@ async fn reads_and_deletes_are_scoped_to_the_caller() {
     sessions.expect_delete().withf(move |u, s| *u == ts::user_id() && *s == id).returning(|_, _| Ok(false));
     sessions
         .expect_list()
-        .withf(|u, p| *u == ts::user_id() && p.limit == 20 && p.offset == 40)
-        .returning(|_, _| Ok((vec![], 0)));
+        .withf(|u, a, p| {
+            *u == ts::user_id() && *a == AccountId::personal(ts::user_id()) && p.limit == 20 && p.offset == 40
+        })
+        .returning(|_, _, _| Ok((vec![], 0)));
     let service = service(sessions);
     assert_eq!(service.get(ts::user_id(), id).await.expect("ok"), None);
     assert!(!service.delete(ts::user_id(), id).await.expect("ok"));
-    assert_eq!(service.list(ts::user_id(), Page { limit: 20, offset: 40 }).await.expect("ok").1, 0);
+    assert_eq!(
+        service
+            .list(ts::user_id(), AccountId::personal(ts::user_id()), Page { limit: 20, offset: 40 })
+            .await
+            .expect("ok")
+            .1,
+        0
+    );
 }
 
 #[test]

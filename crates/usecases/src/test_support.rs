@@ -58,7 +58,11 @@ pub fn user() -> User {
 
 /// A free subscription signed up at `SIGNUP` with `used` runs, at version 3.
 pub fn free_sub(used: u32) -> Subscription {
-    let sub = Subscription::new_free(SubscriptionId::from_uuid(Uuid::from_u128(0x5B)), user_id(), SIGNUP);
+    let sub = Subscription::new_free(
+        SubscriptionId::from_uuid(Uuid::from_u128(0x5B)),
+        tollgate_domain::AccountId::personal(user_id()),
+        SIGNUP,
+    );
     with(&sub, |p| {
         p.runs_used = tollgate_domain::RunCount::new(used);
         p.version = 3;

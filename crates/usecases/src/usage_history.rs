@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use time::Duration;
-use tollgate_domain::{Period, Timestamp, UserId};
+use tollgate_domain::{AccountId, Period, Timestamp, UserId};
 
 use crate::current::{load_current, CurrentError};
 use crate::Failure;
@@ -77,7 +77,8 @@ impl UsageHistoryService {
     /// or after `to`), with every record made in them.
     pub async fn history(
         &self,
-        user: UserId,
+        account: AccountId,
+        member: Option<UserId>,
         from: Timestamp,
         to: Timestamp,
         granularity: Granularity,
@@ -88,13 +89,15 @@ impl UsageHistoryService {
         let buckets = match granularity {
             Granularity::Day => days(from, to),
             Granularity::Period => {
-                let anchor = load_current(self.subs.as_ref(), user, self.clock.now()).await?.period_anchor();
+                let anchor =
+                    load_current(self.subs.as_ref(), account, self.clock.now()).await?.period_anchor();
                 periods(anchor, from, to)
             }
         }
         .ok_or(HistoryError::TooManyBuckets)?;
         let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else { return Ok(Vec::new()) };
-        let records = self.usage.between(user, first.start, last.end).await.map_err(Failure::from)?;
+        let records =
+            self.usage.between(account, member, first.start, last.end).await.map_err(Failure::from)?;
         let mut buckets = buckets;
         for record in records {
             if let Some(bucket) = buckets.iter_mut().find(|b| b.start <= record.at && record.at < b.end) {

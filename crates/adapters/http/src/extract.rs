@@ -6,7 +6,9 @@ use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use tollgate_ports::{AccessClaims, Page};
+use tollgate_domain::{AccountId, UserId};
+use tollgate_ports::{AccessClaims, Page, Payer};
+use tollgate_usecases::accounts::Acting;
 
 use crate::problem::{ApiError, FieldError};
 use crate::state::AppState;
@@ -56,6 +58,63 @@ impl FromRequest for ServiceCaller {
                 Err(tollgate_usecases::service_keys::KeyAuthError::Failure(f)) => Err(f.into()),
             }
         })
+    }
+}
+
+/// The account a signed-in user's request acts for: `X-Tollgate-Account`, or their personal
+/// account. Every user request that reads or charges an account takes it (SPEC §13).
+#[derive(Debug, Clone, Copy)]
+pub struct ActingFor(pub Acting);
+
+/// The account `X-Tollgate-Account` names, if the request names one.
+///
+/// # Errors
+/// 422 when the header is not an account id.
+pub fn named_account(req: &HttpRequest) -> Result<Option<AccountId>, ApiError> {
+    let Some(raw) = req.headers().get(crate::headers::ACCOUNT) else { return Ok(None) };
+    raw.to_str().ok().and_then(|text| text.trim().parse::<AccountId>().ok()).map(Some).ok_or_else(|| {
+        ApiError::validation(vec![FieldError::new("X-Tollgate-Account", "must be an account id (a UUID)")])
+    })
+}
+
+/// Which account `user` acts for in `req` (a read of their membership, unless it is their
+/// personal account).
+///
+/// # Errors
+/// 422 for a malformed header; 403 `NOT_A_MEMBER` for someone else's account.
+pub async fn acting(req: &HttpRequest, user: UserId) -> Result<Acting, ApiError> {
+    let named = named_account(req)?;
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::internal("the application state is not configured".into()))?;
+    Ok(state.services.accounts.acting(user, named).await?)
+}
+
+impl FromRequest for ActingFor {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let claims = authenticate(&req)?;
+            acting(&req, claims.user_id).await.map(ActingFor)
+        })
+    }
+}
+
+/// Who a service-API call charges, from its body's `user_id` and `account_id` (SPEC §13).
+///
+/// # Errors
+/// 422 when neither is given.
+pub fn payer_of(user_id: Option<uuid::Uuid>, account_id: Option<uuid::Uuid>) -> Result<Payer, ApiError> {
+    let user = user_id.map(UserId::from_uuid);
+    match (account_id.map(AccountId::from_uuid), user) {
+        (Some(account), member) => Ok(Payer { account, member }),
+        (None, Some(user)) => Ok(Payer::personal(user)),
+        (None, None) => {
+            Err(ApiError::validation(vec![FieldError::new("user_id", "user_id or account_id is required")]))
+        }
     }
 }
 

@@ -14,6 +14,9 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 
 /// What the gate and the proxy tell the upstream about the paying user.
 pub const USER_ID: HeaderName = HeaderName::from_static("x-tollgate-user-id");
+/// Which account a user's request acts for (SPEC §13; default: their personal account). The gate
+/// and the proxy also tell the upstream which account paid.
+pub const ACCOUNT: HeaderName = HeaderName::from_static("x-tollgate-account");
 pub const PLAN: HeaderName = HeaderName::from_static("x-tollgate-plan");
 pub const CONSUMPTION_ID: HeaderName = HeaderName::from_static("x-tollgate-consumption-id");
 /// For nginx, whose `auth_request` only passes 2xx, 401 and 403: the refusal as problem+json

@@ -12,8 +12,6 @@
 //! router itself routed, so no spelling reaches a metered handler unmetered), the forward-auth
 //! gate and the proxy (on the path [`RoutedPath`] decoded once), and the service API.
 
-use std::future::{ready, Ready};
-
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -22,8 +20,9 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, FromRequest, HttpMessage, HttpRequest};
 use sha2::{Digest, Sha256};
 use tollgate_domain::quota::QuotaSnapshot;
-use tollgate_domain::{RunCount, UserId};
-use tollgate_ports::{IdempotencyKey, UsageReason};
+use tollgate_domain::RunCount;
+use tollgate_ports::{IdempotencyKey, Payer, UsageReason};
+use tollgate_usecases::accounts::Acting;
 
 use crate::headers::{rate_limit_headers, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::path::RoutedPath;
@@ -81,7 +80,8 @@ pub mod erased {
 /// What a metered request owes: who pays, how much, and under which key.
 #[derive(Debug, Clone)]
 pub struct Bill {
-    pub user: UserId,
+    /// The account that pays and the member who ran it.
+    pub payer: Payer,
     pub cost: RunCount,
     /// The method and routed path the fingerprint binds the key to.
     method: Method,
@@ -92,55 +92,66 @@ pub struct Bill {
 
 impl Bill {
     /// The bill of a request on the route table (an own route, the gate, the proxy): `None` when
-    /// the table does not meter it; else the caller is authenticated (401) and the
-    /// `Idempotency-Key` checked (422). HEAD is billed as GET (SPEC §12).
+    /// the table does not meter it; else the caller is authenticated (401), the account they act
+    /// for resolved (`X-Tollgate-Account`: 422, 403 `NOT_A_MEMBER`) and the `Idempotency-Key`
+    /// checked (422). HEAD is billed as GET (SPEC §12).
     ///
     /// # Errors
-    /// 401 without a valid bearer token, 422 for a malformed key, 500 without the app's state.
-    pub fn for_route(req: &HttpRequest, entry: Entry<'_>) -> Result<Option<Self>, ApiError> {
-        Self::for_route_by(req, entry, || crate::extract::authenticate(req).map(|claims| claims.user_id))
+    /// 401 without a valid bearer token, 403 or 422 as said, 500 without the app's state.
+    pub async fn for_route(req: &HttpRequest, entry: Entry<'_>) -> Result<Option<Self>, ApiError> {
+        let Some((cost, method, path)) = Self::route_cost(req, entry)? else { return Ok(None) };
+        let claims = crate::extract::authenticate(req)?;
+        let acting = crate::extract::acting(req, claims.user_id).await?;
+        Ok(Some(Self::new(req, acting.payer(), cost, method, path)?))
     }
 
-    /// [`Self::for_route`] for a caller already authenticated (the gate checks the token before
-    /// anything else): `payer` is asked only when the route is metered.
+    /// [`Self::for_route`] for a caller whose account is already resolved (a handler that takes
+    /// [`crate::extract::ActingFor`] for its own use too).
     ///
     /// # Errors
-    /// `payer`'s error, 422 for a malformed key, 500 without the app's state.
-    pub fn for_route_by(
+    /// 422 for a malformed key, 500 without the app's state.
+    pub fn for_route_as(
         req: &HttpRequest,
         entry: Entry<'_>,
-        payer: impl FnOnce() -> Result<UserId, ApiError>,
+        acting: &Acting,
     ) -> Result<Option<Self>, ApiError> {
+        let Some((cost, method, path)) = Self::route_cost(req, entry)? else { return Ok(None) };
+        Ok(Some(Self::new(req, acting.payer(), cost, method, path)?))
+    }
+
+    /// What the route table charges for the request at `entry`, and the method and path it
+    /// matched; `None` when the request is not metered.
+    fn route_cost(
+        req: &HttpRequest,
+        entry: Entry<'_>,
+    ) -> Result<Option<(RunCount, Method, String)>, ApiError> {
         let state = app_state(req)?;
         let (method, path) = match entry {
             Entry::Own => (req.method(), req.match_info().as_str()),
             Entry::Forwarded { method, path } => (method, path.as_str()),
             Entry::Proxied { path } => (req.method(), path.as_str()),
         };
-        let Some(cost) = state.config.metered_routes.cost(method, path) else {
-            return Ok(None);
-        };
-        Ok(Some(Self::new(req, payer()?, cost, method.clone(), path.to_owned())?))
+        Ok(state.config.metered_routes.cost(method, path).map(|cost| (cost, method.clone(), path.to_owned())))
     }
 
-    /// The bill of a service-API call (`/usage/consume`, `/reservations`): the user and the runs
+    /// The bill of a service-API call (`/usage/consume`, `/reservations`): who pays and the runs
     /// come from its body, the route is the one the router matched.
     ///
     /// # Errors
     /// 422 for a malformed `Idempotency-Key`.
-    pub fn for_service(req: &HttpRequest, user: UserId, cost: RunCount) -> Result<Self, ApiError> {
+    pub fn for_service(req: &HttpRequest, payer: Payer, cost: RunCount) -> Result<Self, ApiError> {
         // The routed path (the service routes have no parameters): no second routing pass.
-        Self::new(req, user, cost, req.method().clone(), req.match_info().as_str().to_owned())
+        Self::new(req, payer, cost, req.method().clone(), req.match_info().as_str().to_owned())
     }
 
     fn new(
         req: &HttpRequest,
-        user: UserId,
+        payer: Payer,
         cost: RunCount,
         method: Method,
         path: String,
     ) -> Result<Self, ApiError> {
-        Ok(Self { user, cost, method, path, key: idempotency_key(req)? })
+        Ok(Self { payer, cost, method, path, key: idempotency_key(req)? })
     }
 
     /// Whether the request carries an `Idempotency-Key` (its body is read only then).
@@ -148,15 +159,24 @@ impl Bill {
         self.key.is_some()
     }
 
-    /// The key bound to its request's fingerprint: method, routed path and `body`. The same key
-    /// with another fingerprint is refused (`IDEMPOTENCY_KEY_MISMATCH`), never replayed.
+    /// The key bound to its request's fingerprint: method, routed path and `body` — and, in an
+    /// organisation, the member (keys are the paying account's: two members reusing one are
+    /// refused, never answered with each other's result). The same key with another fingerprint
+    /// is refused (`IDEMPOTENCY_KEY_MISMATCH`), never replayed.
     pub fn key_for(&self, body: Body<'_>) -> Option<IdempotencyKey> {
         let key = self.key.clone()?;
-        let print = match body {
-            Body::Parsed(dto) => fingerprint(self.method.as_str(), &self.path, &dto.canonical()),
-            Body::Raw(bytes) => fingerprint(self.method.as_str(), &self.path, bytes),
-            Body::Unread => fingerprint(self.method.as_str(), &self.path, b""),
+        let body: std::borrow::Cow<'_, [u8]> = match body {
+            Body::Parsed(dto) => dto.canonical().into(),
+            Body::Raw(bytes) => bytes.into(),
+            Body::Unread => (&b""[..]).into(),
         };
+        // A personal account's fingerprints are what they were before accounts.
+        let member = match self.payer.member {
+            Some(user) if *user.as_uuid() != *self.payer.account.as_uuid() => user.to_string(),
+            _ => String::new(),
+        };
+        let print =
+            fingerprint(&[self.method.as_str().as_bytes(), self.path.as_bytes(), &body, member.as_bytes()]);
         Some(key.for_request(print))
     }
 }
@@ -197,28 +217,19 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
 
 /// A fingerprint of a request, bound to its idempotency key: the same key with another request
 /// is refused (`IDEMPOTENCY_KEY_MISMATCH`) instead of replaying the first answer.
-fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+fn fingerprint(parts: &[&[u8]]) -> String {
     let mut hash = Sha256::new();
-    for part in [method.as_bytes(), path.as_bytes(), body] {
+    // An empty last part (no member) adds nothing: the fingerprints of before stay.
+    let parts = match parts.split_last() {
+        Some((&[], rest)) => rest,
+        _ => parts,
+    };
+    for part in parts {
         // Length-prefixed, so no part can run into the next.
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
     hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The metering of a [`PaidWhen::WithResource`] route, for its handler: `None` when the route
-/// table does not meter the request.
-#[derive(Debug, Clone)]
-pub struct RouteBill(pub Option<Bill>);
-
-impl FromRequest for RouteBill {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(Bill::for_route(req, Entry::Own).map(RouteBill))
-    }
 }
 
 /// Route middleware of every [`PaidWhen::Upfront`] route: consumes the route's cost before the
@@ -228,7 +239,7 @@ pub async fn charge_upfront(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let bill = match Bill::for_route(req.request(), Entry::Own) {
+    let bill = match Bill::for_route(req.request(), Entry::Own).await {
         Ok(Some(bill)) => bill,
         Ok(None) => return Ok(next.call(req).await?.map_into_boxed_body()),
         Err(e) => return Ok(req.error_response(e)),
@@ -253,7 +264,7 @@ pub async fn charge_upfront(
     };
     let reason = UsageReason::Route(format!("{} {}", req.method(), req.match_pattern().unwrap_or(path)));
     let metering = &state.services.metering;
-    let metered = match metering.consume(bill.user, bill.cost, key, reason).await {
+    let metered = match metering.consume(bill.payer, bill.cost, key, reason).await {
         Ok(metered) => metered,
         Err(e) => return Ok(req.error_response(ApiError::from(e))),
     };
@@ -295,20 +306,26 @@ mod tests {
 
     #[test]
     fn a_fingerprint_changes_with_the_method_the_path_and_the_body() {
-        let base = fingerprint("POST", "/a", b"{}");
-        assert_eq!(base, fingerprint("POST", "/a", b"{}"));
+        let print = |method: &str, path: &str, body: &[u8]| {
+            fingerprint(&[method.as_bytes(), path.as_bytes(), body, b""])
+        };
+        let base = print("POST", "/a", b"{}");
+        assert_eq!(base, print("POST", "/a", b"{}"));
         assert_eq!(base.len(), 64);
-        assert_ne!(base, fingerprint("PUT", "/a", b"{}"));
-        assert_ne!(base, fingerprint("POST", "/b", b"{}"));
-        assert_ne!(base, fingerprint("POST", "/a", b"{ }"));
+        assert_ne!(base, print("PUT", "/a", b"{}"));
+        assert_ne!(base, print("POST", "/b", b"{}"));
+        assert_ne!(base, print("POST", "/a", b"{ }"));
         // Length prefixes keep the parts apart.
-        assert_ne!(fingerprint("POST", "/a\n", b"x"), fingerprint("POST", "/a", b"\nx"));
+        assert_ne!(print("POST", "/a\n", b"x"), print("POST", "/a", b"\nx"));
+        // No member is the fingerprint of before; a member makes another.
+        assert_eq!(base, fingerprint(&[b"POST", b"/a", b"{}"]));
+        assert_ne!(base, fingerprint(&[b"POST", b"/a", b"{}", b"member"]));
     }
 
-    #[test]
-    fn a_request_without_the_applications_state_is_a_server_fault_not_the_callers() {
+    #[actix_web::test]
+    async fn a_request_without_the_applications_state_is_a_server_fault_not_the_callers() {
         let req = TestRequest::default().to_http_request();
-        let err = Bill::for_route(&req, Entry::Own).expect_err("no state");
+        let err = Bill::for_route(&req, Entry::Own).await.expect_err("no state");
         assert_eq!(
             actix_web::ResponseError::status_code(&err),
             actix_web::http::StatusCode::INTERNAL_SERVER_ERROR

@@ -4,7 +4,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, auth, billing, gate, ops, reservations, sessions, usage};
+use crate::routes::{accounts, admin, auth, billing, gate, ops, reservations, sessions, usage};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -12,6 +12,8 @@ use crate::routes::{admin, auth, billing, gate, ops, reservations, sessions, usa
     paths(
         ops::health, ops::ready, openapi,
         auth::register, auth::login, auth::refresh, auth::logout, auth::me,
+        accounts::list, accounts::create, accounts::get, accounts::members, accounts::invite, accounts::accept,
+        accounts::update_member, accounts::remove_member,
         billing::plans, billing::subscription, billing::usage, billing::activate_trial, billing::create_checkout_session,
         billing::create_portal_session, billing::webhook, gate::gate,
         sessions::create, sessions::list, sessions::get, sessions::delete,
@@ -21,8 +23,8 @@ use crate::routes::{admin, auth, billing, gate, ops, reservations, sessions, usa
     ),
     components(schemas(crate::problem::Problem, crate::problem::FieldError, crate::dto::QuotaView,
         crate::dto::StripeEvent, crate::dto::StripeEventData, crate::dto::CheckoutPlan, crate::dto::AdminPlan)),
-    modifiers(&Bearer),
-    tags((name = "auth"), (name = "billing"), (name = "sessions"), (name = "service", description = "Server to server, with a service key"),
+    modifiers(&Bearer, &OnePayer),
+    tags((name = "auth"), (name = "accounts", description = "Personal accounts and organisations that share a pool of runs"), (name = "billing"), (name = "sessions"), (name = "service", description = "Server to server, with a service key"),
         (name = "gate", description = "Forward-auth for nginx, Traefik and Caddy"), (name = "operations"),
         (name = "admin", description = "Support without SQL, for users with the admin role"))
 )]
@@ -49,6 +51,33 @@ impl Modify for Bearer {
                     .build(),
             ),
         );
+    }
+}
+
+/// What the derives cannot say. The service API's bodies name who pays with `user_id`,
+/// `account_id` or both (SPEC §13): at least one ("one of these is required"); and a member
+/// update takes no other field.
+struct OnePayer;
+
+impl Modify for OnePayer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, ObjectBuilder, Schema};
+        use utoipa::openapi::RefOr;
+        let Some(components) = openapi.components.as_mut() else { return };
+        for name in ["UsageCheckRequest", "UsageConsumeRequest", "ReserveRequest"] {
+            let Some(body) = components.schemas.remove(name) else { continue };
+            let one_of_them = AnyOfBuilder::new()
+                .item(ObjectBuilder::new().required("user_id"))
+                .item(ObjectBuilder::new().required("account_id"));
+            let schema = AllOfBuilder::new().item(body).item(one_of_them).build();
+            components.schemas.insert(name.to_owned(), RefOr::T(Schema::AllOf(schema)));
+        }
+        // A member update is read from a JSON object field by field (`runs_cap: null` is not an
+        // absent cap), so the derive does not see that other fields are refused.
+        if let Some(RefOr::T(Schema::Object(update))) = components.schemas.get_mut("UpdateMemberRequest") {
+            update.additional_properties =
+                Some(Box::new(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)));
+        }
     }
 }
 

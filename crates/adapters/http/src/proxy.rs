@@ -122,11 +122,11 @@ pub async fn forward(
     let url = config
         .url_for(&path, req.uri().query())
         .ok_or_else(|| crate::problem::catalog::invalid_path(crate::path::InvalidPath::Ambiguous))?;
-    let bill = Bill::for_route(&req, Entry::Proxied { path: &path })?;
+    let bill = Bill::for_route(&req, Entry::Proxied { path: &path }).await?;
     // Who the user is: the payer of a metered route (authenticated once, by the bill); else the
     // token's owner, required unless the route is public.
     let caller = match &bill {
-        Some(bill) => Some(bill.user),
+        Some(bill) => bill.payer.member,
         None if config.public.matches(path.as_str()) => {
             crate::extract::authenticate(&req).ok().map(|c| c.user_id)
         }
@@ -168,7 +168,7 @@ async fn hold(state: &AppState, config: &ProxyConfig, bill: &Bill) -> Result<Met
     let ttl =
         time::Duration::try_from(config.timeout).unwrap_or(time::Duration::MINUTE) + time::Duration::MINUTE;
     let key = bill.key_for(Body::Unread);
-    let held = state.services.reservations.reserve(bill.user, bill.cost, ttl, key).await?;
+    let held = state.services.reservations.reserve(bill.payer, bill.cost, ttl, key).await?;
     forwarded_replay(held.replayed, state)?;
     Ok(held)
 }

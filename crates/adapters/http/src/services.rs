@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use tollgate_ports::HealthCheck;
+use tollgate_usecases::accounts::AccountsService;
 use tollgate_usecases::admin::AdminService;
 use tollgate_usecases::auth::AuthService;
 use tollgate_usecases::billing::BillingService;
@@ -18,6 +19,7 @@ use tollgate_usecases::webhooks::WebhookService;
 #[derive(Clone)]
 pub struct Services {
     pub auth: Arc<AuthService>,
+    pub accounts: Arc<AccountsService>,
     pub billing: Arc<BillingService>,
     pub metering: Arc<MeteringService>,
     pub sessions: Arc<SessionService>,

@@ -226,7 +226,8 @@ mod tests {
         MeteredWrite {
             consumption: Consumption {
                 record_id: uuid::Uuid::from_u128(u128::from(n)),
-                user_id: UserId::from_uuid(uuid::Uuid::from_u128(1)),
+                account_id: tollgate_domain::AccountId::from_uuid(uuid::Uuid::from_u128(1)),
+                user_id: Some(UserId::from_uuid(uuid::Uuid::from_u128(1))),
                 units: RunCount::new(n),
                 limit: RunLimit::Unlimited,
                 expected_version: 0,

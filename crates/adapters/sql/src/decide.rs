@@ -5,13 +5,15 @@
 
 use std::collections::HashMap;
 
+use tollgate_domain::pool::{admit, Counter, PoolRefusal};
+use tollgate_domain::{AccountId, UserId};
 use tollgate_ports::{Reservation, ReservationStatus, SettleOutcome};
 use uuid::Uuid;
 
 use crate::batch::{Commit, MeteredWrite, Resource};
 use crate::{run_count, Ts, WriteOutcome};
 
-/// A user's counters as a batch moves them.
+/// An account's counters (its pool) as a batch moves them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counters {
     pub version: i64,
@@ -19,8 +21,26 @@ pub struct Counters {
     pub reserved: i64,
 }
 
-/// An idempotency key's place: its user, whether it keys a hold (reservations) or a consumption
-/// (usage records), and the key.
+/// A member's share of their account's pool as a batch moves it, and their cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MemberCounters {
+    pub cap: Option<i64>,
+    pub used: i64,
+    pub reserved: i64,
+}
+
+/// A member: their account and themselves.
+pub type MemberOf = (Uuid, Uuid);
+
+/// The member a write, hold or commit counts against, if any: a user named beside an account
+/// that is not their own personal account. A personal account's one member has no counters of
+/// their own (their use is the account's); an account's own use names nobody.
+pub fn member_of(account: AccountId, user: Option<UserId>) -> Option<MemberOf> {
+    user.filter(|u| *u.as_uuid() != *account.as_uuid()).map(|u| (*account.as_uuid(), *u.as_uuid()))
+}
+
+/// An idempotency key's place: its account, whether it keys a hold (reservations) or a
+/// consumption (usage records), and the key.
 pub type KeyOf = (Uuid, bool, String);
 
 /// What a key already paid for: its request's fingerprint, and the id a replay answers.
@@ -30,16 +50,21 @@ pub struct Paid {
     pub answer: Uuid,
 }
 
-/// Each user's `(runs_used, runs_reserved)` change; either may be negative.
+/// Each account's (or member's) `(runs_used, runs_reserved)` change; either may be negative.
 pub type Deltas = HashMap<Uuid, (i64, i64)>;
+
+/// Each member's `(runs_used, runs_reserved)` change.
+pub type MemberDeltas = HashMap<MemberOf, (i64, i64)>;
 
 /// What a batch of metered writes comes to.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct WritePlan {
     /// One per write, in order.
     pub outcomes: Vec<WriteOutcome>,
-    /// The counters' changes.
+    /// The accounts' counters' changes.
     pub deltas: Deltas,
+    /// The members' counters' changes.
+    pub member_deltas: MemberDeltas,
     /// The writes that pass (indexes into the batch, in order): their rows are inserted.
     pub taken: Vec<usize>,
 }
@@ -48,25 +73,31 @@ pub fn is_hold(write: &MeteredWrite) -> bool {
     matches!(write.resource, Resource::Hold { .. })
 }
 
+fn counter(used: i64, reserved: i64) -> Result<Counter, sqlx::Error> {
+    Ok(Counter { used: run_count(used)?, reserved: run_count(reserved)? })
+}
+
 /// Decides `writes` in arrival order. A write whose key already paid (stored before, or taken
-/// earlier in this batch) replays or is a mismatch; one whose user is unknown or whose version
-/// moved is stale; one that would pass its limit (used + reserved + units) is refused; the rest
-/// move the counters and are taken.
+/// earlier in this batch) replays or is a mismatch; one whose account is unknown or whose version
+/// moved is stale; one naming a member who is not one (`members` has no row) is refused so; one
+/// that would pass the pool's limit or the member's cap (used + reserved + units, by
+/// [`admit`]) is refused, naming which; the rest move both counters and are taken.
 ///
 /// # Errors
 /// A counter beyond `u32` (a broken row).
 pub fn decide_writes(
     writes: &[MeteredWrite],
     mut counters: HashMap<Uuid, Counters>,
+    mut members: HashMap<MemberOf, MemberCounters>,
     mut paid: HashMap<KeyOf, Paid>,
 ) -> Result<WritePlan, sqlx::Error> {
     let mut plan = WritePlan { outcomes: Vec::with_capacity(writes.len()), ..WritePlan::default() };
     for (i, w) in writes.iter().enumerate() {
         let c = &w.consumption;
-        let user = *c.user_id.as_uuid();
+        let account = *c.account_id.as_uuid();
         let hold = is_hold(w);
         if let Some(key) = &c.idempotency_key {
-            if let Some(earlier) = paid.get(&(user, hold, key.as_str().to_owned())) {
+            if let Some(earlier) = paid.get(&(account, hold, key.as_str().to_owned())) {
                 plan.outcomes.push(if key.matches(earlier.fingerprint.as_deref()) {
                     WriteOutcome::Replayed(earlier.answer)
                 } else {
@@ -75,36 +106,63 @@ pub fn decide_writes(
                 continue;
             }
         }
-        let Some(counter) = counters.get_mut(&user) else {
+        let Some(pool) = counters.get_mut(&account) else {
             plan.outcomes.push(WriteOutcome::Stale);
             continue;
         };
-        if counter.version != c.expected_version {
+        if pool.version != c.expected_version {
             plan.outcomes.push(WriteOutcome::Stale);
             continue;
         }
+        let member = member_of(c.account_id, c.user_id);
+        let mut share = match member {
+            None => None,
+            Some(member) => match members.get_mut(&member) {
+                Some(share) => Some((member, share)),
+                None => {
+                    plan.outcomes.push(WriteOutcome::NotAMember);
+                    continue;
+                }
+            },
+        };
+        let (cap, mine) = match &share {
+            Some((_, s)) => (s.cap.map(run_count).transpose()?, counter(s.used, s.reserved)?),
+            None => (None, Counter::default()),
+        };
+        match admit(c.limit, counter(pool.used, pool.reserved)?, cap, mine, c.units) {
+            Ok(()) => {}
+            Err(PoolRefusal::PoolLimit) => {
+                plan.outcomes.push(WriteOutcome::LimitReached(run_count(pool.used)?));
+                continue;
+            }
+            Err(PoolRefusal::MemberCap) => {
+                plan.outcomes.push(WriteOutcome::MemberCapReached(mine.used));
+                continue;
+            }
+        }
         let units = i64::from(c.units.get());
-        if c.limit.as_option().is_some_and(|limit| counter.used + counter.reserved + units > i64::from(limit))
-        {
-            plan.outcomes.push(WriteOutcome::LimitReached(run_count(counter.used)?));
-            continue;
+        let (used, reserved) = if hold { (0, units) } else { (units, 0) };
+        pool.used += used;
+        pool.reserved += reserved;
+        add(plan.deltas.entry(account).or_default(), used, reserved);
+        if let Some((member, share)) = share.as_mut() {
+            share.used += used;
+            share.reserved += reserved;
+            add(plan.member_deltas.entry(*member).or_default(), used, reserved);
         }
-        let delta = plan.deltas.entry(user).or_default();
-        if hold {
-            counter.reserved += units;
-            delta.1 += units;
-        } else {
-            counter.used += units;
-            delta.0 += units;
-        }
-        plan.outcomes.push(WriteOutcome::Consumed(run_count(counter.used)?));
+        plan.outcomes.push(WriteOutcome::Consumed(run_count(pool.used)?));
         if let Some(key) = &c.idempotency_key {
             let taken = Paid { fingerprint: key.fingerprint().map(str::to_owned), answer: w.resource_id() };
-            paid.insert((user, hold, key.as_str().to_owned()), taken);
+            paid.insert((account, hold, key.as_str().to_owned()), taken);
         }
         plan.taken.push(i);
     }
     Ok(plan)
+}
+
+fn add(delta: &mut (i64, i64), used: i64, reserved: i64) {
+    delta.0 += used;
+    delta.1 += reserved;
 }
 
 /// What a batch of reservation commits comes to.
@@ -115,10 +173,13 @@ pub struct CommitPlan {
     pub outcomes: Vec<Option<SettleOutcome>>,
     /// The reservations committed: id, runs charged, when.
     pub settled: Vec<(Uuid, i64, Ts)>,
-    /// The counters' changes: charged runs used, held runs no longer reserved.
+    /// The accounts' counters' changes: charged runs used, held runs no longer reserved.
     pub deltas: Deltas,
-    /// Usage records to insert: the commit (index into the batch), its user, runs charged (> 0).
-    pub charges: Vec<(usize, Uuid, i64)>,
+    /// The members' counters' changes, likewise.
+    pub member_deltas: MemberDeltas,
+    /// Usage records to insert: the commit (index into the batch), its reservation's account and
+    /// member, runs charged (> 0).
+    pub charges: Vec<(usize, AccountId, Option<UserId>, i64)>,
 }
 
 /// Decides `commits` in arrival order against the reservations read (`found`).
@@ -163,11 +224,12 @@ pub fn decide_commits(
         r.updated_at = at;
         let (held, charged) = (i64::from(r.runs.get()), i64::from(charged.get()));
         plan.settled.push((r.id, charged, Ts(at)));
-        let delta = plan.deltas.entry(*r.user_id.as_uuid()).or_default();
-        delta.0 += charged;
-        delta.1 -= held;
+        add(plan.deltas.entry(*r.account_id.as_uuid()).or_default(), charged, -held);
+        if let Some(member) = member_of(r.account_id, r.user_id) {
+            add(plan.member_deltas.entry(member).or_default(), charged, -held);
+        }
         if charged > 0 {
-            plan.charges.push((i, *r.user_id.as_uuid(), charged));
+            plan.charges.push((i, r.account_id, r.user_id, charged));
         }
         plan.outcomes.push(Some(SettleOutcome::Done(r.clone())));
     }

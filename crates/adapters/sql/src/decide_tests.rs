@@ -1,6 +1,6 @@
 use proptest::prelude::*;
 use tollgate_domain::plan::RunLimit;
-use tollgate_domain::{RunCount, UserId};
+use tollgate_domain::{AccountId, RunCount, UserId};
 use tollgate_ports::{Consumption, IdempotencyKey, UsageReason};
 
 use super::*;
@@ -22,7 +22,8 @@ fn write(
     MeteredWrite {
         consumption: Consumption {
             record_id: Uuid::from_u128(n),
-            user_id: UserId::from_uuid(user(who)),
+            account_id: AccountId::from_uuid(user(who)),
+            user_id: Some(UserId::from_uuid(user(who))),
             units: RunCount::new(units),
             limit: limit.map_or(RunLimit::Unlimited, RunLimit::limited),
             expected_version: 0,
@@ -52,7 +53,8 @@ fn writes_are_decided_in_arrival_order_against_used_plus_reserved() {
         write(4, 2, 7, None, None, false),
         write(5, 9, 1, None, None, false),
     ];
-    let plan = decide_writes(&writes, counters(&[(1, 0, 0), (2, 10, 0)]), HashMap::new()).expect("decided");
+    let plan = decide_writes(&writes, counters(&[(1, 0, 0), (2, 10, 0)]), HashMap::new(), HashMap::new())
+        .expect("decided");
     assert_eq!(
         plan.outcomes,
         [
@@ -81,7 +83,7 @@ fn a_key_paid_before_or_earlier_in_the_batch_replays_or_mismatches() {
         // The same key on a hold is another key.
         write(5, 1, 1, None, Some(("new", "g")), true),
     ];
-    let plan = decide_writes(&writes, counters(&[(1, 0, 0)]), stored).expect("decided");
+    let plan = decide_writes(&writes, counters(&[(1, 0, 0)]), HashMap::new(), stored).expect("decided");
     assert_eq!(
         plan.outcomes,
         [
@@ -99,14 +101,16 @@ fn a_key_paid_before_or_earlier_in_the_batch_replays_or_mismatches() {
 fn a_moved_version_is_stale() {
     let mut moved = write(1, 1, 1, None, None, false);
     moved.consumption.expected_version = 4;
-    let plan = decide_writes(&[moved], counters(&[(1, 0, 0)]), HashMap::new()).expect("decided");
+    let plan =
+        decide_writes(&[moved], counters(&[(1, 0, 0)]), HashMap::new(), HashMap::new()).expect("decided");
     assert_eq!((plan.outcomes, plan.taken), (vec![WriteOutcome::Stale], vec![]));
 }
 
 fn reservation(id: u128, who: u8, runs: u32, status: ReservationStatus) -> Reservation {
     Reservation {
         id: Uuid::from_u128(id),
-        user_id: UserId::from_uuid(user(who)),
+        account_id: AccountId::from_uuid(user(who)),
+        user_id: Some(UserId::from_uuid(user(who))),
         runs: RunCount::new(runs),
         committed_runs: None,
         status,
@@ -166,7 +170,9 @@ fn commits_settle_held_reservations_once_and_refuse_the_rest() {
         [(Uuid::from_u128(1), 3), (Uuid::from_u128(2), 0)]
     );
     assert_eq!(plan.deltas, HashMap::from([(user(1), (3, -9))]));
-    assert_eq!(plan.charges, [(0, user(1), 3)]);
+    let ada = UserId::from_uuid(user(1));
+    assert_eq!(plan.charges, [(0, AccountId::personal(ada), Some(ada), 3)]);
+    assert!(plan.member_deltas.is_empty(), "a personal account's member has no counters of their own");
 }
 
 proptest! {
@@ -190,14 +196,14 @@ proptest! {
             })
             .collect();
         let start = counters(&[(0, before[0].0, before[0].1), (1, before[1].0, before[1].1), (2, before[2].0, before[2].1)]);
-        let plan = decide_writes(&writes, start.clone(), HashMap::new()).expect("decided");
+        let plan = decide_writes(&writes, start.clone(), HashMap::new(), HashMap::new()).expect("decided");
         prop_assert_eq!(plan.outcomes.len(), writes.len());
         let mut deltas: Deltas = HashMap::new();
         let mut keys = std::collections::HashSet::new();
         for &i in &plan.taken {
             let w = &writes[i];
             let c = &w.consumption;
-            let user = *c.user_id.as_uuid();
+            let user = *c.account_id.as_uuid();
             let delta = deltas.entry(user).or_default();
             if is_hold(w) { delta.1 += i64::from(c.units.get()) } else { delta.0 += i64::from(c.units.get()) }
             let s = start[&user];
@@ -212,6 +218,122 @@ proptest! {
         prop_assert_eq!(plan.deltas, deltas);
         for (i, outcome) in plan.outcomes.iter().enumerate() {
             prop_assert_eq!(matches!(outcome, WriteOutcome::Consumed(_)), plan.taken.contains(&i));
+        }
+    }
+}
+
+/// The team of the tests below: account 9, whose members are users 0, 1 and 2.
+const TEAM: u8 = 9;
+
+/// `write` by member `who` of the team.
+fn team_write(n: u128, who: u8, units: u32, limit: Option<u32>, hold: bool) -> MeteredWrite {
+    let mut w = write(n, who, units, limit, None, hold);
+    w.consumption.account_id = AccountId::from_uuid(user(TEAM));
+    w
+}
+
+fn members(caps: &[(u8, Option<i64>, i64, i64)]) -> HashMap<MemberOf, MemberCounters> {
+    caps.iter()
+        .map(|&(who, cap, used, reserved)| ((user(TEAM), user(who)), MemberCounters { cap, used, reserved }))
+        .collect()
+}
+
+#[test]
+fn a_member_is_held_to_their_cap_and_the_pool_both_and_a_stranger_to_neither() {
+    let writes = [
+        team_write(1, 1, 2, Some(10), false), // member 1: 0 + 2 <= cap 3
+        team_write(2, 1, 2, Some(10), true),  // member 1: 2 + 2 > cap 3
+        team_write(3, 2, 5, Some(10), false), // member 2, uncapped: pool 2 + 5 <= 10
+        team_write(4, 2, 4, Some(10), false), // pool 7 + 4 > 10: the pool names itself first
+        team_write(5, 7, 1, Some(10), false), // user 7 is not a member
+    ];
+    let caps = members(&[(1, Some(3), 0, 0), (2, None, 0, 0)]);
+    let plan = decide_writes(&writes, counters(&[(TEAM, 0, 0)]), caps, HashMap::new()).expect("decided");
+    assert_eq!(
+        plan.outcomes,
+        [
+            WriteOutcome::Consumed(RunCount::new(2)),
+            WriteOutcome::MemberCapReached(RunCount::new(2)),
+            WriteOutcome::Consumed(RunCount::new(7)),
+            WriteOutcome::LimitReached(RunCount::new(7)),
+            WriteOutcome::NotAMember,
+        ]
+    );
+    assert_eq!(plan.deltas, HashMap::from([(user(TEAM), (7, 0))]));
+    assert_eq!(
+        plan.member_deltas,
+        HashMap::from([((user(TEAM), user(1)), (2, 0)), ((user(TEAM), user(2)), (5, 0))])
+    );
+}
+
+#[test]
+fn an_accounts_own_use_names_no_member_and_a_commit_gives_a_members_hold_back_to_both() {
+    let mut own = team_write(1, 0, 3, Some(10), false);
+    own.consumption.user_id = None;
+    let plan =
+        decide_writes(&[own], counters(&[(TEAM, 0, 0)]), HashMap::new(), HashMap::new()).expect("decided");
+    assert_eq!(plan.outcomes, [WriteOutcome::Consumed(RunCount::new(3))]);
+    assert!(plan.member_deltas.is_empty());
+
+    let mut held = reservation(1, 1, 5, ReservationStatus::Held);
+    held.account_id = AccountId::from_uuid(user(TEAM));
+    let found = HashMap::from([(held.id, held)]);
+    let plan = decide_commits(&[commit(1, Some(2), T0)], found).expect("decided");
+    assert_eq!(plan.deltas, HashMap::from([(user(TEAM), (2, -5))]));
+    assert_eq!(plan.member_deltas, HashMap::from([((user(TEAM), user(1)), (2, -5))]));
+}
+
+proptest! {
+    /// Members of one account racing in one batch (consumptions and holds mixed): the pool never
+    /// passes its limit, no member passes their cap, and both sets of deltas are exactly what
+    /// was taken.
+    #[test]
+    fn a_team_batch_never_passes_the_pool_or_a_cap(
+        batch in proptest::collection::vec((0u8..4, 1u32..5, any::<bool>()), 0..48),
+        limit in proptest::option::of(0u32..30),
+        caps in proptest::collection::vec(proptest::option::of(0i64..10), 3),
+        before in proptest::collection::vec((0i64..4, 0i64..4), 3),
+    ) {
+        let writes: Vec<MeteredWrite> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, &(who, units, hold))| team_write(i as u128, who, units, limit, hold))
+            .collect();
+        let pool_before: (i64, i64) = before.iter().fold((0, 0), |(u, r), (mu, mr)| (u + mu, r + mr));
+        let shares = members(&[
+            (0, caps[0], before[0].0, before[0].1),
+            (1, caps[1], before[1].0, before[1].1),
+            (2, caps[2], before[2].0, before[2].1),
+        ]);
+        let plan = decide_writes(&writes, counters(&[(TEAM, pool_before.0, pool_before.1)]), shares.clone(), HashMap::new())
+            .expect("decided");
+        let mut pool = 0i64;
+        let mut mine: HashMap<MemberOf, i64> = HashMap::new();
+        for &i in &plan.taken {
+            let c = &writes[i].consumption;
+            let member = (user(TEAM), *c.user_id.expect("a member").as_uuid());
+            let units = i64::from(c.units.get());
+            pool += units;
+            *mine.entry(member).or_default() += units;
+            let share = shares.get(&member);
+            prop_assert!(share.is_some(), "a stranger's write was taken");
+            let share = share.expect("checked");
+            if let Some(cap) = share.cap {
+                prop_assert!(share.used + share.reserved + mine[&member] <= cap, "a cap was passed");
+            }
+            if let Some(limit) = limit {
+                prop_assert!(pool_before.0 + pool_before.1 + pool <= i64::from(limit), "the pool was passed");
+            }
+        }
+        let took: i64 = plan.deltas.values().map(|(u, r)| u + r).sum();
+        prop_assert_eq!(took, pool);
+        let members_took: i64 = plan.member_deltas.values().map(|(u, r)| u + r).sum();
+        prop_assert_eq!(members_took, pool);
+        for (i, w) in writes.iter().enumerate() {
+            let stranger = !shares.contains_key(&(user(TEAM), *w.consumption.user_id.expect("a member").as_uuid()));
+            if stranger {
+                prop_assert_eq!(plan.outcomes[i], WriteOutcome::NotAMember);
+            }
         }
     }
 }

@@ -117,15 +117,6 @@ pub fn run_count(n: i64) -> Result<RunCount, sqlx::Error> {
     u32::try_from(n).map(RunCount::new).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-/// Which counter a metered write adds to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counter {
-    /// `runs_used`: a consumption.
-    Used,
-    /// `runs_reserved`: a hold.
-    Reserved,
-}
-
 /// What one metered write's transaction found (decided by `decide::decide_writes` in a batch).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
@@ -135,22 +126,24 @@ pub enum WriteOutcome {
     /// The key's earlier consumption was for another request.
     Mismatch,
     LimitReached(RunCount),
+    /// The user named is not a member of the account.
+    NotAMember,
+    /// The member's cap refuses (the pool had room): their use this period.
+    MemberCapReached(RunCount),
     Stale,
-    /// A concurrent request with the same idempotency key committed first: the write is tried
-    /// again in a fresh transaction, which sees the winner's row and replays it.
-    Raced,
 }
 
 impl WriteOutcome {
     /// What the write came to for the caller: `value` is what a consumption produced.
-    /// `Raced` (retried before it gets here) is reported as stale, which the use case retries.
     pub fn with_value<T>(self, value: T) -> Written<T> {
         match self {
             Self::Consumed(runs_used) => Written::Consumed { value, runs_used },
             Self::Replayed(original) => Written::Replayed(original),
             Self::Mismatch => Written::Mismatch,
             Self::LimitReached(runs_used) => Written::LimitReached(runs_used),
-            Self::Stale | Self::Raced => Written::Stale,
+            Self::NotAMember => Written::NotAMember,
+            Self::MemberCapReached(runs_used) => Written::MemberCapReached(runs_used),
+            Self::Stale => Written::Stale,
         }
     }
 }
@@ -163,6 +156,8 @@ pub enum Written<T> {
     Replayed(Uuid),
     Mismatch,
     LimitReached(RunCount),
+    NotAMember,
+    MemberCapReached(RunCount),
     Stale,
 }
 
@@ -174,6 +169,8 @@ impl<T> Written<T> {
             Self::Replayed(original) => ConsumeOutcome::Replayed { value: replay(original) },
             Self::Mismatch => ConsumeOutcome::KeyMismatch,
             Self::LimitReached(runs_used) => ConsumeOutcome::LimitReached { runs_used },
+            Self::NotAMember => ConsumeOutcome::NotAMember,
+            Self::MemberCapReached(runs_used) => ConsumeOutcome::MemberCapReached { runs_used },
             Self::Stale => ConsumeOutcome::StaleState,
         }
     }

@@ -4,12 +4,13 @@
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::{BillingLink, Trial};
 use tollgate_domain::{
-    CustomerId, Email, FullName, Period, PlanId, ProviderSubscriptionId, Role, RunCount, SessionId,
-    Subscription, SubscriptionId, SubscriptionParts, SubscriptionStatus, User, UserId,
+    Account, AccountId, AccountKind, AccountName, CustomerId, Email, FullName, Invitation, InvitationId,
+    MemberRole, Membership, Period, PlanId, ProviderSubscriptionId, Role, RunCount, SessionId, Subscription,
+    SubscriptionId, SubscriptionParts, SubscriptionStatus, User, UserId,
 };
 use tollgate_ports::{
-    AuditAction, AuditEntry, PasswordHash, RefreshTokenRecord, Reservation, ReservationStatus, ServiceKey,
-    Session, StoreError, UsageReason, UsageRecord, UserCredentials,
+    AccountMembership, AuditAction, AuditEntry, MemberUse, PasswordHash, RefreshTokenRecord, Reservation,
+    ReservationStatus, ServiceKey, Session, StoreError, UsageReason, UsageRecord, UserCredentials,
 };
 use uuid::Uuid;
 
@@ -110,7 +111,7 @@ impl UserRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SubscriptionRow {
     pub id: Uuid,
-    pub user_id: Uuid,
+    pub account_id: Uuid,
     pub plan: String,
     pub status: String,
     pub runs_used: i64,
@@ -139,7 +140,7 @@ impl SubscriptionRow {
     pub fn from_domain(s: &Subscription) -> Self {
         Self {
             id: *s.id().as_uuid(),
-            user_id: *s.user_id().as_uuid(),
+            account_id: *s.account_id().as_uuid(),
             plan: s.plan().as_str().to_owned(),
             status: s.status().as_str().to_owned(),
             runs_used: i64::from(s.runs_used().get()),
@@ -178,7 +179,7 @@ impl SubscriptionRow {
         };
         Ok(Subscription::from_parts(SubscriptionParts {
             id: SubscriptionId::from_uuid(self.id),
-            user_id: UserId::from_uuid(self.user_id),
+            account_id: AccountId::from_uuid(self.account_id),
             plan: self.plan.parse::<PlanId>().map_err(|_| corrupt("plan"))?,
             status: self.status.parse::<SubscriptionStatus>().map_err(|_| corrupt("status"))?,
             runs_used: RunCount::new(u32::try_from(self.runs_used).map_err(|_| corrupt("usage"))?),
@@ -210,8 +211,105 @@ impl SubscriptionRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub created_at: Ts,
+}
+
+impl AccountRow {
+    pub fn into_domain(self) -> Result<Account, StoreError> {
+        Ok(Account {
+            id: AccountId::from_uuid(self.id),
+            kind: self.kind.parse::<AccountKind>().map_err(|_| corrupt("account kind"))?,
+            name: AccountName::parse(&self.name).map_err(|_| corrupt("account name"))?,
+            created_at: self.created_at.0,
+        })
+    }
+}
+
+/// An account and the reader's role in it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AccountWithRole {
+    #[sqlx(flatten)]
+    pub account: AccountRow,
+    pub role: String,
+}
+
+impl AccountWithRole {
+    pub fn into_domain(self) -> Result<AccountMembership, StoreError> {
+        Ok(AccountMembership { account: self.account.into_domain()?, role: parse_role(&self.role)? })
+    }
+}
+
+/// A stored member role.
+pub fn parse_role(role: &str) -> Result<MemberRole, StoreError> {
+    role.parse::<MemberRole>().map_err(|_| corrupt("member role"))
+}
+
+/// A membership with its member's email and counters.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MemberRow {
+    pub account_id: Uuid,
+    pub user_id: Uuid,
+    pub role: String,
+    pub runs_cap: Option<i64>,
+    pub runs_used: i64,
+    pub runs_reserved: i64,
+    pub joined_at: Ts,
+    pub email: String,
+}
+
+impl MemberRow {
+    pub fn into_domain(self) -> Result<MemberUse, StoreError> {
+        let count = |n: i64| u32::try_from(n).map(RunCount::new).map_err(|_| corrupt("member runs"));
+        Ok(MemberUse {
+            membership: Membership {
+                account_id: AccountId::from_uuid(self.account_id),
+                user_id: UserId::from_uuid(self.user_id),
+                role: parse_role(&self.role)?,
+                runs_cap: self.runs_cap.map(count).transpose()?,
+                joined_at: self.joined_at.0,
+            },
+            email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
+            runs_used: count(self.runs_used)?,
+            runs_reserved: count(self.runs_reserved)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct InvitationRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub email: String,
+    pub role: String,
+    pub invited_by: Uuid,
+    pub created_at: Ts,
+    pub expires_at: Ts,
+    pub accepted_at: Option<Ts>,
+}
+
+impl InvitationRow {
+    pub fn into_domain(self) -> Result<Invitation, StoreError> {
+        Ok(Invitation {
+            id: InvitationId::from_uuid(self.id),
+            account_id: AccountId::from_uuid(self.account_id),
+            email: Email::parse(&self.email).map_err(|_| corrupt("email"))?,
+            role: parse_role(&self.role)?,
+            invited_by: UserId::from_uuid(self.invited_by),
+            created_at: self.created_at.0,
+            expires_at: self.expires_at.0,
+            accepted_at: self.accepted_at.map(|t| t.0),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRow {
     pub id: Uuid,
+    pub account_id: Uuid,
     pub user_id: Uuid,
     pub title: Option<String>,
     pub created_at: Ts,
@@ -221,6 +319,7 @@ impl SessionRow {
     pub fn into_domain(self) -> Session {
         Session {
             id: SessionId::from_uuid(self.id),
+            account_id: AccountId::from_uuid(self.account_id),
             user_id: UserId::from_uuid(self.user_id),
             title: self.title,
             created_at: self.created_at.0,
@@ -258,7 +357,8 @@ impl RefreshTokenRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct UsageRow {
     pub id: Uuid,
-    pub user_id: Uuid,
+    pub account_id: Uuid,
+    pub user_id: Option<Uuid>,
     pub units: i64,
     pub reason: String,
     pub idempotency_key: Option<String>,
@@ -271,7 +371,8 @@ impl UsageRow {
     pub fn into_domain(self) -> Result<UsageRecord, StoreError> {
         Ok(UsageRecord {
             id: self.id,
-            user_id: UserId::from_uuid(self.user_id),
+            account_id: AccountId::from_uuid(self.account_id),
+            user_id: self.user_id.map(UserId::from_uuid),
             units: u32::try_from(self.units).map_err(|_| corrupt("units"))?,
             reason: UsageReason::from_stored(self.reason),
             idempotency_key: self.idempotency_key,
@@ -285,7 +386,8 @@ impl UsageRow {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ReservationRow {
     pub id: Uuid,
-    pub user_id: Uuid,
+    pub account_id: Uuid,
+    pub user_id: Option<Uuid>,
     pub runs: i64,
     pub committed_runs: Option<i64>,
     pub status: String,
@@ -299,7 +401,8 @@ impl ReservationRow {
         let count = |n: i64| u32::try_from(n).map(RunCount::new).map_err(|_| corrupt("reservation runs"));
         Ok(Reservation {
             id: self.id,
-            user_id: UserId::from_uuid(self.user_id),
+            account_id: AccountId::from_uuid(self.account_id),
+            user_id: self.user_id.map(UserId::from_uuid),
             runs: count(self.runs)?,
             committed_runs: self.committed_runs.map(count).transpose()?,
             status: ReservationStatus::from_stored(&self.status)
@@ -317,7 +420,7 @@ impl ReservationRow {
 macro_rules! __select_reservation {
     ($tail:literal) => {
         concat!(
-            "SELECT id, user_id, runs, committed_runs, status, expires_at, created_at, updated_at FROM reservations ",
+            "SELECT id, account_id, user_id, runs, committed_runs, status, expires_at, created_at, updated_at FROM reservations ",
             $tail
         )
     };
@@ -363,7 +466,7 @@ macro_rules! __select_user {
 macro_rules! __select_subscription {
     ($tail:literal) => {
         concat!(
-            "SELECT id, user_id, plan, status, runs_used, runs_reserved, period_start, period_end, period_anchor, limit_override, \
+            "SELECT id, account_id, plan, status, runs_used, runs_reserved, period_start, period_end, period_anchor, limit_override, \
              runs_granted, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
              stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, \
              created_at, updated_at FROM subscriptions ",

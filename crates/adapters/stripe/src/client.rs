@@ -11,7 +11,7 @@ use stripe_checkout::checkout_session::{
 };
 use stripe_checkout::CheckoutSessionMode;
 use stripe_core::customer::CreateCustomer;
-use tollgate_domain::{CustomerId, UserId};
+use tollgate_domain::{AccountId, CustomerId, UserId};
 use tollgate_ports::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError};
 
 /// How long one Stripe call may take.
@@ -54,15 +54,19 @@ fn key(value: &str) -> Result<RequestStrategy, ProviderError> {
 
 #[async_trait]
 impl PaymentProvider for StripeProvider {
-    #[tracing::instrument(skip_all, fields(user_id = %user_id))]
+    #[tracing::instrument(skip_all, fields(account_id = %account_id))]
     async fn create_customer(
         &self,
+        account_id: AccountId,
         user_id: UserId,
         email: &str,
         name: &str,
         idempotency_key: &str,
     ) -> Result<CustomerId, ProviderError> {
-        let metadata = HashMap::from([("user_id".to_owned(), user_id.to_string())]);
+        let metadata = HashMap::from([
+            ("account_id".to_owned(), account_id.to_string()),
+            ("user_id".to_owned(), user_id.to_string()),
+        ]);
         let customer = CreateCustomer::new()
             .email(email)
             .name(name)
@@ -75,12 +79,13 @@ impl PaymentProvider for StripeProvider {
         Ok(CustomerId::new(customer.id.to_string()))
     }
 
-    #[tracing::instrument(skip_all, fields(user_id = %request.user_id, plan = %request.plan))]
+    #[tracing::instrument(skip_all, fields(account_id = %request.account_id, plan = %request.plan))]
     async fn create_checkout_session(
         &self,
         request: &CheckoutRequest,
     ) -> Result<CheckoutSession, ProviderError> {
         let metadata = HashMap::from([
+            ("account_id".to_owned(), request.account_id.to_string()),
             ("user_id".to_owned(), request.user_id.to_string()),
             ("plan".to_owned(), request.plan.as_str().to_owned()),
         ]);
@@ -92,7 +97,7 @@ impl PaymentProvider for StripeProvider {
         let session = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
             .customer(request.customer_id.as_str())
-            .client_reference_id(request.user_id.to_string())
+            .client_reference_id(request.account_id.to_string())
             .line_items(vec![item])
             .metadata(metadata)
             .subscription_data(subscription_data)

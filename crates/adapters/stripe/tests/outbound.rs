@@ -25,6 +25,11 @@ fn user() -> UserId {
     "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().expect("uuid")
 }
 
+/// An organisation the user belongs to.
+fn team() -> tollgate_domain::AccountId {
+    "0193a1b2-0000-7000-8000-00000000000a".parse().expect("uuid")
+}
+
 async fn provider(server: &MockServer) -> StripeProvider {
     StripeProvider::new("sk_test_tollgate", &server.uri()).expect("client")
 }
@@ -43,6 +48,7 @@ async fn the_customer_is_created_with_email_name_user_id_and_the_given_idempoten
     let id = provider(&server)
         .await
         .create_customer(
+            tollgate_domain::AccountId::personal(user()),
             user(),
             "ada@example.com",
             "Ada Lovelace",
@@ -55,6 +61,7 @@ async fn the_customer_is_created_with_email_name_user_id_and_the_given_idempoten
     assert_eq!(sent["email"], "ada@example.com");
     assert_eq!(sent["name"], "Ada Lovelace");
     assert_eq!(sent["metadata[user_id]"], user().to_string());
+    assert_eq!(sent["metadata[account_id]"], user().to_string(), "a personal account's id is its user's");
 }
 
 #[tokio::test]
@@ -68,6 +75,7 @@ async fn checkout_is_a_subscription_for_the_plans_price_tagged_with_the_user_and
         .mount(&server)
         .await;
     let request = CheckoutRequest {
+        account_id: team(),
         user_id: user(),
         customer_id: "cus_1".into(),
         plan: PlanId::Pro,
@@ -84,7 +92,9 @@ async fn checkout_is_a_subscription_for_the_plans_price_tagged_with_the_user_and
     let want = [
         ("mode", "subscription"),
         ("customer", "cus_1"),
-        ("client_reference_id", "67e55044-10b1-426f-9247-bb680e5fe0c8"),
+        ("client_reference_id", "0193a1b2-0000-7000-8000-00000000000a"),
+        ("metadata[account_id]", "0193a1b2-0000-7000-8000-00000000000a"),
+        ("subscription_data[metadata][account_id]", "0193a1b2-0000-7000-8000-00000000000a"),
         ("line_items[0][price]", "price_pro"),
         ("line_items[0][quantity]", "1"),
         ("metadata[user_id]", "67e55044-10b1-426f-9247-bb680e5fe0c8"),
@@ -135,7 +145,7 @@ async fn a_refusal_from_stripe_is_rejected_and_an_outage_is_unavailable() {
         .mount(&server)
         .await;
     let p = provider(&server).await;
-    match p.create_customer(user(), "a@b.co", "A", "k").await {
+    match p.create_customer(tollgate_domain::AccountId::personal(user()), user(), "a@b.co", "A", "k").await {
         Err(ProviderError::Rejected(message)) => assert!(message.contains("No such price"), "{message}"),
         other => panic!("{other:?}"),
     }
@@ -145,7 +155,9 @@ async fn a_refusal_from_stripe_is_rejected_and_an_outage_is_unavailable() {
     ));
     let unreachable = StripeProvider::new("sk_test", "http://127.0.0.1:9").expect("client");
     assert!(matches!(
-        unreachable.create_customer(user(), "a@b.co", "A", "k").await,
+        unreachable
+            .create_customer(tollgate_domain::AccountId::personal(user()), user(), "a@b.co", "A", "k")
+            .await,
         Err(ProviderError::Unavailable(_))
     ));
 }

@@ -97,7 +97,16 @@ async fn a_customer_created_through_the_adapter_exists_in_the_emulator() {
     let provider = StripeProvider::new("sk_test_local", &stripe.base).expect("client");
     let user: tollgate_domain::UserId = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().expect("uuid");
     let key = format!("customer-{user}");
-    let id = provider.create_customer(user, "ada@example.com", "Ada Lovelace", &key).await.expect("created");
+    let id = provider
+        .create_customer(
+            tollgate_domain::AccountId::personal(user),
+            user,
+            "ada@example.com",
+            "Ada Lovelace",
+            &key,
+        )
+        .await
+        .expect("created");
     assert!(id.starts_with("cus_"), "{id}");
     let stored = stripe.get(&format!("/v1/customers/{id}")).await;
     assert_eq!(stored["email"], "ada@example.com");

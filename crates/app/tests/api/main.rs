@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods, reason = "tests run on real time and make their own ids")]
 #![allow(clippy::expect_used, reason = "a test fails loudly on what it did not expect")]
 
+mod accounts;
 mod admin;
 mod auth;
 mod bad_input;

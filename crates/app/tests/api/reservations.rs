@@ -112,7 +112,14 @@ async fn the_sweep_expires_holds_of_users_who_never_come_back() {
     assert_eq!(app.services.reservations.sweep().await.expect("swept"), 1);
     assert_eq!(app.services.reservations.sweep().await.expect("swept"), 0, "each hold expires once");
     let user: tollgate_domain::UserId = ada.id.parse().unwrap();
-    let sub = app.store.ports().subs.get_by_user(user).await.unwrap().unwrap();
+    let sub = app
+        .store
+        .ports()
+        .subs
+        .get_by_account(tollgate_domain::AccountId::personal(user))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(sub.runs_reserved().get(), 0, "given back by the sweep, not by a read");
 }
 

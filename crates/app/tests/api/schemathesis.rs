@@ -50,7 +50,11 @@ async fn the_openapi_document_holds_against_schemathesis_with_every_phase_and_ch
     let account = app.register("schemathesis@example.com").await;
     let user: UserId = account.id.parse().expect("user id");
     let subs = app.store.ports().subs;
-    let mut sub = subs.get_by_user(user).await.expect("store").expect("subscription");
+    let mut sub = subs
+        .get_by_account(tollgate_domain::AccountId::personal(user))
+        .await
+        .expect("store")
+        .expect("subscription");
     let expected = sub.version();
     let effect =
         sub.set_plan_by_admin(PlanId::Enterprise, Some(RunLimit::Unlimited), sub.created_at()).expect("plan");

@@ -111,7 +111,11 @@ async fn consume_debits_any_cost_and_refuses_with_the_same_402_as_sessions() {
     assert_eq!(problem_body["subscription"]["monthly_agent_runs_limit"], 10);
     assert_eq!(app.subscription(&ada.access).await["monthly_agent_runs"], 7);
     // The usage record carries the caller's reason.
-    let shown = app.services.metering.check(ada.id.parse().unwrap(), tollgate_domain::RunCount::new(3)).await;
+    let shown = app
+        .services
+        .metering
+        .check(tollgate_ports::Payer::personal(ada.id.parse().unwrap()), tollgate_domain::RunCount::new(3))
+        .await;
     assert!(shown.is_ok(), "3 runs are still allowed");
 }
 

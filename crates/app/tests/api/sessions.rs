@@ -179,7 +179,7 @@ async fn an_unpaid_subscription_is_refused_as_inactive() {
     let ada = app.register("ada@example.com").await;
     let user: UserId = ada.id.parse().unwrap();
     let subs = app.store.ports().subs;
-    let sub = subs.get_by_user(user).await.unwrap().unwrap();
+    let sub = subs.get_by_account(tollgate_domain::AccountId::personal(user)).await.unwrap().unwrap();
     let mut parts = sub.parts();
     parts.status = SubscriptionStatus::Unpaid;
     parts.version += 1;

@@ -37,7 +37,11 @@ impl Billing {
         let customer = format!("cus_{}", &n[..14]);
         let user: UserId = account.id.parse().expect("user id");
         let subs = app.store.ports().subs;
-        let mut sub = subs.get_by_user(user).await.expect("store").expect("subscription");
+        let mut sub = subs
+            .get_by_account(tollgate_domain::AccountId::personal(user))
+            .await
+            .expect("store")
+            .expect("subscription");
         let expected = sub.version();
         let effect = sub.link_customer(&customer.as_str().into(), sub.created_at());
         subs.update(&sub, expected, effect).await.expect("linked");

@@ -1,6 +1,7 @@
 //! The admin repository: changes with their audit entries, user search.
 
 use time::Duration;
+use tollgate_domain::AccountId;
 use tollgate_domain::{PlanId, RunCount, UsageEffect};
 use tollgate_domain::{Role, UserId};
 use tollgate_ports::{AuditAction, AuditEntry, Page, UpdateSubscriptionError};
@@ -34,9 +35,9 @@ pub async fn an_admin_change_and_its_audit_entry_are_written_together_or_not_at_
     let err = s.admin.update_subscription_audited(&changed, 9, UsageEffect::Keep, &entry).await.unwrap_err();
     assert!(matches!(err, UpdateSubscriptionError::Conflict), "{err:?}");
     assert_eq!(s.admin.audit_log(Page { limit: 10, offset: 0 }).await.unwrap(), (vec![], 0));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(sub));
+    assert_eq!(s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap(), Some(sub));
     s.admin.update_subscription_audited(&changed, 0, UsageEffect::Keep, &entry).await.unwrap();
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(changed));
+    assert_eq!(s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap(), Some(changed));
     assert_eq!(s.admin.audit_log(Page { limit: 10, offset: 0 }).await.unwrap(), (vec![entry], 1));
 }
 

@@ -2,6 +2,7 @@
 
 use time::Duration;
 use tollgate_domain::plan::RunLimit;
+use tollgate_domain::AccountId;
 use tollgate_domain::RunCount;
 use tollgate_ports::{ConsumeOutcome, Consumption, IdempotencyKey, Page, SettleOutcome};
 
@@ -76,9 +77,10 @@ pub async fn metered_writes_arriving_together_are_decided_in_arrival_order(s: Su
     );
     assert_eq!(used_and_reserved(&s, ada).await, (2, 1));
     assert_eq!(used_and_reserved(&s, bob).await, (2, 2));
-    assert_eq!(s.usage.list(ada, 10).await.unwrap().len(), 2);
-    assert_eq!(s.usage.list(bob, 10).await.unwrap().len(), 2);
-    let (sessions, total) = s.sessions.list(bob, Page { limit: 10, offset: 0 }).await.unwrap();
+    assert_eq!(s.usage.list(AccountId::personal(ada), 10).await.unwrap().len(), 2);
+    assert_eq!(s.usage.list(AccountId::personal(bob), 10).await.unwrap().len(), 2);
+    let (sessions, total) =
+        s.sessions.list(bob, AccountId::personal(bob), Page { limit: 10, offset: 0 }).await.unwrap();
     assert_eq!((sessions, total), (vec![paid], 1));
 }
 
@@ -102,8 +104,11 @@ pub async fn a_metered_write_that_fails_fails_alone(s: Subject) {
         }
     }
     assert_eq!(used_and_reserved(&s, ada.id).await, (7, 0));
-    assert_eq!(s.usage.list(ada.id, 10).await.unwrap().len(), 7);
-    assert_eq!(s.sessions.list(ada.id, Page { limit: 10, offset: 0 }).await.unwrap().1, 8);
+    assert_eq!(s.usage.list(AccountId::personal(ada.id), 10).await.unwrap().len(), 7);
+    assert_eq!(
+        s.sessions.list(ada.id, AccountId::personal(ada.id), Page { limit: 10, offset: 0 }).await.unwrap().1,
+        8
+    );
 }
 
 /// Commits queued together (the store may settle them in one transaction) are each settled as if
@@ -176,6 +181,6 @@ pub async fn reservation_commits_arriving_together_are_settled_in_arrival_order(
         let usage = s.usage.clone();
         async move { usage.list(user, 10).await.unwrap().iter().map(|r| r.units).collect::<Vec<_>>() }
     };
-    assert_eq!(charged(ada.id).await, [2]);
-    assert_eq!(charged(bob.id).await, [4]);
+    assert_eq!(charged(AccountId::personal(ada.id)).await, [2]);
+    assert_eq!(charged(AccountId::personal(bob.id)).await, [4]);
 }

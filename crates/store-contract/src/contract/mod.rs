@@ -2,6 +2,7 @@
 //! against each store (`contract_suite!`).
 #![allow(clippy::unwrap_used, reason = "contract tests fail loudly")]
 
+mod accounts;
 mod admin;
 mod group_commit;
 mod housekeeping;
@@ -11,6 +12,7 @@ mod subscriptions;
 mod usage;
 mod users;
 
+pub use accounts::*;
 pub use admin::*;
 pub use group_commit::*;
 pub use housekeeping::*;

@@ -2,6 +2,7 @@
 
 use time::Duration;
 use tollgate_domain::plan::RunLimit;
+use tollgate_domain::AccountId;
 use tollgate_domain::RunCount;
 use tollgate_ports::{ConsumeOutcome, Consumption, ReservationStatus, SettleOutcome};
 
@@ -25,7 +26,7 @@ pub async fn a_hold_counts_against_the_limit_and_a_commit_charges_only_what_it_c
         matches!(&done, SettleOutcome::Done(r) if r.status == ReservationStatus::Committed && r.committed_runs == Some(RunCount::new(2)))
     );
     assert_eq!(used_and_reserved(&s, user.id).await, (2, 0));
-    let records = s.usage.list(user.id, 10).await.unwrap();
+    let records = s.usage.list(AccountId::personal(user.id), 10).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].units, records[0].resource_id), (2, Some(first.record_id)));
     // Settled once: a repeat is `Already`, a release `Conflict`, more than held `TooManyRuns`.
@@ -68,7 +69,7 @@ pub async fn an_expired_hold_comes_back_once_whoever_expires_it(s: Subject) {
     let (x, y, z) = tokio::join!(
         s.reservations.expire_due(at),
         s.reservations.expire_due(at),
-        s.subs.expire_holds(user.id, at)
+        s.subs.expire_holds(AccountId::personal(user.id), at)
     );
     let expired = x.unwrap() + y.unwrap();
     assert_eq!(expired + u64::from(z.unwrap().min(1)), 1, "one hold expired once");

@@ -2,6 +2,7 @@
 
 use time::Duration;
 use tollgate_domain::plan::RunLimit;
+use tollgate_domain::AccountId;
 use tollgate_domain::{RunCount, SessionId};
 use tollgate_ports::{ConsumeOutcome, Page};
 
@@ -15,7 +16,7 @@ pub async fn a_metered_session_is_created_with_its_usage_record(s: Subject) {
     let outcome = s.sessions.create_metered(&new, &c).await.unwrap();
     assert_eq!(outcome, ConsumeOutcome::Consumed { value: new.clone(), runs_used: RunCount::new(1) });
     assert_eq!(s.sessions.get(user.id, new.id).await.unwrap(), Some(new.clone()));
-    let records = s.usage.list(user.id, 10).await.unwrap();
+    let records = s.usage.list(AccountId::personal(user.id), 10).await.unwrap();
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].resource_id, Some(*new.id.as_uuid()));
     assert_eq!(records[0].id, c.record_id);
@@ -35,7 +36,14 @@ pub async fn a_refused_metered_session_is_not_created(s: Subject) {
     let stale = session(user.id, "c", T0);
     let outcome = s.sessions.create_metered(&stale, &consumption(user.id, 9, TEN, None)).await.unwrap();
     assert_eq!(outcome, ConsumeOutcome::StaleState);
-    assert_eq!(s.sessions.list(user.id, Page { limit: 10, offset: 0 }).await.unwrap().1, 1);
+    assert_eq!(
+        s.sessions
+            .list(user.id, AccountId::personal(user.id), Page { limit: 10, offset: 0 })
+            .await
+            .unwrap()
+            .1,
+        1
+    );
 }
 
 pub async fn a_replayed_metered_session_returns_the_original(s: Subject) {
@@ -50,7 +58,10 @@ pub async fn a_replayed_metered_session_returns_the_original(s: Subject) {
     assert!(s.sessions.delete(user.id, original.id).await.unwrap());
     let outcome = s.sessions.create_metered(&retry, &consumption(user.id, 0, TEN, Some("k"))).await.unwrap();
     assert_eq!(outcome, ConsumeOutcome::Replayed { value: None });
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(1)
+    );
 }
 
 pub async fn sessions_are_listed_newest_first_in_pages_and_only_to_their_owner(s: Subject) {
@@ -62,12 +73,17 @@ pub async fn sessions_are_listed_newest_first_in_pages_and_only_to_their_owner(s
         s.sessions.create_metered(&new, &consumption(ada.id, 0, TEN, None)).await.unwrap();
         made.push(new);
     }
-    let (page, total) = s.sessions.list(ada.id, Page { limit: 2, offset: 0 }).await.unwrap();
+    let (page, total) =
+        s.sessions.list(ada.id, AccountId::personal(ada.id), Page { limit: 2, offset: 0 }).await.unwrap();
     assert_eq!(total, 5);
     assert_eq!(page.iter().map(|x| x.title.clone().unwrap()).collect::<Vec<_>>(), ["s4", "s3"]);
-    let (page, _) = s.sessions.list(ada.id, Page { limit: 2, offset: 4 }).await.unwrap();
+    let (page, _) =
+        s.sessions.list(ada.id, AccountId::personal(ada.id), Page { limit: 2, offset: 4 }).await.unwrap();
     assert_eq!(page.iter().map(|x| x.title.clone().unwrap()).collect::<Vec<_>>(), ["s0"]);
-    assert_eq!(s.sessions.list(bob.id, Page { limit: 10, offset: 0 }).await.unwrap(), (vec![], 0));
+    assert_eq!(
+        s.sessions.list(bob.id, AccountId::personal(bob.id), Page { limit: 10, offset: 0 }).await.unwrap(),
+        (vec![], 0)
+    );
     // Another user's session: not found, not deletable.
     assert_eq!(s.sessions.get(bob.id, made[0].id).await.unwrap(), None);
     assert!(!s.sessions.delete(bob.id, made[0].id).await.unwrap());
@@ -81,8 +97,11 @@ pub async fn an_unmetered_session_is_created_without_counting(s: Subject) {
     let new = session(user.id, "free of charge", T0);
     s.sessions.create(&new).await.unwrap();
     assert_eq!(s.sessions.get(user.id, new.id).await.unwrap(), Some(new));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::ZERO);
-    assert!(s.usage.list(user.id, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::ZERO
+    );
+    assert!(s.usage.list(AccountId::personal(user.id), 10).await.unwrap().is_empty());
 }
 
 pub async fn concurrent_metered_creates_make_exactly_the_allowed_sessions(s: Subject) {
@@ -103,5 +122,12 @@ pub async fn concurrent_metered_creates_make_exactly_the_allowed_sessions(s: Sub
         }
     }
     assert_eq!(created, 10);
-    assert_eq!(s.sessions.list(user.id, Page { limit: 100, offset: 0 }).await.unwrap().1, 10);
+    assert_eq!(
+        s.sessions
+            .list(user.id, AccountId::personal(user.id), Page { limit: 100, offset: 0 })
+            .await
+            .unwrap()
+            .1,
+        10
+    );
 }

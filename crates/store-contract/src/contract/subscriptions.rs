@@ -3,6 +3,7 @@
 use time::Duration;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::Trial;
+use tollgate_domain::AccountId;
 use tollgate_domain::{Period, PlanId, RunCount, SubscriptionStatus, UsageEffect};
 use tollgate_ports::{RecordOutcome, SubscriptionChange, UpdateSubscriptionError};
 
@@ -32,13 +33,13 @@ pub async fn every_subscription_field_round_trips(s: Subject) {
         p.updated_at = T0 + Duration::hours(1);
     });
     s.subs.update(&sub, 0, UsageEffect::Keep).await.unwrap();
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(sub.clone()));
+    assert_eq!(s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap(), Some(sub.clone()));
     let sub = with(&sub, |p| {
         p.runs_limit_override = Some(RunLimit::limited(25_000));
         p.version = 2;
     });
     s.subs.update(&sub, 1, UsageEffect::Keep).await.unwrap();
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(sub.clone()));
+    assert_eq!(s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap(), Some(sub.clone()));
     assert_eq!(s.subs.find_by_customer(&"cus_1".into()).await.unwrap(), Some(sub.clone()));
     assert_eq!(s.subs.find_by_provider_subscription(&"sub_1".into()).await.unwrap(), Some(sub));
 }
@@ -51,7 +52,10 @@ pub async fn an_update_is_a_compare_and_set_on_the_version(s: Subject) {
     });
     let err = s.subs.update(&sub, 7, UsageEffect::Keep).await.unwrap_err();
     assert!(matches!(err, UpdateSubscriptionError::Conflict));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan(), PlanId::Free);
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().plan(),
+        PlanId::Free
+    );
     s.subs.update(&sub, 0, UsageEffect::Keep).await.unwrap();
     // The same expected version again: someone already moved it on.
     assert!(matches!(
@@ -71,12 +75,18 @@ pub async fn an_update_keeps_the_counter_unless_it_resets_it(s: Subject) {
         p.version = 1;
     });
     s.subs.update(&sub, 0, UsageEffect::Keep).await.unwrap();
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(3));
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(3)
+    );
     let sub = with(&sub, |p| {
         p.version = 2;
     });
     s.subs.update(&sub, 1, UsageEffect::Reset).await.unwrap();
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::ZERO);
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::ZERO
+    );
 }
 
 pub async fn concurrent_rollovers_open_the_next_period_once(s: Subject) {
@@ -106,7 +116,7 @@ pub async fn concurrent_rollovers_open_the_next_period_once(s: Subject) {
     assert_eq!(opened, 1);
     // The winner reset the counter; consumption on the new version counts from zero, once.
     s.usage.consume(&consumption(user.id, 1, TEN, None)).await.unwrap();
-    let now = s.subs.get_by_user(user.id).await.unwrap().unwrap();
+    let now = s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap();
     assert_eq!((now.version(), now.runs_used()), (1, RunCount::new(1)));
     assert!(now.period().contains(later));
 }
@@ -122,7 +132,10 @@ pub async fn an_event_and_its_change_are_recorded_together_once(s: Subject) {
     assert!(!s.inbox.contains("evt_1").await.unwrap());
     assert_eq!(s.inbox.record(&entry("evt_1"), Some(change.clone())).await.unwrap(), RecordOutcome::Recorded);
     assert!(s.inbox.contains("evt_1").await.unwrap());
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan(), PlanId::Pro);
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().plan(),
+        PlanId::Pro
+    );
     // The same event again changes nothing, even with a change that would apply.
     let other = sub.clone();
     let other = with(&other, |p| {
@@ -131,7 +144,10 @@ pub async fn an_event_and_its_change_are_recorded_together_once(s: Subject) {
     });
     let again = SubscriptionChange { subscription: other, expected_version: 1, usage: UsageEffect::Keep };
     assert_eq!(s.inbox.record(&entry("evt_1"), Some(again)).await.unwrap(), RecordOutcome::Duplicate);
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().plan(), PlanId::Pro);
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().plan(),
+        PlanId::Pro
+    );
     assert_eq!(s.inbox.record(&entry("evt_2"), None).await.unwrap(), RecordOutcome::Recorded);
 }
 

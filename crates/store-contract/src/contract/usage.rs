@@ -2,6 +2,7 @@
 
 use time::Duration;
 use tollgate_domain::plan::RunLimit;
+use tollgate_domain::AccountId;
 use tollgate_domain::{RunCount, UsageEffect};
 use tollgate_ports::{
     ConsumeOutcome, Consumption, IdempotencyKey, RefundOutcome, SettleOutcome, UsageReason,
@@ -21,7 +22,7 @@ pub async fn consumption_counts_up_to_the_limit_and_no_further(s: Subject) {
     }
     let refused = s.usage.consume(&consumption(user.id, 0, limit, None)).await.unwrap();
     assert_eq!(refused, ConsumeOutcome::LimitReached { runs_used: RunCount::new(2) });
-    let records = s.usage.list(user.id, 10).await.unwrap();
+    let records = s.usage.list(AccountId::personal(user.id), 10).await.unwrap();
     assert_eq!(records.len(), 2);
     assert!(records.iter().all(|r| r.units == 1
         && r.reason == UsageReason::Route("POST /test".into())
@@ -41,8 +42,11 @@ pub async fn a_consumption_decided_on_an_old_version_writes_nothing(s: Subject) 
     let (user, _) = registered(&s, "ada@example.com").await;
     let outcome = s.usage.consume(&consumption(user.id, 5, TEN, None)).await.unwrap();
     assert_eq!(outcome, ConsumeOutcome::StaleState);
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::ZERO);
-    assert!(s.usage.list(user.id, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::ZERO
+    );
+    assert!(s.usage.list(AccountId::personal(user.id), 10).await.unwrap().is_empty());
 }
 
 pub async fn a_repeated_idempotency_key_replays_without_counting(s: Subject) {
@@ -60,7 +64,10 @@ pub async fn a_repeated_idempotency_key_replays_without_counting(s: Subject) {
         s.usage.consume(&refused).await.unwrap(),
         ConsumeOutcome::Replayed { value: Some(first.record_id) }
     );
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(1)
+    );
     // Keys are per user.
     let (other, _) = registered(&s, "bob@example.com").await;
     let theirs = consumption(other.id, 0, TEN, Some("key-1"));
@@ -84,7 +91,10 @@ pub async fn an_idempotency_key_with_another_fingerprint_is_a_mismatch(s: Subjec
     // A key without a fingerprint (stored before fingerprints) matches any request.
     let bare = consumption(user.id, 0, TEN, Some("key-1"));
     assert!(matches!(s.usage.consume(&bare).await.unwrap(), ConsumeOutcome::Replayed { .. }));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(1)
+    );
 }
 
 pub async fn a_refund_gives_the_runs_back_once(s: Subject) {
@@ -95,8 +105,11 @@ pub async fn a_refund_gives_the_runs_back_once(s: Subject) {
     assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded { runs: 1 });
     assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::AlreadyRefunded);
     assert_eq!(s.usage.refund(id()).await.unwrap(), RefundOutcome::NotFound);
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
-    let records = s.usage.list(user.id, 10).await.unwrap();
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(1)
+    );
+    let records = s.usage.list(AccountId::personal(user.id), 10).await.unwrap();
     assert_eq!(records.iter().filter(|r| r.refunded).count(), 1);
 }
 
@@ -109,7 +122,10 @@ pub async fn a_refund_after_the_period_rolled_over_leaves_the_new_counter_alone(
     s.subs.update(&sub, 0, UsageEffect::Reset).await.unwrap();
     s.usage.consume(&consumption(user.id, 1, TEN, None)).await.unwrap();
     assert_eq!(s.usage.refund(c.record_id).await.unwrap(), RefundOutcome::Refunded { runs: 1 });
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(1)
+    );
 }
 
 pub async fn sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten(s: Subject) {
@@ -133,8 +149,11 @@ pub async fn sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_
         }
     }
     assert_eq!((consumed, refused), (10, 54));
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(10));
-    assert_eq!(s.usage.list(user.id, 100).await.unwrap().len(), 10);
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(10)
+    );
+    assert_eq!(s.usage.list(AccountId::personal(user.id), 100).await.unwrap().len(), 10);
 }
 
 pub async fn concurrent_requests_with_one_key_count_once(s: Subject) {
@@ -154,7 +173,10 @@ pub async fn concurrent_requests_with_one_key_count_once(s: Subject) {
         }
     }
     assert_eq!(consumed, 1);
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap().unwrap().runs_used(), RunCount::new(1));
+    assert_eq!(
+        s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap().unwrap().runs_used(),
+        RunCount::new(1)
+    );
 }
 
 /// SPEC §12.1: a key whose charge was refunded, or whose hold was released or expired, no longer

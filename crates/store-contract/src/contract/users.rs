@@ -1,6 +1,7 @@
 //! Users, their refresh tokens and service keys.
 
 use time::Duration;
+use tollgate_domain::AccountId;
 use tollgate_domain::Email;
 use tollgate_ports::{
     AuditAction, AuditEntry, CreateServiceKeyError, CreateUserError, Page, RotateOutcome, ServiceKey,
@@ -23,7 +24,7 @@ pub async fn a_user_is_created_with_their_subscription(s: Subject) {
     assert_eq!(by_email, Some(user.clone()));
     let creds = s.users.find_credentials(&user.email).await.unwrap().unwrap();
     assert_eq!(creds.password_hash, hash());
-    assert_eq!(s.subs.get_by_user(user.id).await.unwrap(), Some(sub));
+    assert_eq!(s.subs.get_by_account(AccountId::personal(user.id)).await.unwrap(), Some(sub));
     assert_eq!(s.users.find_by_email(&Email::parse("nobody@example.com").unwrap()).await.unwrap(), None);
 }
 
@@ -32,13 +33,13 @@ pub async fn a_taken_email_is_refused_and_nothing_is_written(s: Subject) {
     let second = user("ada@example.com");
     let sub = tollgate_domain::Subscription::new_free(
         tollgate_domain::SubscriptionId::from_uuid(id()),
-        second.id,
+        tollgate_domain::AccountId::personal(second.id),
         T0,
     );
     let err = s.users.create(&second, &hash(), &sub).await.unwrap_err();
     assert!(matches!(err, CreateUserError::DuplicateEmail), "{err:?}");
     assert_eq!(s.users.find_by_id(second.id).await.unwrap(), None);
-    assert_eq!(s.subs.get_by_user(second.id).await.unwrap(), None);
+    assert_eq!(s.subs.get_by_account(AccountId::personal(second.id)).await.unwrap(), None);
 }
 
 pub async fn concurrent_registrations_of_one_email_make_one_user(s: Subject) {
@@ -50,7 +51,7 @@ pub async fn concurrent_registrations_of_one_email_make_one_user(s: Subject) {
                 let u = user(email);
                 let sub = tollgate_domain::Subscription::new_free(
                     tollgate_domain::SubscriptionId::from_uuid(id()),
-                    u.id,
+                    tollgate_domain::AccountId::personal(u.id),
                     T0,
                 );
                 users.create(&u, &hash(), &sub).await

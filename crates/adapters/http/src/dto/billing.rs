@@ -64,6 +64,11 @@ impl From<&PlanCatalog> for PlansResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SubscriptionView {
     pub id: Uuid,
+    /// The account it belongs to (SPEC §13).
+    pub account_id: Uuid,
+    /// The account's id again, under its name from before accounts (for a personal account it
+    /// is its user's id); read `account_id`.
+    #[schema(deprecated)]
     pub user_id: Uuid,
     pub plan: String,
     pub status: String,
@@ -91,7 +96,8 @@ impl SubscriptionView {
         let limit = s.runs_limit(catalog);
         Self {
             id: *s.id().as_uuid(),
-            user_id: *s.user_id().as_uuid(),
+            account_id: *s.account_id().as_uuid(),
+            user_id: *s.account_id().as_uuid(),
             plan: s.plan().as_str().to_owned(),
             status: s.status().as_str().to_owned(),
             monthly_agent_runs: s.runs_used().get(),

@@ -1,6 +1,7 @@
 //! Wire shapes, kept apart from domain types, one module per resource like `routes/`.
 //! Timestamps are RFC 3339 UTC.
 
+mod accounts;
 mod admin;
 mod auth;
 mod billing;
@@ -9,6 +10,7 @@ mod sessions;
 mod usage_history;
 mod wire;
 
+pub use accounts::*;
 pub use admin::*;
 pub use auth::*;
 pub use billing::*;

@@ -10,9 +10,16 @@ use uuid::Uuid;
 
 use super::wire::{rfc3339, whole_number};
 
+/// An id that, when the field is there, is one (`null` is not an id).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Uuid>, D::Error> {
+    Uuid::deserialize(deserializer).map(Some)
+}
+
 /// The quota as the service API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ServiceQuotaView {
+    /// The account whose pool this is.
+    pub account_id: Uuid,
     pub plan: String,
     pub status: String,
     pub monthly_agent_runs: u32,
@@ -28,6 +35,7 @@ pub struct ServiceQuotaView {
 impl From<&QuotaSnapshot> for ServiceQuotaView {
     fn from(q: &QuotaSnapshot) -> Self {
         Self {
+            account_id: *q.account_id.as_uuid(),
             plan: q.plan.as_str().to_owned(),
             status: q.status.as_str().to_owned(),
             monthly_agent_runs: q.runs_used.get(),
@@ -41,7 +49,15 @@ impl From<&QuotaSnapshot> for ServiceQuotaView {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct UsageCheckRequest {
-    pub user_id: Uuid,
+    /// The user: alone, their personal account pays; with `account_id`, a member's use of it
+    /// (their cap applied, 403 `NOT_A_MEMBER` if they are not one). One of the two is required.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Uuid, nullable = false)]
+    pub user_id: Option<Uuid>,
+    /// The account that pays (alone: the account's own use, no member's cap).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Uuid, nullable = false)]
+    pub account_id: Option<Uuid>,
     /// Runs the caller is about to spend (default 1).
     #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "whole_number")]
@@ -60,7 +76,15 @@ pub struct UsageCheckResponse {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct UsageConsumeRequest {
-    pub user_id: Uuid,
+    /// The user: alone, their personal account pays; with `account_id`, a member's use of it
+    /// (their cap applied, 403 `NOT_A_MEMBER` if they are not one). One of the two is required.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Uuid, nullable = false)]
+    pub user_id: Option<Uuid>,
+    /// The account that pays (alone: the account's own use, no member's cap).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Uuid, nullable = false)]
+    pub account_id: Option<Uuid>,
     /// Runs to consume (default 1).
     #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "whole_number")]
@@ -92,7 +116,15 @@ pub struct UsageRefundResponse {
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct ReserveRequest {
-    pub user_id: Uuid,
+    /// The user: alone, their personal account pays; with `account_id`, a member's use of it
+    /// (their cap applied, 403 `NOT_A_MEMBER` if they are not one). One of the two is required.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Uuid, nullable = false)]
+    pub user_id: Option<Uuid>,
+    /// The account that pays (alone: the account's own use, no member's cap).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Uuid, nullable = false)]
+    pub account_id: Option<Uuid>,
     /// Runs to hold (default 1).
     #[schema(minimum = 1, maximum = 1000000)]
     #[serde(default, deserialize_with = "whole_number")]
@@ -115,7 +147,10 @@ pub struct CommitRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReservationView {
     pub id: Uuid,
-    pub user_id: Uuid,
+    /// The account whose pool holds the runs.
+    pub account_id: Uuid,
+    /// The member it holds for; `null` for the account's own use.
+    pub user_id: Option<Uuid>,
     /// Runs held.
     pub runs: u32,
     /// Runs charged by the commit.
@@ -131,7 +166,8 @@ impl ReservationView {
     pub fn new(r: &Reservation, now: OffsetDateTime) -> Self {
         Self {
             id: r.id,
-            user_id: *r.user_id.as_uuid(),
+            account_id: *r.account_id.as_uuid(),
+            user_id: r.user_id.map(|u| *u.as_uuid()),
             runs: r.runs.get(),
             committed_runs: r.committed_runs.map(|n| n.get()),
             status: r.status_at(now).as_str(),

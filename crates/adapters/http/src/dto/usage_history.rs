@@ -18,6 +18,9 @@ pub struct UsageQuery {
     /// `day` (UTC days, the default) or `period` (the subscription's monthly periods).
     #[param(pattern = "^(day|period)$")]
     pub granularity: Option<String>,
+    /// One member's use only (owners and admins may name anyone; a member, themselves).
+    #[param(format = Uuid)]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,6 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use tollgate_domain::subscription::TrialError;
+use tollgate_usecases::accounts::Acting;
 use tollgate_usecases::billing::{ActivateTrialError, CheckoutError, PortalError};
 
 use super::form::{action, page_origin, page_query, read_form, see_other, signed_in, ActionForm};
@@ -37,7 +38,7 @@ pub(super) async fn trial(
         Ok(found) => found,
         Err(res) => return res,
     };
-    match state.services.billing.activate_trial(user.id).await {
+    match state.services.billing.activate_trial(&Acting::personal(user.id)).await {
         Ok(_) => see_other("/account/billing?notice=trial"),
         Err(ActivateTrialError::Unavailable(reason)) => see_other(match reason {
             TrialError::AlreadyUsed => "/account/billing?error=trial_used",
@@ -73,7 +74,12 @@ pub(super) async fn checkout(
         tollgate_usecases::redirect::CHECKOUT_SESSION_ID
     );
     let cancel = format!("{origin}/account/billing?notice=cancelled");
-    match state.services.billing.start_checkout(user.id, &plan, Some(&success), Some(&cancel)).await {
+    match state
+        .services
+        .billing
+        .start_checkout(&Acting::personal(user.id), &plan, Some(&success), Some(&cancel))
+        .await
+    {
         Ok(session) => see_other(&session.url),
         Err(e) => see_other(match e {
             CheckoutError::InvalidPlan => "/account/billing?error=plan",
@@ -105,7 +111,7 @@ pub(super) async fn portal(
         Err(res) => return res,
     };
     let back = format!("{}/account/billing", page_origin(&req, &state));
-    match state.services.billing.open_portal(user.id, Some(&back)).await {
+    match state.services.billing.open_portal(&Acting::personal(user.id), Some(&back)).await {
         Ok(url) => see_other(&url),
         Err(e) => see_other(match e {
             PortalError::NoBillingAccount => "/account/billing?error=no_billing_account",

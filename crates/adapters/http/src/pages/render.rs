@@ -128,7 +128,11 @@ fn percent(part: u32, whole: u32) -> u32 {
 impl BillingView {
     pub async fn load(state: &AppState, user: &User, query: &PageQuery) -> Result<Self, String> {
         let services = &state.services;
-        let sub = services.billing.subscription(user.id).await.map_err(|e| format!("{e:?}"))?;
+        let sub = services
+            .billing
+            .subscription(tollgate_domain::AccountId::personal(user.id))
+            .await
+            .map_err(|e| format!("{e:?}"))?;
         let catalog = services.billing.catalog();
         let limit = sub.runs_limit(catalog).as_option();
         let (used, reserved) = (sub.runs_used().get(), sub.runs_reserved().get());
@@ -136,7 +140,13 @@ impl BillingView {
         let today = now.replace_time(time::Time::MIDNIGHT);
         let buckets = services
             .usage_history
-            .history(user.id, today - time::Duration::days(29), now, Granularity::Day)
+            .history(
+                tollgate_domain::AccountId::personal(user.id),
+                None,
+                today - time::Duration::days(29),
+                now,
+                Granularity::Day,
+            )
             .await
             .map_err(|e| format!("{e:?}"))?;
         let used_percent = limit.map_or(0, |l| percent(used, l));

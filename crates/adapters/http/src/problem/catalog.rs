@@ -2,9 +2,11 @@
 //! HTTP answers.
 
 use actix_web::http::StatusCode;
+use tollgate_domain::account::InvitationError;
 use tollgate_domain::quota::{QuotaSnapshot, Refusal};
 use tollgate_domain::subscription::TrialError;
 use tollgate_ports::{ProviderError, WebhookError};
+use tollgate_usecases::accounts::AccountError;
 use tollgate_usecases::auth::{LoginError, MeError, RefreshError, RegisterError};
 use tollgate_usecases::billing::{ActivateTrialError, CheckoutError, PortalError, SubscriptionError};
 use tollgate_usecases::metering::MeterError;
@@ -12,7 +14,7 @@ use tollgate_usecases::webhooks::HandleWebhookError;
 use tollgate_usecases::Failure;
 
 use super::code::ErrorCode;
-use super::ApiError;
+use super::{ApiError, FieldError};
 use crate::dto::QuotaView;
 
 impl From<Failure> for ApiError {
@@ -82,6 +84,7 @@ impl From<SubscriptionError> for ApiError {
     fn from(e: SubscriptionError) -> Self {
         match e {
             SubscriptionError::NotFound => ApiError::not_found(),
+            SubscriptionError::RoleRequired => role_required(),
             SubscriptionError::Failure(f) => f.into(),
         }
     }
@@ -189,6 +192,7 @@ pub fn refusal_code(reason: Refusal) -> ErrorCode {
     match reason {
         Refusal::LimitReached => ErrorCode::SubscriptionLimitReached,
         Refusal::Inactive => ErrorCode::SubscriptionInactive,
+        Refusal::MemberCap => ErrorCode::MemberCapReached,
     }
 }
 
@@ -220,8 +224,17 @@ pub fn refused(reason: Refusal, quota: &QuotaSnapshot) -> ApiError {
                 quota.status
             ),
         ),
+        Refusal::MemberCap => (
+            ErrorCode::MemberCapReached,
+            format!(
+                "Your own cap of this account's runs for this period is used. It resets at {}; an owner or \
+                 admin of the account can raise it.",
+                view.resets_at_text(),
+            ),
+        ),
     };
     let problem = ApiError::new(StatusCode::PAYMENT_REQUIRED, code, detail)
+        .with_account(quota.account_id)
         .with_subscription(serde_json::to_value(&view).unwrap_or_default());
     crate::headers::rate_limit_headers(quota)
         .into_iter()
@@ -238,12 +251,77 @@ impl From<MeterError> for ApiError {
                 ErrorCode::UserNotFound,
                 "There is no user with this id.",
             ),
+            MeterError::NotAMember => not_a_member(),
             MeterError::KeyMismatch => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::IdempotencyKeyMismatch,
                 "This Idempotency-Key was already used with a different request; use a new key.",
             ),
             MeterError::Failure(f) => f.into(),
+        }
+    }
+}
+
+/// 403: the account named is not the caller's (nothing about it is said).
+pub fn not_a_member() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::NotAMember,
+        "You are not a member of this account. Name one of your accounts in X-Tollgate-Account (GET /api/v1/accounts lists them), or leave the header out for your personal account.",
+    )
+}
+
+/// 403: the caller's role in the account does not allow the change.
+pub fn role_required() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::RoleRequired,
+        "Your role in this account does not allow this: owners and admins manage members and billing, and only owners make or unmake owners.",
+    )
+}
+
+impl From<AccountError> for ApiError {
+    fn from(e: AccountError) -> Self {
+        match e {
+            AccountError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::AccountNotFound,
+                "There is no such account, or no such member of it.",
+            ),
+            AccountError::NotAMember => not_a_member(),
+            AccountError::RoleRequired => role_required(),
+            AccountError::LastOwner => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::LastOwner,
+                "An account keeps at least one owner: make someone else an owner first.",
+            ),
+            AccountError::PersonalAccount => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::PersonalAccount,
+                "A personal account has one member, its user; make an organisation (POST /api/v1/accounts) to share runs.",
+            ),
+            AccountError::InvalidName(e) => ApiError::validation(vec![FieldError::new("name", e)]),
+            AccountError::UnknownInvitation => ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::InvitationNotFound,
+                "There is no invitation with this token.",
+            ),
+            AccountError::Invitation(InvitationError::Expired) => ApiError::new(
+                StatusCode::GONE,
+                ErrorCode::InvitationExpired,
+                "This invitation has expired; ask for a new one.",
+            ),
+            AccountError::Invitation(InvitationError::Used) => ApiError::new(
+                StatusCode::CONFLICT,
+                ErrorCode::InvitationUsed,
+                "This invitation has been accepted already.",
+            ),
+            AccountError::Invitation(InvitationError::OtherEmail) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::InvitationForAnotherEmail,
+                "This invitation is for another email address; sign in as its recipient.",
+            ),
+            AccountError::Failure(f) => f.into(),
         }
     }
 }

@@ -6,6 +6,16 @@ use std::fmt;
 /// A problem's `code`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
+    AccountNotFound,
+    NotAMember,
+    MemberCapReached,
+    RoleRequired,
+    LastOwner,
+    PersonalAccount,
+    InvitationNotFound,
+    InvitationExpired,
+    InvitationUsed,
+    InvitationForAnotherEmail,
     UpstreamUnavailable,
     UpstreamTimeout,
     ForwardHeadersMissing,
@@ -56,6 +66,16 @@ pub enum ErrorCode {
 impl ErrorCode {
     /// Every code, for the documentation test.
     pub const ALL: &'static [ErrorCode] = &[
+        Self::AccountNotFound,
+        Self::NotAMember,
+        Self::MemberCapReached,
+        Self::RoleRequired,
+        Self::LastOwner,
+        Self::PersonalAccount,
+        Self::InvitationNotFound,
+        Self::InvitationExpired,
+        Self::InvitationUsed,
+        Self::InvitationForAnotherEmail,
         Self::UpstreamUnavailable,
         Self::UpstreamTimeout,
         Self::ForwardHeadersMissing,
@@ -106,6 +126,16 @@ impl ErrorCode {
     /// The code on the wire, e.g. `SUBSCRIPTION_LIMIT_REACHED`.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Self::AccountNotFound => "ACCOUNT_NOT_FOUND",
+            Self::NotAMember => "NOT_A_MEMBER",
+            Self::MemberCapReached => "MEMBER_CAP_REACHED",
+            Self::RoleRequired => "ROLE_REQUIRED",
+            Self::LastOwner => "LAST_OWNER",
+            Self::PersonalAccount => "PERSONAL_ACCOUNT",
+            Self::InvitationNotFound => "INVITATION_NOT_FOUND",
+            Self::InvitationExpired => "INVITATION_EXPIRED",
+            Self::InvitationUsed => "INVITATION_USED",
+            Self::InvitationForAnotherEmail => "INVITATION_FOR_ANOTHER_EMAIL",
             Self::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
             Self::UpstreamTimeout => "UPSTREAM_TIMEOUT",
             Self::ForwardHeadersMissing => "FORWARD_HEADERS_MISSING",

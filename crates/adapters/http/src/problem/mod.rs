@@ -45,6 +45,9 @@ pub struct Problem {
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The account refused, on 402 answers (SPEC §13).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// The quota, on 402 answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<crate::dto::QuotaView>)]
@@ -60,6 +63,7 @@ struct Inner {
     detail: String,
     errors: Vec<FieldError>,
     subscription: Option<serde_json::Value>,
+    account_id: Option<String>,
     retry_after_secs: Option<u64>,
     headers: Vec<(header::HeaderName, HeaderValue)>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -88,6 +92,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             subscription: None,
+            account_id: None,
             retry_after_secs: None,
             headers: Vec::new(),
             source: None,
@@ -219,6 +224,12 @@ impl ApiError {
         e
     }
 
+    /// The account a 402 refused (its pool, or its member's cap).
+    pub fn with_account(mut self, account: tollgate_domain::AccountId) -> Self {
+        self.0.account_id = Some(account.to_string());
+        self
+    }
+
     pub fn with_subscription(mut self, snapshot: serde_json::Value) -> Self {
         self.0.subscription = Some(snapshot);
         self
@@ -236,6 +247,7 @@ impl ApiError {
             detail: self.0.detail.clone(),
             code: self.0.code.as_str().to_owned(),
             errors: self.0.errors.clone(),
+            account_id: self.0.account_id.clone(),
             subscription: self.0.subscription.clone(),
         };
         serde_json::to_string(&body).unwrap_or_default()

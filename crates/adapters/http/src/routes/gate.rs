@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use tollgate_ports::UsageReason;
 
 use crate::headers::{
-    rate_limit_headers, GateHeaders, CONSUMPTION_ID, GATE_CLIENT, PLAN, PROBLEM, STATUS, USER_ID,
+    rate_limit_headers, GateHeaders, ACCOUNT, CONSUMPTION_ID, GATE_CLIENT, PLAN, PROBLEM, STATUS, USER_ID,
 };
 use crate::metering::{forwarded_replay, Bill, Body, Entry};
 use crate::path::RoutedPath;
@@ -68,13 +68,14 @@ fn refuse(error: ApiError, nginx: bool) -> HttpResponse {
         ("X-Forwarded-Uri" = Option<String>, Header, description = "The original URI (`forwarded`)"),
         ("X-Original-Method" = Option<String>, Header, description = "The original method (`TOLLGATE_GATE_HEADERS=original`; ignored otherwise)"),
         ("X-Original-URI" = Option<String>, Header, description = "The original URI (`original`)"),
+        ("X-Tollgate-Account" = Option<uuid::Uuid>, Header, nullable = false, description = "The account that pays (default: the user's personal account); 403 `NOT_A_MEMBER` for one not theirs. Answered back to the upstream"),
         ("X-Tollgate-Gate-Client" = Option<String>, Header, description = "`nginx`: refusals answered as 403 for `auth_request`"),
         ("Idempotency-Key" = Option<String>, Header, description = "Forwarded from the client: a key that already paid for a request is refused (409), unless the upstream deduplicates",
             min_length = 1, max_length = 255, pattern = "^[!-~]+$")),
     responses((status = 200, description = "Go ahead; `X-Tollgate-*` and `RateLimit-*` headers for the upstream"),
         (status = 400, body = Problem, description = "`FORWARD_HEADERS_MISSING`, or `INVALID_PATH` (a spelling that could route elsewhere)"),
         (status = 402, body = Problem, description = "`SUBSCRIPTION_LIMIT_REACHED` or `SUBSCRIPTION_INACTIVE` (403 with `X-Tollgate-Status: 402` to nginx)"),
-        (status = 403, body = Problem, description = "To nginx (`X-Tollgate-Gate-Client: nginx`, or `TOLLGATE_GATE_HEADERS=original`), every refusal but 401: its real status in `X-Tollgate-Status`, the problem also in `X-Tollgate-Problem`"),
+        (status = 403, body = Problem, description = "`NOT_A_MEMBER`; and to nginx (`X-Tollgate-Gate-Client: nginx`, or `TOLLGATE_GATE_HEADERS=original`), every refusal but 401: its real status in `X-Tollgate-Status`, the problem also in `X-Tollgate-Problem`"),
         (status = 409, body = Problem, description = "`IDEMPOTENCY_KEY_REUSED`: the key already paid for a request (and the upstream does not deduplicate)"),
         (status = 422, body = Problem, description = "An unusable forwarded method, URI or Idempotency-Key")))]
 pub async fn gate(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -95,12 +96,16 @@ async fn decide(state: &AppState, req: &HttpRequest) -> Result<HttpResponse, Api
     let mut res = HttpResponse::Ok();
     res.insert_header((USER_ID, claims.user_id.to_string()));
     let entry = Entry::Forwarded { method: &original.method, path: &original.path };
-    let Some(bill) = Bill::for_route_by(req, entry, || Ok(claims.user_id))? else {
+    // The account is resolved for every request, metered or not: the upstream is told which
+    // account the user acts for, and a non-member is refused either way.
+    let acting = crate::extract::acting(req, claims.user_id).await?;
+    res.insert_header((ACCOUNT, acting.account.to_string()));
+    let Some(bill) = Bill::for_route_as(req, entry, &acting)? else {
         return Ok(res.finish());
     };
     let key = bill.key_for(Body::Unread);
     let reason = UsageReason::Route(format!("gate {} {}", original.method, original.path));
-    let metered = state.services.metering.consume(bill.user, bill.cost, key, reason).await?;
+    let metered = state.services.metering.consume(bill.payer, bill.cost, key, reason).await?;
     forwarded_replay(metered.replayed, state)?;
     res.insert_header((PLAN, metered.quota.plan.as_str()));
     if let Some(id) = metered.value {

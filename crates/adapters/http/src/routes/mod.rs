@@ -1,5 +1,6 @@
 //! Route handlers, one module per resource, and the one table that mounts them.
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod billing;
@@ -84,6 +85,14 @@ routes! {
     post "/api/v1/auth/refresh" => auth::refresh;
     post "/api/v1/auth/logout" => auth::logout;
     get "/api/v1/auth/me" => auth::me;
+    get "/api/v1/accounts" => accounts::list;
+    post "/api/v1/accounts" => accounts::create;
+    get "/api/v1/accounts/{id}" => accounts::get;
+    get "/api/v1/accounts/{id}/members" => accounts::members;
+    post "/api/v1/accounts/{id}/invitations" => accounts::invite;
+    patch "/api/v1/accounts/{id}/members/{user_id}" => accounts::update_member;
+    delete "/api/v1/accounts/{id}/members/{user_id}" => accounts::remove_member;
+    post "/api/v1/invitations/{token}/accept" => accounts::accept;
     get "/api/v1/billing/plans" => billing::plans;
     get "/api/v1/billing/subscription" => billing::subscription;
     get "/api/v1/billing/usage" => billing::usage;

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use time::Duration;
-use tollgate_domain::{RunCount, UserId};
+use tollgate_domain::RunCount;
 use tollgate_usecases::reservations::{CommitError, ReleaseError, DEFAULT_TTL};
 
 use crate::body::OptionalJson;
@@ -46,10 +46,10 @@ pub async fn reserve(
             )]))
         }
     };
-    let bill = Bill::for_service(&req, UserId::from_uuid(body.user_id), runs)?;
+    let bill = Bill::for_service(&req, crate::extract::payer_of(body.user_id, body.account_id)?, runs)?;
     let key = bill.key_for(Body::Parsed(&body.0));
     let reservations = &state.services.reservations;
-    let held = reservations.reserve(bill.user, bill.cost, ttl, key).await?;
+    let held = reservations.reserve(bill.payer, bill.cost, ttl, key).await?;
     let reservation = held.value.ok_or_else(crate::problem::catalog::reservation_not_found)?;
     let mut res = HttpResponse::Created();
     for header in metered_headers(&held.quota, held.replayed) {

@@ -2,7 +2,7 @@
 //! a user may run, consumes runs for them and gives back the runs of work that failed.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use tollgate_domain::{RunCount, UserId};
+use tollgate_domain::RunCount;
 use tollgate_ports::{RefundOutcome, UsageReason};
 use tollgate_usecases::metering::MeterError;
 
@@ -37,13 +37,14 @@ pub async fn check(
 ) -> Result<HttpResponse, ApiError> {
     let runs = runs(body.runs)?;
     let metering = &state.services.metering;
-    let (allowed, code, quota) = match metering.check(UserId::from_uuid(body.user_id), runs).await {
-        Ok(quota) => (true, None, quota),
-        Err(MeterError::Refused { reason, quota }) => {
-            (false, Some(crate::problem::catalog::refusal_code(reason).as_str()), quota)
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (allowed, code, quota) =
+        match metering.check(crate::extract::payer_of(body.user_id, body.account_id)?, runs).await {
+            Ok(quota) => (true, None, quota),
+            Err(MeterError::Refused { reason, quota }) => {
+                (false, Some(crate::problem::catalog::refusal_code(reason).as_str()), quota)
+            }
+            Err(e) => return Err(e.into()),
+        };
     Ok(HttpResponse::Ok().json(UsageCheckResponse {
         allowed,
         code,
@@ -76,12 +77,12 @@ pub async fn consume(
             "must be at most 200 characters without control characters",
         )]));
     }
-    let bill = Bill::for_service(&req, UserId::from_uuid(body.user_id), runs)?;
+    let bill = Bill::for_service(&req, crate::extract::payer_of(body.user_id, body.account_id)?, runs)?;
     let key = bill.key_for(Body::Parsed(&body.0));
     let metered = state
         .services
         .metering
-        .consume(bill.user, bill.cost, key, UsageReason::Service(reason.to_owned()))
+        .consume(bill.payer, bill.cost, key, UsageReason::Service(reason.to_owned()))
         .await?;
     let consumption_id =
         metered.value.ok_or_else(|| ApiError::internal("a consumption without a record".into()))?;

@@ -68,28 +68,75 @@ macro_rules! __metered {
             query.push(")");
         }
 
-        /// Adds each user's `(runs_used, runs_reserved)` delta (either may be negative) to their
-        /// counters: one `UPDATE … FROM (VALUES …)`, in user order.
+        /// Adds each account's `(runs_used, runs_reserved)` delta (either may be negative) to its
+        /// counters, then each member's to theirs: one `UPDATE … FROM (VALUES …)` per table, in
+        /// key order (accounts before members, as every path locks them).
         async fn add_to_counters(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            deltas: ::std::collections::HashMap<::uuid::Uuid, (i64, i64)>,
+            deltas: $crate::decide::Deltas,
+            member_deltas: $crate::decide::MemberDeltas,
         ) -> Result<(), ::sqlx::Error> {
-            let mut deltas: Vec<(::uuid::Uuid, (i64, i64))> = deltas.into_iter().collect();
-            deltas.sort_unstable_by_key(|(user, _)| *user);
-            let mut update = ::sqlx::QueryBuilder::<$db>::new(
-                "UPDATE subscriptions SET runs_used = runs_used + v.column2, runs_reserved = runs_reserved + v.column3 FROM (",
-            );
-            update.push_values(deltas, |mut row, (user, (used, reserved))| {
-                row.push_bind(user).push_bind(used).push_bind(reserved);
-            });
-            update.push(") AS v WHERE subscriptions.user_id = v.column1");
-            update.build().execute(conn).await.map(|_| ())
+            if !deltas.is_empty() {
+                let mut deltas: Vec<(::uuid::Uuid, (i64, i64))> = deltas.into_iter().collect();
+                deltas.sort_unstable_by_key(|(account, _)| *account);
+                let mut update = ::sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE subscriptions SET runs_used = runs_used + v.column2, runs_reserved = runs_reserved + v.column3 FROM (",
+                );
+                update.push_values(deltas, |mut row, (account, (used, reserved))| {
+                    row.push_bind(account).push_bind(used).push_bind(reserved);
+                });
+                update.push(") AS v WHERE subscriptions.account_id = v.column1");
+                update.build().execute(&mut *conn).await?;
+            }
+            if !member_deltas.is_empty() {
+                let mut deltas: Vec<($crate::decide::MemberOf, (i64, i64))> = member_deltas.into_iter().collect();
+                deltas.sort_unstable_by_key(|(member, _)| *member);
+                let mut update = ::sqlx::QueryBuilder::<$db>::new(
+                    "UPDATE memberships SET runs_used = runs_used + v.column3, runs_reserved = runs_reserved + v.column4 FROM (",
+                );
+                update.push_values(deltas, |mut row, ((account, user), (used, reserved))| {
+                    row.push_bind(account).push_bind(user).push_bind(used).push_bind(reserved);
+                });
+                update.push(") AS v WHERE memberships.account_id = v.column1 AND memberships.user_id = v.column2");
+                update.build().execute(&mut *conn).await?;
+            }
+            Ok(())
         }
 
-        /// Decides `writes` in arrival order against their users' counters and writes those that
-        /// pass: one read of the counters (locked in user order on Postgres), one read of the keys
-        /// stored before, one `UPDATE … FROM (VALUES …)` of the counters, one multi-row insert per
-        /// table.
+        /// Reads (and on Postgres locks, in key order) the counters of `members`: their cap,
+        /// runs used this period, runs reserved. A member missing from the answer is none.
+        async fn member_counters(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            mut members: Vec<$crate::decide::MemberOf>,
+        ) -> Result<::std::collections::HashMap<$crate::decide::MemberOf, $crate::decide::MemberCounters>, ::sqlx::Error> {
+            members.sort_unstable();
+            members.dedup();
+            if members.is_empty() {
+                return Ok(::std::collections::HashMap::new());
+            }
+            let mut read = ::sqlx::QueryBuilder::<$db>::new(
+                "SELECT account_id, user_id, runs_cap, runs_used, runs_reserved FROM memberships WHERE ",
+            );
+            for (i, (account, user)) in members.iter().enumerate() {
+                read.push(if i == 0 { "(account_id = " } else { " OR (account_id = " });
+                read.push_bind(*account).push(" AND user_id = ").push_bind(*user).push(")");
+            }
+            read.push(" ORDER BY account_id, user_id");
+            read.push(<$store>::LOCK_ROWS);
+            let rows: Vec<(::uuid::Uuid, ::uuid::Uuid, Option<i64>, i64, i64)> =
+                read.build_query_as().fetch_all(&mut *conn).await?;
+            Ok(rows
+                .into_iter()
+                .map(|(account, user, cap, used, reserved)| {
+                    ((account, user), $crate::decide::MemberCounters { cap, used, reserved })
+                })
+                .collect())
+        }
+
+        /// Decides `writes` in arrival order against their accounts' and members' counters and
+        /// writes those that pass: one read of the accounts' counters and one of the members'
+        /// (locked in key order on Postgres), one read of the keys stored before, one
+        /// `UPDATE … FROM (VALUES …)` per counter table, one multi-row insert per table.
         async fn batch_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
             writes: &[$crate::batch::MeteredWrite],
@@ -98,22 +145,27 @@ macro_rules! __metered {
             use ::sqlx::QueryBuilder;
             use ::uuid::Uuid;
             use $crate::batch::{MeteredWrite, Resource};
-            use $crate::decide::{decide_writes, is_hold, Counters, KeyOf, Paid, WritePlan};
+            use $crate::decide::{decide_writes, is_hold, member_of, Counters, KeyOf, Paid, WritePlan};
 
-            let mut users: Vec<Uuid> = writes.iter().map(|w| *w.consumption.user_id.as_uuid()).collect();
-            users.sort_unstable();
-            users.dedup();
+            let mut accounts: Vec<Uuid> = writes.iter().map(|w| *w.consumption.account_id.as_uuid()).collect();
+            accounts.sort_unstable();
+            accounts.dedup();
             let mut read = QueryBuilder::<$db>::new(
-                "SELECT user_id, version, runs_used, runs_reserved FROM subscriptions WHERE user_id IN ",
+                "SELECT account_id, version, runs_used, runs_reserved FROM subscriptions WHERE account_id IN ",
             );
-            push_in_list(&mut read, &users);
-            read.push(" ORDER BY user_id");
+            push_in_list(&mut read, &accounts);
+            read.push(" ORDER BY account_id");
             read.push(<$store>::LOCK_ROWS);
             let rows: Vec<(Uuid, i64, i64, i64)> = read.build_query_as().fetch_all(&mut *conn).await?;
             let counters: HashMap<Uuid, Counters> = rows
                 .into_iter()
-                .map(|(user, version, used, reserved)| (user, Counters { version, used, reserved }))
+                .map(|(account, version, used, reserved)| (account, Counters { version, used, reserved }))
                 .collect();
+            let members = member_counters(
+                &mut *conn,
+                writes.iter().filter_map(|w| member_of(w.consumption.account_id, w.consumption.user_id)).collect(),
+            )
+            .await?;
 
             // The keys of this batch stored before, consumptions and holds apart.
             let mut paid: HashMap<KeyOf, Paid> = HashMap::new();
@@ -124,30 +176,30 @@ macro_rules! __metered {
                     continue;
                 }
                 let mut read = QueryBuilder::<$db>::new(if hold {
-                    "SELECT user_id, idempotency_key, id, request_hash FROM reservations WHERE "
+                    "SELECT account_id, idempotency_key, id, request_hash FROM reservations WHERE "
                 } else {
-                    "SELECT user_id, idempotency_key, COALESCE(resource_id, id), request_hash FROM usage_records WHERE "
+                    "SELECT account_id, idempotency_key, COALESCE(resource_id, id), request_hash FROM usage_records WHERE "
                 });
                 for (i, w) in keyed.iter().enumerate() {
                     let c = &w.consumption;
                     let key = c.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
-                    read.push(if i == 0 { "(user_id = " } else { " OR (user_id = " });
-                    read.push_bind(*c.user_id.as_uuid()).push(" AND idempotency_key = ").push_bind(key).push(")");
+                    read.push(if i == 0 { "(account_id = " } else { " OR (account_id = " });
+                    read.push_bind(*c.account_id.as_uuid()).push(" AND idempotency_key = ").push_bind(key).push(")");
                 }
                 let stored: Vec<(Uuid, String, Uuid, Option<String>)> =
                     read.build_query_as().fetch_all(&mut *conn).await?;
-                for (user, key, answer, fingerprint) in stored {
-                    paid.insert((user, hold, key), Paid { fingerprint, answer });
+                for (account, key, answer, fingerprint) in stored {
+                    paid.insert((account, hold, key), Paid { fingerprint, answer });
                 }
             }
 
-            let WritePlan { outcomes, deltas, taken } = decide_writes(writes, counters, paid)?;
+            let WritePlan { outcomes, deltas, member_deltas, taken } = decide_writes(writes, counters, members, paid)?;
             let taken: Vec<&MeteredWrite> = taken.into_iter().map(|i| &writes[i]).collect();
             if taken.is_empty() {
                 return Ok(outcomes);
             }
 
-            add_to_counters(&mut *conn, deltas).await?;
+            add_to_counters(&mut *conn, deltas, member_deltas).await?;
 
             let key_of = |c: &::tollgate_ports::Consumption| c.idempotency_key.as_ref().map(|k| k.as_str().to_owned());
             let fingerprint_of = |c: &::tollgate_ports::Consumption| {
@@ -157,7 +209,7 @@ macro_rules! __metered {
             if !usage.is_empty() {
                 let mut insert = QueryBuilder::<$db>::new(
                     "INSERT INTO usage_records \
-                     (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) ",
+                     (id, account_id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) ",
                 );
                 insert.push_values(&usage, |mut row, w| {
                     let c = &w.consumption;
@@ -166,7 +218,8 @@ macro_rules! __metered {
                         Resource::Usage | Resource::Hold { .. } => None,
                     };
                     row.push_bind(c.record_id)
-                        .push_bind(*c.user_id.as_uuid())
+                        .push_bind(*c.account_id.as_uuid())
+                        .push_bind(c.user_id.map(|u| *u.as_uuid()))
                         .push_bind(i64::from(c.units.get()))
                         .push_bind(c.reason.stored())
                         .push_bind(key_of(c))
@@ -185,9 +238,11 @@ macro_rules! __metered {
                 })
                 .collect();
             if !sessions.is_empty() {
-                let mut insert = QueryBuilder::<$db>::new("INSERT INTO sessions (id, user_id, title, created_at) ");
+                let mut insert =
+                    QueryBuilder::<$db>::new("INSERT INTO sessions (id, account_id, user_id, title, created_at) ");
                 insert.push_values(sessions, |mut row, session| {
                     row.push_bind(*session.id.as_uuid())
+                        .push_bind(*session.account_id.as_uuid())
                         .push_bind(*session.user_id.as_uuid())
                         .push_bind(session.title.clone())
                         .push_bind($crate::Ts(session.created_at));
@@ -204,12 +259,13 @@ macro_rules! __metered {
             if !holds.is_empty() {
                 let mut insert = QueryBuilder::<$db>::new(
                     "INSERT INTO reservations \
-                     (id, user_id, runs, committed_runs, status, expires_at, idempotency_key, request_hash, created_at, updated_at) ",
+                     (id, account_id, user_id, runs, committed_runs, status, expires_at, idempotency_key, request_hash, created_at, updated_at) ",
                 );
                 insert.push_values(holds, |mut row, (w, expires_at)| {
                     let c = &w.consumption;
                     row.push_bind(c.record_id)
-                        .push_bind(*c.user_id.as_uuid())
+                        .push_bind(*c.account_id.as_uuid())
+                        .push_bind(c.user_id.map(|u| *u.as_uuid()))
                         .push_bind(i64::from(c.units.get()))
                         .push_bind(None::<i64>)
                         .push_bind(::tollgate_ports::ReservationStatus::Held.as_str())
@@ -226,7 +282,7 @@ macro_rules! __metered {
 
         /// Decides `commits` in arrival order against their reservations and settles those that
         /// pass: the reservations (those another transaction holds are skipped), then their
-        /// owners' counters, read and locked (Postgres) in id order; one `UPDATE … FROM
+        /// accounts' counters and their members', read and locked (Postgres) in key order; one `UPDATE … FROM
         /// (VALUES …)` of each table; one multi-row insert of the usage records. A commit whose
         /// reservation was not read (unknown, or skipped) or is past its expiry is answered `None`:
         /// committed alone, it waits its turn, is not found, or expires.
@@ -238,7 +294,7 @@ macro_rules! __metered {
             use ::sqlx::QueryBuilder;
             use ::tollgate_ports::{ReservationStatus, UsageReason};
             use ::uuid::Uuid;
-            use $crate::decide::{decide_commits, CommitPlan};
+            use $crate::decide::{decide_commits, member_of, CommitPlan};
 
             let mut ids: Vec<Uuid> = commits.iter().map(|c| c.id).collect();
             ids.sort_unstable();
@@ -255,22 +311,22 @@ macro_rules! __metered {
                 let reservation = row.into_domain().map_err(|e| ::sqlx::Error::Decode(Box::new(e)))?;
                 found.insert(reservation.id, reservation);
             }
-            let mut owners: Vec<Uuid> = found
-                .values()
-                .filter(|r| r.status == ReservationStatus::Held)
-                .map(|r| *r.user_id.as_uuid())
-                .collect();
+            let held: Vec<&::tollgate_ports::Reservation> =
+                found.values().filter(|r| r.status == ReservationStatus::Held).collect();
+            let mut owners: Vec<Uuid> = held.iter().map(|r| *r.account_id.as_uuid()).collect();
             owners.sort_unstable();
             owners.dedup();
             if !owners.is_empty() {
-                let mut lock = QueryBuilder::<$db>::new("SELECT user_id FROM subscriptions WHERE user_id IN ");
+                let mut lock = QueryBuilder::<$db>::new("SELECT account_id FROM subscriptions WHERE account_id IN ");
                 push_in_list(&mut lock, &owners);
-                lock.push(" ORDER BY user_id");
+                lock.push(" ORDER BY account_id");
                 lock.push(<$store>::LOCK_ROWS);
                 lock.build().fetch_all(&mut *conn).await?;
             }
+            member_counters(&mut *conn, held.iter().filter_map(|r| member_of(r.account_id, r.user_id)).collect())
+                .await?;
 
-            let CommitPlan { outcomes, settled, deltas, charges } = decide_commits(commits, found)?;
+            let CommitPlan { outcomes, settled, deltas, member_deltas, charges } = decide_commits(commits, found)?;
             if settled.is_empty() {
                 return Ok(outcomes);
             }
@@ -284,17 +340,18 @@ macro_rules! __metered {
             update.push(") AS v WHERE reservations.id = v.column1");
             update.build().execute(&mut *conn).await?;
 
-            add_to_counters(&mut *conn, deltas).await?;
+            add_to_counters(&mut *conn, deltas, member_deltas).await?;
 
             if !charges.is_empty() {
                 let mut insert = QueryBuilder::<$db>::new(
                     "INSERT INTO usage_records \
-                     (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) ",
+                     (id, account_id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) ",
                 );
-                insert.push_values(charges, |mut row, (i, user, charged)| {
+                insert.push_values(charges, |mut row, (i, account, user, charged)| {
                     let commit = &commits[i];
                     row.push_bind(commit.record_id)
-                        .push_bind(user)
+                        .push_bind(*account.as_uuid())
+                        .push_bind(user.map(|u| *u.as_uuid()))
                         .push_bind(charged)
                         .push_bind(UsageReason::ReservationCommit.stored())
                         .push_bind(None::<String>)
@@ -321,36 +378,35 @@ macro_rules! __metered {
                 }
             }
 
-            /// `write` in a transaction of its own. A lost same-key race is retried in a fresh
+            /// `write` in a transaction of its own: a batch of one, decided by the same code. A
+            /// lost same-key race (the insert's unique violation) is retried in a fresh
             /// transaction, which then sees the winner's row and replays it.
             async fn metered_alone(
                 &self,
                 write: &$crate::batch::MeteredWrite,
             ) -> Result<$crate::WriteOutcome, ::tollgate_ports::StoreError> {
-                use $crate::batch::Resource;
                 use $crate::{store_error, WriteOutcome};
-                let c = &write.consumption;
-                for _ in 0..3 {
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
                     let mut tx = self.write().await.map_err(store_error)?;
-                    let outcome = match &write.resource {
-                        Resource::Usage => consume_in(&mut tx, c, None).await,
-                        Resource::Session(session) => consume_in(&mut tx, c, Some(*session.id.as_uuid())).await,
-                        Resource::Hold { expires_at } => hold_in(&mut tx, c, *expires_at).await,
-                    }
-                    .map_err(store_error)?;
-                    match outcome {
-                        WriteOutcome::Consumed(_) => {
-                            if let Resource::Session(session) = &write.resource {
-                                insert_session(&mut tx, session).await.map_err(store_error)?;
+                    match batch_in(&mut tx, ::std::slice::from_ref(write)).await {
+                        Ok(mut outcomes) => {
+                            let outcome = outcomes.pop().unwrap_or(WriteOutcome::Stale);
+                            if matches!(outcome, WriteOutcome::Consumed(_)) {
+                                tx.commit().await.map_err(store_error)?;
                             }
-                            tx.commit().await.map_err(store_error)?;
                             return Ok(outcome);
                         }
-                        WriteOutcome::Raced => continue,
-                        other => return Ok(other),
+                        // Only a keyed write can lose a race for its key; anything else (a
+                        // resource id taken) is this write's own error.
+                        Err(e)
+                            if attempts < 3
+                                && write.consumption.idempotency_key.is_some()
+                                && $crate::is_unique_violation(&e) => {}
+                        Err(e) => return Err(store_error(e)),
                     }
                 }
-                Ok(WriteOutcome::Stale)
             }
         }
     };

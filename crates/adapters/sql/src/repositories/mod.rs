@@ -23,6 +23,7 @@
 //! The macros hold SQL only: what a batch decides (which writes pass, which commits settle) is in
 //! [`crate::decide`], plain functions tested without a database.
 
+mod accounts;
 mod admin;
 mod housekeeping;
 mod inbox;
@@ -40,6 +41,7 @@ mod users;
 macro_rules! repositories {
     ($store:ty, $db:ty) => {
         $crate::__subscriptions!($store, $db);
+        $crate::__accounts!($store, $db);
         $crate::__users!($store, $db);
         $crate::__usage!($store, $db);
         $crate::__metered!($store, $db);

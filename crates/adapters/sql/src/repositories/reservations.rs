@@ -5,51 +5,6 @@
 #[macro_export]
 macro_rules! __reservations {
     ($store:ty, $db:ty) => {
-        /// Holds `c.units` runs in `conn`'s transaction (the counterpart of `consume_in`).
-        async fn hold_in(
-            conn: &mut <$db as ::sqlx::Database>::Connection,
-            c: &::tollgate_ports::Consumption,
-            expires_at: ::time::OffsetDateTime,
-        ) -> Result<$crate::WriteOutcome, ::sqlx::Error> {
-            use $crate::WriteOutcome;
-            if let Some(key) = &c.idempotency_key {
-                let earlier: Option<(::uuid::Uuid, Option<String>)> = ::sqlx::query_as(
-                    "SELECT id, request_hash FROM reservations WHERE user_id = $1 AND idempotency_key = $2",
-                )
-                .bind(c.user_id.as_uuid())
-                .bind(key.as_str())
-                .fetch_optional(&mut *conn)
-                .await?;
-                if let Some((id, hash)) = earlier {
-                    return Ok(if key.matches(hash.as_deref()) { WriteOutcome::Replayed(id) } else { WriteOutcome::Mismatch });
-                }
-            }
-            let units = i64::from(c.units.get());
-            let used = match count_in(&mut *conn, c, $crate::Counter::Reserved).await? {
-                Ok(used) => used,
-                Err(outcome) => return Ok(outcome),
-            };
-            let inserted = ::sqlx::query(
-                "INSERT INTO reservations \
-                 (id, user_id, runs, committed_runs, status, expires_at, idempotency_key, request_hash, created_at, updated_at) \
-                 VALUES ($1, $2, $3, NULL, 'held', $4, $5, $6, $7, $7)",
-            )
-            .bind(c.record_id)
-            .bind(c.user_id.as_uuid())
-            .bind(units)
-            .bind($crate::Ts(expires_at))
-            .bind(c.idempotency_key.as_ref().map(|k| k.as_str()))
-            .bind(c.idempotency_key.as_ref().and_then(|k| k.fingerprint()))
-            .bind($crate::Ts(c.at))
-            .execute(&mut *conn)
-            .await;
-            match inserted {
-                Ok(_) => Ok(WriteOutcome::Consumed($crate::run_count(used)?)),
-                Err(e) if $crate::is_unique_violation(&e) => Ok(WriteOutcome::Raced),
-                Err(e) => Err(e),
-            }
-        }
-
         async fn reservation_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
             id: ::uuid::Uuid,
@@ -80,7 +35,7 @@ macro_rules! __reservations {
                 }
                 if at >= found.expires_at {
                     // Past its expiry: it expires now (runs back), it is never committed.
-                    expire_holds_in(&mut tx, Some(found.user_id), at).await.map_err($crate::store_error)?;
+                    expire_holds_in(&mut tx, Some(found.account_id), at).await.map_err($crate::store_error)?;
                     let expired = reservation_in(&mut tx, id).await?;
                     tx.commit().await.map_err($crate::store_error)?;
                     return Ok(SettleOutcome::Conflict(expired.unwrap_or(found)));
@@ -108,25 +63,23 @@ macro_rules! __reservations {
                         None => Ok(SettleOutcome::NotFound),
                     };
                 }
-                // Never refused for quota: the work happened. Counted in the current period.
-                ::sqlx::query(
-                    "UPDATE subscriptions SET runs_reserved = runs_reserved - $2, runs_used = runs_used + $3 \
-                     WHERE user_id = $1",
-                )
-                .bind(found.user_id.as_uuid())
-                .bind(i64::from(found.runs.get()))
-                .bind(i64::from(charged.get()))
-                .execute(&mut *tx)
-                .await
-                .map_err($crate::store_error)?;
+                // Never refused for quota: the work happened. Counted in the current period, in
+                // the account's counters and its member's.
+                let (held, charged_runs) = (i64::from(found.runs.get()), i64::from(charged.get()));
+                let member = $crate::decide::member_of(found.account_id, found.user_id);
+                let mut deltas = $crate::decide::Deltas::new();
+                deltas.insert(*found.account_id.as_uuid(), (charged_runs, -held));
+                let members = member.map(|m| (m, (charged_runs, -held))).into_iter().collect();
+                add_to_counters(&mut tx, deltas, members).await.map_err($crate::store_error)?;
                 if charged > ::tollgate_domain::RunCount::ZERO {
                     ::sqlx::query(
                         "INSERT INTO usage_records \
-                         (id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) \
-                         VALUES ($1, $2, $3, $4, NULL, $5, FALSE, $6, NULL)",
+                         (id, account_id, user_id, units, reason, idempotency_key, resource_id, refunded, created_at, request_hash) \
+                         VALUES ($1, $2, $3, $4, $5, NULL, $6, FALSE, $7, NULL)",
                     )
                     .bind(record_id)
-                    .bind(found.user_id.as_uuid())
+                    .bind(found.account_id.as_uuid())
+                    .bind(found.user_id.map(|u| *u.as_uuid()))
                     .bind(i64::from(charged.get()))
                     .bind(UsageReason::ReservationCommit.stored())
                     .bind(id)
@@ -143,7 +96,7 @@ macro_rules! __reservations {
 
         #[::async_trait::async_trait]
         impl ::tollgate_ports::ReservationRepository for $store {
-            #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
+            #[::tracing::instrument(skip_all, fields(account_id = %c.account_id))]
             async fn hold(
                 &self,
                 c: &::tollgate_ports::Consumption,
@@ -161,6 +114,7 @@ macro_rules! __reservations {
                 let stored = |at| $crate::from_micros($crate::to_micros(at));
                 let held = Reservation {
                     id: c.record_id,
+                    account_id: c.account_id,
                     user_id: c.user_id,
                     runs: c.units,
                     committed_runs: None,
@@ -198,16 +152,16 @@ macro_rules! __reservations {
             ) -> Result<::tollgate_ports::SettleOutcome, ::tollgate_ports::StoreError> {
                 use ::tollgate_ports::{ReservationStatus, SettleOutcome};
                 let mut tx = self.write().await.map_err($crate::store_error)?;
-                let released: Option<(::uuid::Uuid, i64)> = ::sqlx::query_as(
+                let released: Option<(::uuid::Uuid, Option<::uuid::Uuid>, i64)> = ::sqlx::query_as(
                     "UPDATE reservations SET status = 'released', updated_at = $2, idempotency_key = NULL \
-                     WHERE id = $1 AND status = 'held' RETURNING user_id, runs",
+                     WHERE id = $1 AND status = 'held' RETURNING account_id, user_id, runs",
                 )
                 .bind(id)
                 .bind($crate::Ts(at))
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err($crate::store_error)?;
-                let Some((user, runs)) = released else {
+                let Some((account, user, runs)) = released else {
                     drop(tx);
                     return match self.get(id).await? {
                         Some(r) if r.status == ReservationStatus::Committed => Ok(SettleOutcome::Conflict(r)),
@@ -215,12 +169,7 @@ macro_rules! __reservations {
                         None => Ok(SettleOutcome::NotFound),
                     };
                 };
-                ::sqlx::query("UPDATE subscriptions SET runs_reserved = runs_reserved - $2 WHERE user_id = $1")
-                    .bind(user)
-                    .bind(runs)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::store_error)?;
+                give_back_holds(&mut tx, &[(account, user, runs)]).await.map_err($crate::store_error)?;
                 let done = reservation_in(&mut tx, id).await?;
                 tx.commit().await.map_err($crate::store_error)?;
                 Ok(done.map_or(SettleOutcome::NotFound, SettleOutcome::Done))

@@ -8,8 +8,9 @@ macro_rules! __sessions {
             conn: &mut <$db as ::sqlx::Database>::Connection,
             session: &::tollgate_ports::Session,
         ) -> Result<(), ::sqlx::Error> {
-            ::sqlx::query("INSERT INTO sessions (id, user_id, title, created_at) VALUES ($1, $2, $3, $4)")
+            ::sqlx::query("INSERT INTO sessions (id, account_id, user_id, title, created_at) VALUES ($1, $2, $3, $4, $5)")
                 .bind(session.id.as_uuid())
+                .bind(session.account_id.as_uuid())
                 .bind(session.user_id.as_uuid())
                 .bind(&session.title)
                 .bind($crate::Ts(session.created_at))
@@ -25,7 +26,7 @@ macro_rules! __sessions {
                 id: ::uuid::Uuid,
             ) -> Result<Option<::tollgate_ports::Session>, ::tollgate_ports::StoreError> {
                 let row: Option<$crate::SessionRow> = ::sqlx::query_as(
-                    "SELECT id, user_id, title, created_at FROM sessions WHERE id = $1 AND user_id = $2",
+                    "SELECT id, account_id, user_id, title, created_at FROM sessions WHERE id = $1 AND user_id = $2",
                 )
                 .bind(id)
                 .bind(user.as_uuid())
@@ -38,7 +39,7 @@ macro_rules! __sessions {
 
         #[::async_trait::async_trait]
         impl ::tollgate_ports::SessionRepository for $store {
-            #[::tracing::instrument(skip_all, fields(user_id = %c.user_id))]
+            #[::tracing::instrument(skip_all, fields(account_id = %c.account_id))]
             async fn create_metered(
                 &self,
                 session: &::tollgate_ports::Session,
@@ -55,7 +56,7 @@ macro_rules! __sessions {
                 let counted = self.metered(write).await?.with_value(session.clone());
                 Ok(match counted {
                     $crate::Written::Replayed(original) => {
-                        ConsumeOutcome::Replayed { value: self.session_by_id(c.user_id, original).await? }
+                        ConsumeOutcome::Replayed { value: self.session_by_id(session.user_id, original).await? }
                     }
                     other => other.into_outcome(|_| None),
                 })
@@ -74,20 +75,24 @@ macro_rules! __sessions {
             async fn list(
                 &self,
                 user: ::tollgate_domain::UserId,
+                account: ::tollgate_domain::AccountId,
                 page: ::tollgate_ports::Page,
             ) -> Result<(Vec<::tollgate_ports::Session>, u64), ::tollgate_ports::StoreError> {
                 let rows: Vec<$crate::SessionRow> = ::sqlx::query_as(
-                    "SELECT id, user_id, title, created_at FROM sessions WHERE user_id = $1 \
-                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                    "SELECT id, account_id, user_id, title, created_at FROM sessions WHERE user_id = $1 AND account_id = $2 \
+                     ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4",
                 )
                 .bind(user.as_uuid())
+                .bind(account.as_uuid())
                 .bind(i64::from(page.limit))
                 .bind(i64::from(page.offset))
                 .fetch_all(self.read_pool())
                 .await
                 .map_err($crate::store_error)?;
-                let total: i64 = ::sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1")
+                let total: i64 =
+                    ::sqlx::query_scalar("SELECT count(*) FROM sessions WHERE user_id = $1 AND account_id = $2")
                     .bind(user.as_uuid())
+                    .bind(account.as_uuid())
                     .fetch_one(self.read_pool())
                     .await
                     .map_err($crate::store_error)?;

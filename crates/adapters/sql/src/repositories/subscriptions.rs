@@ -26,14 +26,14 @@ macro_rules! __subscriptions {
         ) -> Result<(), ::sqlx::Error> {
             let r = $crate::SubscriptionRow::from_domain(sub);
             ::sqlx::query(
-                "INSERT INTO subscriptions (id, user_id, plan, status, runs_used, period_start, period_end, period_anchor, \
+                "INSERT INTO subscriptions (id, account_id, plan, status, runs_used, period_start, period_end, period_anchor, \
                  limit_override, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
                  stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, created_at, updated_at, \
                  runs_reserved, runs_granted) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
             )
             .bind(r.id)
-            .bind(&r.user_id)
+            .bind(r.account_id)
             .bind(&r.plan)
             .bind(&r.status)
             .bind(r.runs_used)
@@ -61,39 +61,52 @@ macro_rules! __subscriptions {
             .map(|_| ())
         }
 
-        /// Expires holds past their expiry (of one user, or all) and gives their runs back, in the
-        /// caller's transaction. Each hold expires once: the row's `status = 'held'` guard is
-        /// re-checked under its lock. Returns `(user, runs)` per expired hold.
+        /// Gives the runs of settled holds (`(account, member, runs)`) back to their accounts'
+        /// counters and their members', in the caller's transaction.
+        async fn give_back_holds(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            holds: &[(::uuid::Uuid, Option<::uuid::Uuid>, i64)],
+        ) -> Result<(), ::sqlx::Error> {
+            let mut deltas = $crate::decide::Deltas::new();
+            let mut members = $crate::decide::MemberDeltas::new();
+            for &(account, user, runs) in holds {
+                deltas.entry(account).or_default().1 -= runs;
+                let member = $crate::decide::member_of(
+                    ::tollgate_domain::AccountId::from_uuid(account),
+                    user.map(::tollgate_domain::UserId::from_uuid),
+                );
+                if let Some(member) = member {
+                    members.entry(member).or_default().1 -= runs;
+                }
+            }
+            add_to_counters(conn, deltas, members).await
+        }
+
+        /// Expires holds past their expiry (of one account, or all) and gives their runs back,
+        /// in the caller's transaction. Each hold expires once: the row's `status = 'held'` guard
+        /// is re-checked under its lock. Returns `(account, member, runs)` per expired hold.
         async fn expire_holds_in(
             conn: &mut <$db as ::sqlx::Database>::Connection,
-            user: Option<::tollgate_domain::UserId>,
+            account: Option<::tollgate_domain::AccountId>,
             now: ::time::OffsetDateTime,
-        ) -> Result<Vec<(::uuid::Uuid, i64)>, ::sqlx::Error> {
-            let expired: Vec<(::uuid::Uuid, i64)> = ::sqlx::query_as(
+        ) -> Result<Vec<(::uuid::Uuid, Option<::uuid::Uuid>, i64)>, ::sqlx::Error> {
+            let expired: Vec<(::uuid::Uuid, Option<::uuid::Uuid>, i64)> = ::sqlx::query_as(
                 "UPDATE reservations SET status = 'expired', updated_at = $2, idempotency_key = NULL \
-                 WHERE status = 'held' AND expires_at <= $2 AND ($1 IS NULL OR user_id = $1) \
-                 RETURNING user_id, runs",
+                 WHERE status = 'held' AND expires_at <= $2 AND ($1 IS NULL OR account_id = $1) \
+                 RETURNING account_id, user_id, runs",
             )
-            .bind(user.map(|u| *u.as_uuid()))
+            .bind(account.map(|a| *a.as_uuid()))
             .bind($crate::Ts(now))
             .fetch_all(&mut *conn)
             .await?;
-            let mut per_user: ::std::collections::BTreeMap<::uuid::Uuid, i64> = ::std::collections::BTreeMap::new();
-            for (owner, runs) in &expired {
-                *per_user.entry(*owner).or_default() += runs;
-            }
-            for (owner, runs) in per_user {
-                ::sqlx::query("UPDATE subscriptions SET runs_reserved = runs_reserved - $2 WHERE user_id = $1")
-                    .bind(owner)
-                    .bind(runs)
-                    .execute(&mut *conn)
-                    .await?;
-            }
+            give_back_holds(&mut *conn, &expired).await?;
             Ok(expired)
         }
 
         /// The compare-and-set update of every state column; `runs_used` is kept or reset, never
-        /// copied from the snapshot. Returns whether the row matched `expected_version`.
+        /// copied from the snapshot — and a reset zeroes the members' use with it (the caller's
+        /// transaction makes the two one change). Returns whether the row matched
+        /// `expected_version`.
         async fn update_subscription(
             conn: &mut <$db as ::sqlx::Database>::Connection,
             sub: &::tollgate_domain::Subscription,
@@ -132,19 +145,26 @@ macro_rules! __subscriptions {
             .bind(r.version)
             .bind(r.updated_at)
             .bind(r.runs_granted)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
-            Ok(done.rows_affected() == 1)
+            let matched = done.rows_affected() == 1;
+            if matched && usage == ::tollgate_domain::UsageEffect::Reset {
+                ::sqlx::query("UPDATE memberships SET runs_used = 0 WHERE account_id = $1 AND runs_used <> 0")
+                    .bind(r.account_id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(matched)
         }
 
         #[::async_trait::async_trait]
         impl ::tollgate_ports::SubscriptionRepository for $store {
             #[::tracing::instrument(skip_all)]
-            async fn get_by_user(
+            async fn get_by_account(
                 &self,
-                user: ::tollgate_domain::UserId,
+                account: ::tollgate_domain::AccountId,
             ) -> Result<Option<::tollgate_domain::Subscription>, ::tollgate_ports::StoreError> {
-                $crate::__find_subscription!(self, "WHERE user_id = $1", user.as_uuid())
+                $crate::__find_subscription!(self, "WHERE account_id = $1", account.as_uuid())
             }
 
             #[::tracing::instrument(skip_all)]
@@ -166,15 +186,15 @@ macro_rules! __subscriptions {
             #[::tracing::instrument(skip_all)]
             async fn expire_holds(
                 &self,
-                user: ::tollgate_domain::UserId,
+                account: ::tollgate_domain::AccountId,
                 now: ::time::OffsetDateTime,
             ) -> Result<u32, ::tollgate_ports::StoreError> {
-                // A read first: a user with holds is asked on each of their metered requests,
-                // and their holds are rarely due; only then is the write lock taken.
+                // A read first: an account with holds is asked on each of its metered requests,
+                // and its holds are rarely due; only then is the write lock taken.
                 let due: bool = ::sqlx::query_scalar(
-                    "SELECT EXISTS (SELECT 1 FROM reservations WHERE user_id = $1 AND status = 'held' AND expires_at <= $2)",
+                    "SELECT EXISTS (SELECT 1 FROM reservations WHERE account_id = $1 AND status = 'held' AND expires_at <= $2)",
                 )
-                .bind(user.as_uuid())
+                .bind(account.as_uuid())
                 .bind($crate::Ts(now))
                 .fetch_one(self.read_pool())
                 .await
@@ -183,9 +203,9 @@ macro_rules! __subscriptions {
                     return Ok(0);
                 }
                 let mut tx = self.write().await.map_err($crate::store_error)?;
-                let released = expire_holds_in(&mut tx, Some(user), now).await.map_err($crate::store_error)?;
+                let released = expire_holds_in(&mut tx, Some(account), now).await.map_err($crate::store_error)?;
                 tx.commit().await.map_err($crate::store_error)?;
-                Ok(released.iter().map(|(_, runs)| *runs).sum::<i64>().try_into().unwrap_or(u32::MAX))
+                Ok(released.iter().map(|(_, _, runs)| *runs).sum::<i64>().try_into().unwrap_or(u32::MAX))
             }
 
             #[::tracing::instrument(skip_all)]
@@ -195,13 +215,21 @@ macro_rules! __subscriptions {
                 expected_version: i64,
                 usage: ::tollgate_domain::UsageEffect,
             ) -> Result<(), ::tollgate_ports::UpdateSubscriptionError> {
-                let mut conn = self.write_pool().acquire().await.map_err($crate::update_error)?;
-                match update_subscription(&mut conn, sub, expected_version, usage)
-                    .await
-                    .map_err($crate::update_error)?
-                {
-                    true => Ok(()),
-                    false => Err(::tollgate_ports::UpdateSubscriptionError::Conflict),
+                // A reset touches the members too: one transaction. Anything else is one statement.
+                let matched = if usage == ::tollgate_domain::UsageEffect::Reset {
+                    let mut tx = self.write().await.map_err($crate::update_error)?;
+                    let matched =
+                        update_subscription(&mut tx, sub, expected_version, usage).await.map_err($crate::update_error)?;
+                    tx.commit().await.map_err($crate::update_error)?;
+                    matched
+                } else {
+                    let mut conn = self.write_pool().acquire().await.map_err($crate::update_error)?;
+                    update_subscription(&mut conn, sub, expected_version, usage).await.map_err($crate::update_error)?
+                };
+                if matched {
+                    Ok(())
+                } else {
+                    Err(::tollgate_ports::UpdateSubscriptionError::Conflict)
                 }
             }
         }

@@ -32,6 +32,19 @@ macro_rules! __users {
                     Err(e) if $crate::is_unique_violation(&e) => return Err(CreateUserError::DuplicateEmail),
                     other => other.map_err($crate::store_error)?,
                 };
+                // The user's personal account, with them as its owner, takes the subscription.
+                insert_account(&mut tx, &::tollgate_domain::Account::personal(user))
+                    .await
+                    .map_err($crate::store_error)?;
+                insert_member(
+                    &mut tx,
+                    ::tollgate_domain::AccountId::personal(user.id),
+                    user.id,
+                    ::tollgate_domain::MemberRole::Owner,
+                    user.created_at,
+                )
+                .await
+                .map_err($crate::store_error)?;
                 insert_subscription(&mut tx, sub).await.map_err($crate::store_error)?;
                 tx.commit().await.map_err($crate::store_error)?;
                 Ok(())
