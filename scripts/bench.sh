@@ -11,7 +11,7 @@ DURATION=${BENCH_DURATION:-10s}
 CONCURRENCIES=${BENCH_CONCURRENCIES:-"1 16 64 256"}
 USERS=${BENCH_USERS:-1000}
 STORES=${BENCH_STORES:-"sqlite postgres"}
-WORKLOADS=${BENCH_WORKLOADS:-"health read metered webhook consume reserve gate direct proxy proxy-metered register login"}
+WORKLOADS=${BENCH_WORKLOADS:-"health read metered team webhook consume reserve gate direct proxy proxy-metered register login"}
 PG_ADMIN=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${BENCH_OUT:-docs/benchmarks.md}
 PORT=${BENCH_PORT:-18080}
@@ -132,8 +132,19 @@ for store in $STORES; do
     psql "$PG_ADMIN" -qc "CREATE DATABASE $DB_NAME" >/dev/null
     export DATABASE_URL="${PG_ADMIN%/*}/$DB_NAME"
   fi
+  # The team workload: 4 organisations of 16 capped members (a build with accounts), else the same
+  # 64 connections on 4 users' own pools (a build from before accounts): the hot rows either way.
+  if "$FIXTURES" seed --help 2>/dev/null | grep -q -- --teams; then
+    TEAM_ARGS=(--teams 4 --team-out "$WORK/team")
+  else
+    TEAM_ARGS=()
+  fi
   "$FIXTURES" seed $CONFIG --users "$USERS" --tokens "$WORK/tokens" --customers "$WORK/customers" \
-    --user-ids "$WORK/user_ids" --service-key "$WORK/service_key" >&2
+    --user-ids "$WORK/user_ids" --service-key "$WORK/service_key" "${TEAM_ARGS[@]}" >&2
+  if [ ${#TEAM_ARGS[@]} -eq 0 ]; then
+    head -4 "$WORK/tokens" | awk '{for (i = 0; i < 16; i++) print $0 " -"}' > "$WORK/team"
+  fi
+  export BENCH_TEAM="$WORK/team"
   "$BIN" serve $CONFIG > "$WORK/server-$store.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null && break; sleep 0.1; done

@@ -2,8 +2,8 @@
 
 use anyhow::{anyhow, Context};
 use tollgate_domain::plan::RunLimit;
-use tollgate_domain::{Email, PlanId, Role, RunCount};
-use tollgate_http::dto::{rfc3339, AdminUserDetail, SubscriptionView};
+use tollgate_domain::{AccountId, Email, PlanId, Role, RunCount};
+use tollgate_http::dto::{rfc3339, AdminAccountDetail, AdminUserDetail, SubscriptionView};
 use tollgate_usecases::admin::{Actor, AdminError, MAX_GRANT};
 
 use crate::settings::Settings;
@@ -76,7 +76,7 @@ pub async fn run(settings: &Settings, command: UserCommand, output: Output) -> a
             let plan: PlanId =
                 plan.parse().map_err(|_| anyhow!("unknown plan `{plan}` (free, basic, pro, enterprise)"))?;
             let user = admin.find(&email).await.map_err(describe)?;
-            admin.set_plan(user.id, plan, runs, &actor).await.map_err(describe)?;
+            admin.set_plan(AccountId::personal(user.id), plan, runs, &actor).await.map_err(describe)?;
             Some(format!("plan set to {}", plan.as_str()))
         }
         UserCommand::SetRole { role, .. } => {
@@ -89,7 +89,10 @@ pub async fn run(settings: &Settings, command: UserCommand, output: Output) -> a
             let reason = reason.trim().to_owned();
             anyhow::ensure!(!reason.is_empty(), "a reason is required (it goes into the audit log)");
             let user = admin.find(&email).await.map_err(describe)?;
-            admin.grant(user.id, RunCount::new(runs), reason, &actor).await.map_err(describe)?;
+            admin
+                .grant(AccountId::personal(user.id), RunCount::new(runs), reason, &actor)
+                .await
+                .map_err(describe)?;
             Some(format!("granted {runs} runs"))
         }
     };
@@ -161,12 +164,80 @@ fn parse_email(raw: &str) -> anyhow::Result<Email> {
 fn describe(e: AdminError) -> anyhow::Error {
     match e {
         AdminError::UnknownUser => anyhow!("no user with this email"),
+        AdminError::UnknownAccount => anyhow!("no account with this id"),
         AdminError::NoSubscription => anyhow!("the user has no subscription"),
         AdminError::Refused(reason) => anyhow!("refused: {reason}"),
         e @ (AdminError::LimitTooLarge | AdminError::TooManyGranted) => anyhow!("refused: {e}"),
         AdminError::Contended => anyhow!("the subscription kept changing; nothing was written: try again"),
         AdminError::Failure(f) => anyhow::Error::new(f).context("the store failed"),
     }
+}
+
+/// `tollgate account …`: what the operator asked of an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountCommand {
+    Show { id: String },
+    SetPlan { id: String, plan: String, runs: Option<RunLimit> },
+    Grant { id: String, runs: u32, reason: String },
+}
+
+/// Runs an account command, as `run` does for a user: a change prints one line (`--json`: the
+/// account as `GET /api/v1/admin/accounts/{id}` returns it); `show` prints the account, its
+/// members with their use this period and its latest usage. The audit entry names the account.
+pub async fn run_account(settings: &Settings, command: AccountCommand, output: Output) -> anyhow::Result<()> {
+    let store = Store::open(settings).await?;
+    store.migrate().await?;
+    let admin = services(settings, &store)?.admin;
+    let actor = cli_actor();
+    let raw = match &command {
+        AccountCommand::Show { id }
+        | AccountCommand::SetPlan { id, .. }
+        | AccountCommand::Grant { id, .. } => id,
+    };
+    let account: AccountId = raw.trim().parse().map_err(|_| anyhow!("`{raw}` is not an account id"))?;
+    let done = match command {
+        AccountCommand::Show { .. } => None,
+        AccountCommand::SetPlan { plan, runs, .. } => {
+            let plan: PlanId =
+                plan.parse().map_err(|_| anyhow!("unknown plan `{plan}` (free, basic, pro, enterprise)"))?;
+            admin.set_plan(account, plan, runs, &actor).await.map_err(describe)?;
+            Some(format!("plan set to {}", plan.as_str()))
+        }
+        AccountCommand::Grant { runs, reason, .. } => {
+            anyhow::ensure!((1..=MAX_GRANT).contains(&runs), "runs must be between 1 and {MAX_GRANT}");
+            let reason = reason.trim().to_owned();
+            anyhow::ensure!(!reason.is_empty(), "a reason is required (it goes into the audit log)");
+            admin.grant(account, RunCount::new(runs), reason, &actor).await.map_err(describe)?;
+            Some(format!("granted {runs} runs"))
+        }
+    };
+    let detail = match (admin.account_detail(account, RECENT_USAGE).await.map_err(describe), &done) {
+        (Ok(detail), _) => detail,
+        (Err(e), Some(done)) => {
+            return Err(e.context(format!("{done} for {account}; only reading it back failed")))
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let shown = AdminAccountDetail::new(&detail, &settings.catalog);
+    let name = detail.account.name.as_str();
+    match (output, done) {
+        (Output::Json, _) => println!("{}", serde_json::to_string_pretty(&shown).context("Failed to print")?),
+        (Output::Text, Some(done)) => println!("{name}: {done}; {}", quota_line(&shown.subscription)),
+        (Output::Text, None) => {
+            use std::fmt::Write;
+            let mut text = format!(
+                "{name} ({}), id {account}\n{}\n",
+                detail.account.kind.as_str(),
+                quota_line(&shown.subscription)
+            );
+            for m in &shown.members {
+                let cap = m.runs_cap.map_or_else(|| "no cap".to_owned(), |c| format!("cap {c}"));
+                let _ = writeln!(text, "{} {} ({cap}): {} runs this period", m.role, m.email, m.runs_used);
+            }
+            print!("{text}");
+        }
+    }
+    Ok(())
 }
 
 /// `tollgate key …`: service keys for the service API.

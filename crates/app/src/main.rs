@@ -31,6 +31,9 @@ enum Command {
     /// Operator actions on one user (same rules as the API).
     #[command(subcommand)]
     User(UserCommand),
+    /// Operator actions on one account (a user's personal one, or an organisation), by id.
+    #[command(subcommand)]
+    Account(AccountCommand),
     /// Service keys for the service API (`Authorization: Bearer tgk_…`).
     #[command(subcommand)]
     Key(KeyCommand),
@@ -48,6 +51,27 @@ enum KeyCommand {
     List,
     /// Revoke a key, at once, on every replica.
     Revoke { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountCommand {
+    /// Print the account, its period, its members with their use and its latest usage.
+    Show { id: String },
+    /// Set the account's plan, optionally with its own run limit.
+    SetPlan {
+        id: String,
+        plan: String,
+        /// Runs per period for this account: a number or `unlimited` (default: the plan's).
+        #[arg(long)]
+        runs: Option<tollgate_domain::plan::RunLimit>,
+    },
+    /// Grant extra runs for the account's current period, with a reason for the audit log.
+    Grant {
+        id: String,
+        runs: u32,
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,7 +114,7 @@ async fn main() -> ExitCode {
     let output = if cli.json { tollgate::admin::Output::Json } else { tollgate::admin::Output::Text };
     // Only `serve` and `migrate` may create a store; the other commands open an existing one and
     // say which, so a command run from another folder never answers from an empty new file.
-    if matches!(command, Command::User(_) | Command::Key(_) | Command::Backup { .. }) {
+    if matches!(command, Command::User(_) | Command::Account(_) | Command::Key(_) | Command::Backup { .. }) {
         if let Err(e) = existing_store(&settings) {
             eprintln!("tollgate: {e}");
             return ExitCode::from(1);
@@ -100,6 +124,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(&mut settings).await,
         Command::Migrate => migrate(&settings).await,
         Command::User(command) => tollgate::admin::run(&settings, command.into(), output).await,
+        Command::Account(command) => tollgate::admin::run_account(&settings, command.into(), output).await,
         Command::Key(command) => tollgate::admin::run_key(&settings, command.into(), output).await,
         Command::Backup { path } => backup(&settings, &path).await,
         Command::Health => health(&settings),
@@ -125,6 +150,16 @@ impl From<UserCommand> for tollgate::admin::UserCommand {
             UserCommand::SetPlan { email, plan, runs } => Self::SetPlan { email, plan, runs },
             UserCommand::SetRole { email, role } => Self::SetRole { email, role },
             UserCommand::Grant { email, runs, reason } => Self::Grant { email, runs, reason },
+        }
+    }
+}
+
+impl From<AccountCommand> for tollgate::admin::AccountCommand {
+    fn from(c: AccountCommand) -> Self {
+        match c {
+            AccountCommand::Show { id } => Self::Show { id },
+            AccountCommand::SetPlan { id, plan, runs } => Self::SetPlan { id, plan, runs },
+            AccountCommand::Grant { id, runs, reason } => Self::Grant { id, runs, reason },
         }
     }
 }

@@ -135,6 +135,7 @@ pub fn services_with(
             .with_telemetry(telemetry);
     let admin = AdminService::new(
         ports.users.clone(),
+        ports.accounts.clone(),
         ports.subs.clone(),
         ports.usage.clone(),
         ports.admin.clone(),

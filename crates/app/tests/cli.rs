@@ -220,6 +220,55 @@ async fn operators_show_and_set_plans_through_the_cli() {
     assert_eq!(log[0].reason.as_deref(), Some("outage on the 3rd"));
 }
 
+/// `tollgate account …` addresses an organisation by id: show (members and their use), set-plan,
+/// grant; the audit names the account, and a bad id or plan changes nothing.
+#[tokio::test]
+async fn operators_show_set_plans_and_grant_runs_for_an_account_through_the_cli() {
+    use tollgate_domain::{Account, AccountId, AccountKind, AccountName, Subscription, SubscriptionId};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (url, store, ada) = store_with_ada(dir.path()).await;
+    let now = time::OffsetDateTime::now_utc();
+    let acme = Account {
+        id: AccountId::from_uuid(uuid::Uuid::new_v4()),
+        kind: AccountKind::Organisation,
+        name: AccountName::parse("Acme").expect("name"),
+        created_at: now,
+    };
+    let sub = Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), acme.id, now);
+    store.ports().accounts.create_organisation(&acme, ada, &sub, now).await.expect("organisation");
+    let id = acme.id.to_string();
+    let (set, grant, show, bad_id) = tokio::task::spawn_blocking({
+        let dir = dir.path().to_owned();
+        move || {
+            (
+                tollgate(&["account", "set-plan", &id, "pro"], &url, &dir),
+                tollgate(&["--json", "account", "grant", &id, "7", "--reason", "launch week"], &url, &dir),
+                tollgate(&["account", "show", &id], &url, &dir),
+                tollgate(&["account", "set-plan", "not-an-id", "pro"], &url, &dir),
+            )
+        }
+    })
+    .await
+    .expect("joined");
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    assert!(String::from_utf8_lossy(&set.stdout).starts_with("Acme: plan set to pro; pro (active)"));
+    let shown: serde_json::Value = serde_json::from_slice(&grant.stdout).expect("json");
+    assert_eq!(shown["subscription"]["granted_runs"], 7);
+    assert_eq!(shown["members"][0]["email"], "ada@example.com");
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.starts_with("Acme (organisation)") && text.contains("owner ada@example.com (no cap): 0 runs"),
+        "{text}"
+    );
+    assert!(
+        !bad_id.status.success() && String::from_utf8_lossy(&bad_id.stderr).contains("not an account id")
+    );
+    let (log, total) =
+        store.ports().admin.audit_log(tollgate_ports::Page { limit: 10, offset: 0 }).await.expect("audit");
+    assert_eq!(total, 2);
+    assert!(log.iter().all(|e| e.target_account_id == Some(acme.id) && e.target_user_id.is_none()));
+}
+
 #[tokio::test]
 async fn operators_create_list_and_revoke_service_keys_through_the_cli() {
     let dir = tempfile::tempdir().expect("temp dir");

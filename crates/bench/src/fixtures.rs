@@ -15,17 +15,26 @@ use tollgate::settings::Settings;
 use tollgate::startup::{services, AUDIENCE, ISSUER};
 use tollgate::store::Store;
 
+/// Where `seed` writes what the workloads read.
+pub struct Outputs<'a> {
+    /// One access token per line (valid one day).
+    pub tokens: &'a Path,
+    /// One customer id per line.
+    pub customers: &'a Path,
+    pub user_ids: Option<&'a Path>,
+    pub service_key: Option<&'a Path>,
+    /// How many teams to make, and where to write their members' "<token> <account id>" lines.
+    pub team: Option<(u32, &'a Path)>,
+}
+
+/// Members per team.
+const TEAM_SIZE: usize = 16;
+
 /// Creates `users` users on enterprise/unlimited (through the admin use case), links each to a
-/// Stripe customer `cus_bench_<i>`, and writes one access token per line to `tokens_out` (valid
-/// one day) and one customer id per line to `customers_out`.
-pub async fn seed(
-    settings: &Settings,
-    users: u32,
-    tokens_out: &Path,
-    customers_out: &Path,
-    user_ids_out: Option<&Path>,
-    service_key_out: Option<&Path>,
-) -> anyhow::Result<()> {
+/// Stripe customer `cus_bench_<i>`, and writes their tokens, customers and ids; then the teams.
+pub async fn seed(settings: &Settings, users: u32, out: &Outputs<'_>) -> anyhow::Result<()> {
+    let (tokens_out, customers_out, user_ids_out, service_key_out) =
+        (out.tokens, out.customers, out.user_ids, out.service_key);
     let store = Store::open(settings).await?;
     store.migrate().await?;
     let ports = store.ports();
@@ -57,6 +66,7 @@ pub async fn seed(
     let mut customers =
         std::fs::File::create(customers_out).context("Failed to create the customers file")?;
     let now = time::OffsetDateTime::now_utc();
+    let mut seeded: Vec<(UserId, String)> = Vec::new();
     for i in 0..users {
         let email = Email::parse(&format!("bench{i}@bench.example")).map_err(|e| anyhow::anyhow!("{e}"))?;
         let user = User {
@@ -79,17 +89,95 @@ pub async fn seed(
         let sub = Subscription::from_parts(parts);
         ports.users.create(&user, &hash, &sub).await.map_err(|e| anyhow::anyhow!("{e}"))?;
         admin
-            .set_plan(user.id, PlanId::Enterprise, Some(RunLimit::Unlimited), &Actor::cli("tollgate-bench"))
+            .set_plan(
+                tollgate_domain::AccountId::personal(user.id),
+                PlanId::Enterprise,
+                Some(RunLimit::Unlimited),
+                &Actor::cli("tollgate-bench"),
+            )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let token = issuer.issue_access(user.id, user.role).map_err(|e| anyhow::anyhow!("{e}"))?;
         writeln!(tokens, "{}", token.token)?;
+        seeded.push((user.id, token.token.clone()));
         writeln!(customers, "{customer}")?;
         if let Some(file) = user_ids.as_mut() {
             writeln!(file, "{}", user.id)?;
         }
     }
     println!("seeded {users} users on enterprise/unlimited");
+    if let Some((teams, path)) = out.team {
+        seed_teams(&ports, &seeded, teams, path, now).await?;
+    }
+    Ok(())
+}
+
+/// `teams` organisations on enterprise/unlimited, each of the next `TEAM_SIZE` seeded users
+/// (the first its owner), every member capped far above what a run spends (so the cap is
+/// checked on each charge and never refuses); one "<token> <account id>" line per member.
+async fn seed_teams(
+    ports: &tollgate_ports::RepositoryPorts,
+    seeded: &[(UserId, String)],
+    teams: u32,
+    path: &Path,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    use tollgate_domain::account::{Account, AccountKind, AccountName, Invitation, MemberRole};
+    use tollgate_domain::{AccountId, InvitationId, RunCount};
+    let mut file = std::fs::File::create(path).context("Failed to create the team file")?;
+    for (t, members) in seeded.chunks(TEAM_SIZE).take(teams as usize).enumerate() {
+        let account = Account {
+            id: AccountId::from_uuid(uuid::Uuid::new_v4()),
+            kind: AccountKind::Organisation,
+            name: AccountName::parse(&format!("Bench team {t}")).map_err(|e| anyhow::anyhow!("{e}"))?,
+            created_at: now,
+        };
+        let mut sub =
+            Subscription::new_free(SubscriptionId::from_uuid(uuid::Uuid::new_v4()), account.id, now);
+        let owner = members[0].0;
+        let _ = sub.set_plan_by_admin(PlanId::Enterprise, Some(RunLimit::Unlimited), now);
+        let mut parts = sub.parts();
+        parts.version = 0;
+        let sub = Subscription::from_parts(parts);
+        ports
+            .accounts
+            .create_organisation(&account, owner, &sub, now)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (i, (user, token)) in members.iter().enumerate() {
+            if i > 0 {
+                let email = Email::parse(&format!("bench{}@bench.example", t * TEAM_SIZE + i))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let invitation = Invitation::new(
+                    InvitationId::from_uuid(uuid::Uuid::new_v4()),
+                    account.id,
+                    email,
+                    MemberRole::Member,
+                    owner,
+                    now,
+                );
+                let hash = format!("bench-{}", invitation.id);
+                ports
+                    .accounts
+                    .create_invitation(&invitation, &hash)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                ports
+                    .accounts
+                    .accept_invitation(invitation.id, *user, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            }
+            let role = if i == 0 { MemberRole::Owner } else { MemberRole::Member };
+            ports
+                .accounts
+                .update_member(account.id, *user, role, Some(RunCount::new(1_000_000_000)))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(file, "{token} {}", account.id)?;
+        }
+    }
+    println!("seeded {teams} teams of {TEAM_SIZE}, every member capped");
     Ok(())
 }
 

@@ -40,6 +40,12 @@ enum Command {
         /// Where to write a new service key (for the service API workloads).
         #[arg(long)]
         service_key: Option<PathBuf>,
+        /// Make this many organisations of 16 seeded users each (enterprise/unlimited, every
+        /// member capped) and write one "<token> <account id>" line per member to `team_out`.
+        #[arg(long, default_value_t = 0)]
+        teams: u32,
+        #[arg(long)]
+        team_out: Option<PathBuf>,
     },
     /// Write distinct, signed subscription events for those customers.
     Events {
@@ -66,9 +72,15 @@ async fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Seed { users, tokens, customers, user_ids, service_key } => {
-            fixtures::seed(&settings, users, &tokens, &customers, user_ids.as_deref(), service_key.as_deref())
-                .await
+        Command::Seed { users, tokens, customers, user_ids, service_key, teams, team_out } => {
+            let outputs = fixtures::Outputs {
+                tokens: &tokens,
+                customers: &customers,
+                user_ids: user_ids.as_deref(),
+                service_key: service_key.as_deref(),
+                team: team_out.as_deref().map(|path| (teams, path)),
+            };
+            fixtures::seed(&settings, users, &outputs).await
         }
         Command::Events { customers, count, start, out } => {
             fixtures::events(&settings, &customers, start, count, &out)

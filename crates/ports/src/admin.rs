@@ -2,7 +2,7 @@
 //! and what operators search and read.
 
 use async_trait::async_trait;
-use tollgate_domain::{Role, Subscription, Timestamp, UsageEffect, User, UserId};
+use tollgate_domain::{AccountId, Role, Subscription, Timestamp, UsageEffect, User, UserId};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -50,6 +50,8 @@ pub struct AuditEntry {
     pub actor: String,
     pub action: AuditAction,
     pub target_user_id: Option<UserId>,
+    /// The account changed (a user's changes name their personal account).
+    pub target_account_id: Option<AccountId>,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
     pub reason: Option<String>,

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use serde_json::json;
 use tollgate_domain::plan::RunLimit;
 use tollgate_domain::subscription::AdminPlanError;
-use tollgate_domain::{AccountId, Email, PlanId, Role, RunCount, Subscription, User, UserId};
+use tollgate_domain::{AccountId, AccountKind, Email, PlanId, Role, RunCount, Subscription, User, UserId};
 
 use crate::current::{load_current, update_current_with, CurrentError};
 use crate::Failure;
+use tollgate_ports::{AccountRepository, MemberUse};
 use tollgate_ports::{
     AdminRepository, AuditAction, AuditEntry, Clock, IdGenerator, Page, SubscriptionRepository, UsageRecord,
     UsageRepository, UserRepository,
@@ -33,6 +34,9 @@ const ADMIN_ATTEMPTS: usize = 64;
 pub enum AdminError {
     #[error("no such user")]
     UnknownUser,
+    /// No account with this id.
+    #[error("no such account")]
+    UnknownAccount,
     #[error("the user has no subscription")]
     NoSubscription,
     #[error(transparent)]
@@ -90,8 +94,34 @@ pub struct UserDetail {
     pub recent_usage: Vec<UsageRecord>,
 }
 
+/// One account as an operator sees it.
+#[derive(Debug, Clone)]
+pub struct AccountDetail {
+    pub account: tollgate_domain::Account,
+    pub subscription: Subscription,
+    /// Its members with their use this period (a personal account's one member: the account's).
+    pub members: Vec<MemberUse>,
+    /// The newest usage records.
+    pub recent_usage: Vec<UsageRecord>,
+}
+
+/// Whom an audit entry names.
+#[derive(Debug, Clone, Copy)]
+struct Target {
+    user: Option<UserId>,
+    account: Option<AccountId>,
+}
+
+impl Target {
+    /// A user, and their personal account.
+    const fn user(user: UserId) -> Self {
+        Self { user: Some(user), account: Some(AccountId::personal(user)) }
+    }
+}
+
 pub struct AdminService {
     users: Arc<dyn UserRepository>,
+    accounts: Arc<dyn AccountRepository>,
     subs: Arc<dyn SubscriptionRepository>,
     usage: Arc<dyn UsageRepository>,
     admin: Arc<dyn AdminRepository>,
@@ -124,13 +154,14 @@ fn same_state(a: &Subscription, b: &Subscription) -> bool {
 impl AdminService {
     pub fn new(
         users: Arc<dyn UserRepository>,
+        accounts: Arc<dyn AccountRepository>,
         subs: Arc<dyn SubscriptionRepository>,
         usage: Arc<dyn UsageRepository>,
         admin: Arc<dyn AdminRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { users, subs, usage, admin, clock, ids }
+        Self { users, accounts, subs, usage, admin, clock, ids }
     }
 
     /// The user with this email.
@@ -142,6 +173,41 @@ impl AdminService {
     /// holds at once, whatever the caller's token says).
     pub async fn is_admin(&self, user: UserId) -> Result<Option<User>, Failure> {
         Ok(self.users.find_by_id(user).await?.filter(|u| u.role == Role::Admin))
+    }
+
+    /// What an audit entry names for a change to `account`: the account, and its user when it is
+    /// a personal one.
+    async fn target(&self, account: AccountId) -> Result<Target, AdminError> {
+        let found = self
+            .accounts
+            .find_account(account)
+            .await
+            .map_err(Failure::from)?
+            .ok_or(AdminError::UnknownAccount)?;
+        Ok(match found.kind {
+            AccountKind::Personal => Target::user(account.as_user()),
+            AccountKind::Organisation => Target { user: None, account: Some(account) },
+        })
+    }
+
+    /// An account, its current subscription, its members with their use this period, and its
+    /// `recent` newest usage records.
+    pub async fn account_detail(&self, account: AccountId, recent: u32) -> Result<AccountDetail, AdminError> {
+        let found = self
+            .accounts
+            .find_account(account)
+            .await
+            .map_err(Failure::from)?
+            .ok_or(AdminError::UnknownAccount)?;
+        let subscription = load_current(self.subs.as_ref(), account, self.clock.now()).await?;
+        let mut members = self.accounts.members(account).await.map_err(Failure::from)?;
+        if found.kind == AccountKind::Personal {
+            for member in &mut members {
+                member.runs_used = subscription.runs_used();
+            }
+        }
+        let recent_usage = self.usage.list(account, recent).await.map_err(Failure::from)?;
+        Ok(AccountDetail { account: found, subscription, members, recent_usage })
     }
 
     /// The user and their current subscription.
@@ -175,14 +241,15 @@ impl AdminService {
         &self,
         actor: &Actor,
         action: AuditAction,
-        target: UserId,
+        target: Target,
         reason: Option<String>,
     ) -> AuditEntry {
         AuditEntry {
             id: self.ids.new_id(),
             actor: actor.name.clone(),
             action,
-            target_user_id: Some(target),
+            target_user_id: target.user,
+            target_account_id: target.account,
             before: None,
             after: None,
             reason,
@@ -191,10 +258,10 @@ impl AdminService {
         }
     }
 
-    /// Applies `change` to the user's subscription and saves it with its audit entry.
+    /// Applies `change` to the account's subscription and saves it with its audit entry.
     async fn change_subscription(
         &self,
-        user: UserId,
+        account: AccountId,
         actor: &Actor,
         action: AuditAction,
         reason: Option<String>,
@@ -203,7 +270,7 @@ impl AdminService {
             tollgate_domain::Timestamp,
         ) -> Result<tollgate_domain::UsageEffect, AdminError>,
     ) -> Result<Subscription, AdminError> {
-        let base = self.entry(actor, action, user, reason);
+        let base = self.entry(actor, action, self.target(account).await?, reason);
         // A change that changes nothing (the plan it already has) writes nothing, audit included.
         let change = |sub: &mut Subscription, now| {
             let original = sub.clone();
@@ -217,7 +284,7 @@ impl AdminService {
         update_current_with(
             self.subs.as_ref(),
             self.clock.as_ref(),
-            AccountId::personal(user),
+            account,
             ADMIN_ATTEMPTS,
             change,
             async |before, after, version, effect| {
@@ -233,10 +300,10 @@ impl AdminService {
         .await
     }
 
-    /// Sets the plan, and optionally a per-customer run limit (`None` = the plan's own).
+    /// Sets an account's plan, and optionally its own run limit (`None` = the plan's own).
     pub async fn set_plan(
         &self,
-        user: UserId,
+        account: AccountId,
         plan: PlanId,
         runs: Option<RunLimit>,
         actor: &Actor,
@@ -244,21 +311,21 @@ impl AdminService {
         if runs.and_then(|r| r.as_option()).is_some_and(|n| n > MAX_RUNS_LIMIT) {
             return Err(AdminError::LimitTooLarge);
         }
-        self.change_subscription(user, actor, AuditAction::SetPlan, None, |sub, now| {
+        self.change_subscription(account, actor, AuditAction::SetPlan, None, |sub, now| {
             sub.set_plan_by_admin(plan, runs, now).map_err(AdminError::from)
         })
         .await
     }
 
-    /// Grants `runs` extra runs for the user's current period.
+    /// Grants `runs` extra runs for the account's current period.
     pub async fn grant(
         &self,
-        user: UserId,
+        account: AccountId,
         runs: RunCount,
         reason: String,
         actor: &Actor,
     ) -> Result<Subscription, AdminError> {
-        self.change_subscription(user, actor, AuditAction::GrantRuns, Some(reason), |sub, now| {
+        self.change_subscription(account, actor, AuditAction::GrantRuns, Some(reason), |sub, now| {
             if u64::from(sub.runs_granted().get()) + u64::from(runs.get()) > u64::from(MAX_GRANTED) {
                 return Err(AdminError::TooManyGranted);
             }
@@ -276,7 +343,7 @@ impl AdminService {
         let entry = AuditEntry {
             before: Some(json!({ "role": user.role.as_str() })),
             after: Some(json!({ "role": role.as_str() })),
-            ..self.entry(actor, AuditAction::SetRole, user.id, None)
+            ..self.entry(actor, AuditAction::SetRole, Target::user(user.id), None)
         };
         if !self.admin.set_role_audited(user.id, role, &entry).await.map_err(Failure::from)? {
             return Err(AdminError::UnknownUser);

@@ -6,8 +6,8 @@ use tollgate_domain::UsageEffect;
 use super::*;
 use crate::test_support::{self as ts, free_sub};
 use tollgate_ports::{
-    MockAdminRepository, MockSubscriptionRepository, MockUsageRepository, MockUserRepository,
-    UpdateSubscriptionError,
+    MockAccountRepository, MockAdminRepository, MockSubscriptionRepository, MockUsageRepository,
+    MockUserRepository, UpdateSubscriptionError,
 };
 
 fn users() -> MockUserRepository {
@@ -20,9 +20,28 @@ fn email(s: &str) -> Email {
     Email::parse(s).expect("valid")
 }
 
+/// Accounts: every id is a personal account, except `TEAM`.
+const TEAM: AccountId = AccountId::from_uuid(uuid::Uuid::from_u128(0x7EA));
+
+fn accounts() -> MockAccountRepository {
+    let mut accounts = MockAccountRepository::new();
+    accounts.expect_find_account().returning(|id| {
+        let (kind, name) =
+            if id == TEAM { (AccountKind::Organisation, "Team") } else { (AccountKind::Personal, "Ada") };
+        Ok(Some(tollgate_domain::Account {
+            id,
+            kind,
+            name: tollgate_domain::AccountName::parse(name).expect("name"),
+            created_at: ts::NOW,
+        }))
+    });
+    accounts
+}
+
 fn service(subs: MockSubscriptionRepository, admin: MockAdminRepository) -> AdminService {
     AdminService::new(
         Arc::new(users()),
+        Arc::new(accounts()),
         Arc::new(subs),
         Arc::new(MockUsageRepository::new()),
         Arc::new(admin),
@@ -52,6 +71,7 @@ async fn an_operator_sets_an_enterprise_limit_with_its_audit_entry_in_one_write(
                 && entry.actor == "user:1 root@example.com"
                 && entry.request_id.as_deref() == Some("req-1")
                 && entry.target_user_id == Some(ts::user_id())
+                && entry.target_account_id == Some(AccountId::personal(ts::user_id()))
                 && entry.before.as_ref().map(|b| b["plan"] == "free") == Some(true)
                 && entry
                     .after
@@ -62,7 +82,12 @@ async fn an_operator_sets_an_enterprise_limit_with_its_audit_entry_in_one_write(
         .times(1)
         .returning(|_, _, _, _| Ok(()));
     let sub = service(subs, admin)
-        .set_plan(ts::user_id(), PlanId::Enterprise, Some(RunLimit::limited(20_000)), &actor())
+        .set_plan(
+            AccountId::personal(ts::user_id()),
+            PlanId::Enterprise,
+            Some(RunLimit::limited(20_000)),
+            &actor(),
+        )
         .await
         .expect("set");
     assert_eq!(sub.runs_used(), tollgate_domain::RunCount::new(8));
@@ -92,7 +117,7 @@ async fn a_grant_retries_on_a_concurrent_change_and_records_the_reason() {
             },
         );
     let sub = service(subs, admin)
-        .grant(ts::user_id(), RunCount::new(5), "outage on the 3rd".into(), &actor())
+        .grant(AccountId::personal(ts::user_id()), RunCount::new(5), "outage on the 3rd".into(), &actor())
         .await
         .expect("granted");
     assert_eq!(sub.runs_limit(&ts::catalog()), RunLimit::limited(15));
@@ -104,9 +129,38 @@ async fn an_unlimited_free_plan_is_refused_and_nothing_is_saved() {
     subs.expect_get_by_account().returning(|_| Ok(Some(free_sub(0))));
     let mut admin = MockAdminRepository::new();
     admin.expect_update_subscription_audited().times(0);
-    let err =
-        service(subs, admin).set_plan(ts::user_id(), PlanId::Free, Some(RunLimit::Unlimited), &actor()).await;
+    let err = service(subs, admin)
+        .set_plan(AccountId::personal(ts::user_id()), PlanId::Free, Some(RunLimit::Unlimited), &actor())
+        .await;
     assert!(matches!(err, Err(AdminError::Refused(AdminPlanError::UnlimitedFree))));
+}
+
+#[tokio::test]
+async fn a_change_to_an_organisation_names_the_account_and_no_user() {
+    let mut subs = MockSubscriptionRepository::new();
+    subs.expect_get_by_account().withf(|a| *a == TEAM).returning(|_| Ok(Some(free_sub(0))));
+    let mut admin = MockAdminRepository::new();
+    admin
+        .expect_update_subscription_audited()
+        .withf(|_, _, _, entry| entry.target_user_id.is_none() && entry.target_account_id == Some(TEAM))
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
+    service(subs, admin).set_plan(TEAM, PlanId::Pro, None, &actor()).await.expect("set");
+    let unknown = AdminService::new(
+        Arc::new(users()),
+        Arc::new({
+            let mut none = MockAccountRepository::new();
+            none.expect_find_account().returning(|_| Ok(None));
+            none
+        }),
+        Arc::new(MockSubscriptionRepository::new()),
+        Arc::new(MockUsageRepository::new()),
+        Arc::new(MockAdminRepository::new()),
+        ts::clock(),
+        ts::ids(),
+    );
+    let err = unknown.grant(TEAM, RunCount::new(1), "why".into(), &actor()).await;
+    assert!(matches!(err, Err(AdminError::UnknownAccount)));
 }
 
 #[tokio::test]

@@ -141,6 +141,7 @@ impl ServiceKeyService {
             actor: actor.name.clone(),
             action,
             target_user_id: None,
+            target_account_id: None,
             before: before.map(named),
             after: after.map(named),
             reason: None,

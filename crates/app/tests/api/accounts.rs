@@ -379,3 +379,61 @@ async fn two_members_reusing_a_key_never_get_each_others_answer() {
         app.get(&format!("/api/v1/accounts/{acme}"), Some(&ada.access)).await.json().await.expect("json");
     assert_eq!(sub["subscription"]["monthly_agent_runs"], 1);
 }
+
+/// Operators address accounts: the admin API shows an organisation with its members, sets its
+/// plan and grants it runs, and the audit log names the account (and no user).
+#[tokio::test]
+async fn operators_set_an_organisations_plan_and_the_audit_names_the_account() {
+    let app = spawn_app().await;
+    let root = crate::admin::admin_account(&app, "root@example.com").await;
+    let ada = app.register("ada@example.com").await;
+    let acme = app.organisation(&ada, "Acme").await;
+    let res = app
+        .post(&format!("/api/v1/admin/accounts/{acme}/plan"), Some(&root.access), json!({"plan": "pro"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let detail: Value = res.json().await.expect("json");
+    assert_eq!(
+        (detail["account"]["kind"].as_str(), detail["subscription"]["plan"].as_str()),
+        (Some("organisation"), Some("pro"))
+    );
+    assert_eq!(detail["members"][0]["user_id"], ada.id.as_str());
+    let res = app
+        .post(
+            &format!("/api/v1/admin/accounts/{acme}/grant"),
+            Some(&root.access),
+            json!({"runs": 5, "reason": "launch week"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let log: Value = app.get("/api/v1/admin/audit", Some(&root.access)).await.json().await.expect("json");
+    let entry = &log["items"][0];
+    assert_eq!(
+        (entry["action"].as_str(), entry["target_account_id"].as_str()),
+        (Some("user.grant_runs"), Some(acme.as_str()))
+    );
+    assert!(entry["target_user_id"].is_null(), "{entry}");
+    // A user's own changes name the user and their personal account.
+    let res = app
+        .post(&format!("/api/v1/admin/users/{}/plan", ada.id), Some(&root.access), json!({"plan": "basic"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let log: Value = app.get("/api/v1/admin/audit", Some(&root.access)).await.json().await.expect("json");
+    assert_eq!(log["items"][0]["target_account_id"], ada.id.as_str());
+    assert_eq!(log["items"][0]["target_user_id"], ada.id.as_str());
+    let unknown =
+        app.get("/api/v1/admin/accounts/0193a1b2-0000-7000-8000-0000000000ff", Some(&root.access)).await;
+    problem(unknown, StatusCode::NOT_FOUND, "ACCOUNT_NOT_FOUND").await;
+    problem(
+        app.get("/api/v1/admin/accounts/not-an-id", Some(&root.access)).await,
+        StatusCode::NOT_FOUND,
+        "ACCOUNT_NOT_FOUND",
+    )
+    .await;
+    problem(
+        app.get(&format!("/api/v1/admin/accounts/{acme}"), Some(&ada.access)).await,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+    )
+    .await;
+}

@@ -8,7 +8,7 @@ use tollgate_usecases::admin::Actor;
 
 use crate::helpers::{problem, spawn_app, Account, TestApp};
 
-async fn admin(app: &TestApp, email: &str) -> Account {
+pub async fn admin_account(app: &TestApp, email: &str) -> Account {
     let account = app.register(email).await;
     app.services
         .admin
@@ -28,7 +28,7 @@ async fn audit(app: &TestApp, token: &str) -> Value {
 async fn only_admins_get_in_and_a_demotion_holds_at_once() {
     let app = spawn_app().await;
     let user = app.register("ada@example.com").await;
-    let root = admin(&app, "root@example.com").await;
+    let root = admin_account(&app, "root@example.com").await;
     let target = format!("/api/v1/admin/users/{}", user.id);
     let plan = format!("{target}/plan");
     let grant = format!("{target}/grant");
@@ -65,7 +65,7 @@ async fn only_admins_get_in_and_a_demotion_holds_at_once() {
 async fn a_grant_lets_a_user_past_their_limit_for_this_period_and_is_audited() {
     let app = spawn_app().await;
     let user = app.register("ada@example.com").await;
-    let root = admin(&app, "root@example.com").await;
+    let root = admin_account(&app, "root@example.com").await;
     for _ in 0..10 {
         assert_eq!(app.create_session(&user.access).await.status(), StatusCode::CREATED);
     }
@@ -119,7 +119,7 @@ async fn a_grant_lets_a_user_past_their_limit_for_this_period_and_is_audited() {
 async fn plans_are_set_through_the_domain_rules_and_bad_input_changes_nothing() {
     let app = spawn_app().await;
     let user = app.register("ada@example.com").await;
-    let root = admin(&app, "root@example.com").await;
+    let root = admin_account(&app, "root@example.com").await;
     let plan = format!("/api/v1/admin/users/{}/plan", user.id);
     let grant = format!("/api/v1/admin/users/{}/grant", user.id);
     let res = app.post(&plan, Some(&root.access), json!({"plan": "enterprise", "runs_limit": 25000})).await;
@@ -165,7 +165,7 @@ async fn plans_are_set_through_the_domain_rules_and_bad_input_changes_nothing() 
 #[tokio::test]
 async fn users_are_searched_and_paged() {
     let app = spawn_app().await;
-    let root = admin(&app, "root@example.com").await;
+    let root = admin_account(&app, "root@example.com").await;
     for email in ["ada@example.com", "grace@navy.mil", "linus@example.org"] {
         app.register(email).await;
     }
@@ -184,7 +184,7 @@ async fn users_are_searched_and_paged() {
 async fn racing_admins_never_get_a_500_and_every_answered_grant_counts_once() {
     let app = spawn_app().await;
     let user = app.register("ada@example.com").await;
-    let root = admin(&app, "root@example.com").await;
+    let root = admin_account(&app, "root@example.com").await;
     let path = format!("/api/v1/admin/users/{}/grant", user.id);
     let grants = (0..24).map(|_| app.post(&path, Some(&root.access), json!({"runs": 1, "reason": "race"})));
     let answers = futures_util::future::join_all(grants).await;
@@ -208,7 +208,7 @@ async fn racing_admins_never_get_a_500_and_every_answered_grant_counts_once() {
 async fn limits_stay_in_range_plan_names_are_exact_and_a_no_op_is_not_audited() {
     let app = spawn_app().await;
     let user = app.register("ada@example.com").await;
-    let root = admin(&app, "root@example.com").await;
+    let root = admin_account(&app, "root@example.com").await;
     let plan = format!("/api/v1/admin/users/{}/plan", user.id);
     let grant = format!("/api/v1/admin/users/{}/grant", user.id);
     for body in [

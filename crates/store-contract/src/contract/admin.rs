@@ -15,6 +15,7 @@ fn audit(action: AuditAction, target: UserId, at: tollgate_domain::Timestamp) ->
         actor: "cli:root".into(),
         action,
         target_user_id: Some(target),
+        target_account_id: Some(tollgate_domain::AccountId::personal(target)),
         before: Some(serde_json::json!({ "plan": "free" })),
         after: Some(serde_json::json!({ "plan": "pro", "runs_limit_override": null })),
         reason: Some("support ticket 42".into()),

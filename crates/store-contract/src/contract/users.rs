@@ -104,6 +104,7 @@ pub async fn service_keys_are_found_by_hash_until_revoked_and_names_are_unique(s
         actor: "cli:ops".into(),
         action,
         target_user_id: None,
+        target_account_id: None,
         before: None,
         after: Some(serde_json::json!({ "service_key": "agents" })),
         reason: None,

@@ -80,6 +80,38 @@ impl AdminUserDetail {
     }
 }
 
+/// One account as an operator sees it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminAccountDetail {
+    #[schema(value_type = Object)]
+    pub account: serde_json::Value,
+    pub subscription: SubscriptionView,
+    pub stripe_customer_id: Option<String>,
+    pub stripe_subscription_id: Option<String>,
+    pub members: Vec<super::MemberView>,
+    /// The newest usage records (at most 20).
+    pub recent_usage: Vec<UsageRecordView>,
+}
+
+impl AdminAccountDetail {
+    pub fn new(d: &tollgate_usecases::admin::AccountDetail, catalog: &PlanCatalog) -> Self {
+        let billing = d.subscription.billing();
+        Self {
+            account: serde_json::json!({
+                "id": d.account.id,
+                "name": d.account.name.as_str(),
+                "kind": d.account.kind.as_str(),
+                "created_at": super::rfc3339(d.account.created_at),
+            }),
+            subscription: SubscriptionView::new(&d.subscription, catalog),
+            stripe_customer_id: billing.customer_id.as_deref().map(str::to_owned),
+            stripe_subscription_id: billing.subscription_id.as_deref().map(str::to_owned),
+            members: d.members.iter().map(super::MemberView::from).collect(),
+            recent_usage: d.recent_usage.iter().map(UsageRecordView::from).collect(),
+        }
+    }
+}
+
 /// Every plan an operator may set.
 #[derive(Debug, ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -169,6 +201,8 @@ pub struct AuditEntryView {
     /// `user.set_plan`, `user.grant_runs` or `user.set_role`.
     pub action: String,
     pub target_user_id: Option<Uuid>,
+    /// The account changed (a user's changes name their personal account).
+    pub target_account_id: Option<Uuid>,
     #[schema(value_type = Option<Object>)]
     pub before: Option<serde_json::Value>,
     #[schema(value_type = Option<Object>)]
@@ -185,6 +219,7 @@ impl From<&tollgate_ports::AuditEntry> for AuditEntryView {
             actor: e.actor.clone(),
             action: e.action.as_str().to_owned(),
             target_user_id: e.target_user_id.map(|u| *u.as_uuid()),
+            target_account_id: e.target_account_id.map(|a| *a.as_uuid()),
             before: e.before.clone(),
             after: e.after.clone(),
             reason: e.reason.clone(),

@@ -271,6 +271,15 @@ pub fn not_a_member() -> ApiError {
     )
 }
 
+/// 404: no such account (the admin API; a user naming one gets `NOT_A_MEMBER`).
+pub fn account_not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        ErrorCode::AccountNotFound,
+        "There is no such account, or no such member of it.",
+    )
+}
+
 /// 403: the caller's role in the account does not allow the change.
 pub fn role_required() -> ApiError {
     ApiError::new(
@@ -283,11 +292,7 @@ pub fn role_required() -> ApiError {
 impl From<AccountError> for ApiError {
     fn from(e: AccountError) -> Self {
         match e {
-            AccountError::NotFound => ApiError::new(
-                StatusCode::NOT_FOUND,
-                ErrorCode::AccountNotFound,
-                "There is no such account, or no such member of it.",
-            ),
+            AccountError::NotFound => account_not_found(),
             AccountError::NotAMember => not_a_member(),
             AccountError::RoleRequired => role_required(),
             AccountError::LastOwner => ApiError::new(
@@ -434,6 +439,7 @@ impl From<tollgate_usecases::admin::AdminError> for ApiError {
     fn from(e: tollgate_usecases::admin::AdminError) -> Self {
         use tollgate_usecases::admin::AdminError;
         match e {
+            AdminError::UnknownAccount => account_not_found(),
             AdminError::UnknownUser | AdminError::NoSubscription => ApiError::new(
                 StatusCode::NOT_FOUND,
                 ErrorCode::UserNotFound,

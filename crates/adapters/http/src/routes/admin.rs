@@ -3,12 +3,12 @@
 
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use tollgate_domain::plan::RunLimit;
-use tollgate_domain::{PlanId, RunCount, User, UserId};
+use tollgate_domain::{AccountId, PlanId, RunCount, User, UserId};
 use tollgate_usecases::admin::{Actor, MAX_GRANT};
 
 use crate::dto::{
-    AdminGrantRequest, AdminPlanRequest, AdminUserDetail, AdminUserPage, AdminUserQuery, AuditEntryView,
-    AuditPage, AuditQuery, RunsLimitInput, UserView,
+    AdminAccountDetail, AdminGrantRequest, AdminPlanRequest, AdminUserDetail, AdminUserPage, AdminUserQuery,
+    AuditEntryView, AuditPage, AuditQuery, RunsLimitInput, UserView,
 };
 use crate::extract::authenticate;
 use crate::middleware::RequestId;
@@ -133,8 +133,16 @@ pub async fn set_plan(
 ) -> Result<HttpResponse, actix_web::Error> {
     let id = user_id(&id)?;
     let body: web::Json<AdminPlanRequest> = json_body(&req, payload).await?;
+    let (plan, runs) = plan_input(&body)?;
+    let account = tollgate_domain::AccountId::personal(id);
+    state.services.admin.set_plan(account, plan, runs, &admin.actor()).await.map_err(user_error)?;
+    Ok(detail(&state, id).await?)
+}
+
+/// The plan and run limit a plan change asks for, exactly as the document's enum spells them (the
+/// CLI is lenient; the API is not).
+fn plan_input(body: &AdminPlanRequest) -> Result<(PlanId, Option<RunLimit>), ApiError> {
     let mut errors = Vec::new();
-    // Exactly as the document's enum spells them (the CLI is lenient; the API is not).
     let plan = match body.plan.as_deref().map(|raw| raw.parse::<PlanId>().map(|p| (p, p.as_str() == raw))) {
         Some(Ok((plan, true))) => Some(plan),
         Some(_) => {
@@ -151,11 +159,30 @@ pub async fn set_plan(
         Some(RunsLimitInput::Runs(n)) => Some(RunLimit::limited(*n)),
         Some(RunsLimitInput::Unlimited(_)) => Some(RunLimit::Unlimited),
     };
-    let Some(plan) = plan.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::validation(errors).into());
-    };
-    state.services.admin.set_plan(id, plan, runs, &admin.actor()).await.map_err(ApiError::from)?;
-    Ok(detail(&state, id).await?)
+    match plan.filter(|_| errors.is_empty()) {
+        Some(plan) => Ok((plan, runs)),
+        None => Err(ApiError::validation(errors)),
+    }
+}
+
+/// The runs and reason a grant asks for.
+fn grant_input(body: &AdminGrantRequest) -> Result<(RunCount, String), ApiError> {
+    let mut errors = Vec::new();
+    let runs = body.runs.filter(|n| (1..=MAX_GRANT).contains(n));
+    if runs.is_none() {
+        errors.push(FieldError::new("runs", "must be between 1 and 1000000"));
+    }
+    let reason = body.reason.as_deref().map(str::trim).unwrap_or_default();
+    if !audit_text(reason, 500) {
+        errors.push(FieldError::new(
+            "reason",
+            "must be 1 to 500 characters, some visible, without control, invisible or direction-changing characters",
+        ));
+    }
+    match runs.filter(|_| errors.is_empty()) {
+        Some(runs) => Ok((RunCount::new(runs), reason.to_owned())),
+        None => Err(ApiError::validation(errors)),
+    }
 }
 
 /// Grants extra runs for the user's current period, with a reason for the audit log.
@@ -174,28 +201,85 @@ pub async fn grant(
 ) -> Result<HttpResponse, actix_web::Error> {
     let id = user_id(&id)?;
     let body: web::Json<AdminGrantRequest> = json_body(&req, payload).await?;
-    let mut errors = Vec::new();
-    let runs = body.runs.filter(|n| (1..=MAX_GRANT).contains(n));
-    if runs.is_none() {
-        errors.push(FieldError::new("runs", "must be between 1 and 1000000"));
-    }
-    let reason = body.reason.as_deref().map(str::trim).unwrap_or_default();
-    if !audit_text(reason, 500) {
-        errors.push(FieldError::new(
-            "reason",
-            "must be 1 to 500 characters, some visible, without control, invisible or direction-changing characters",
-        ));
-    }
-    let Some(runs) = runs.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::validation(errors).into());
-    };
-    state
-        .services
-        .admin
-        .grant(id, RunCount::new(runs), reason.to_owned(), &admin.actor())
-        .await
-        .map_err(ApiError::from)?;
+    let (runs, reason) = grant_input(&body)?;
+    let account = tollgate_domain::AccountId::personal(id);
+    state.services.admin.grant(account, runs, reason, &admin.actor()).await.map_err(user_error)?;
     Ok(detail(&state, id).await?)
+}
+
+/// A user route's error: a user without a personal account is no such user.
+fn user_error(e: tollgate_usecases::admin::AdminError) -> ApiError {
+    use tollgate_usecases::admin::AdminError;
+    ApiError::from(match e {
+        AdminError::UnknownAccount => AdminError::UnknownUser,
+        other => other,
+    })
+}
+
+fn account_id(raw: &str) -> Result<AccountId, ApiError> {
+    raw.parse::<AccountId>().map_err(|_| crate::problem::catalog::account_not_found())
+}
+
+async fn account_detail(state: &AppState, id: AccountId) -> Result<HttpResponse, ApiError> {
+    let detail = state.services.admin.account_detail(id, RECENT_USAGE).await?;
+    Ok(HttpResponse::Ok().json(AdminAccountDetail::new(&detail, &state.services.metering.policy().catalog)))
+}
+
+/// One account (personal or organisation): its subscription, Stripe ids, members with their use
+/// this period, and newest usage.
+#[utoipa::path(get, path = "/api/v1/admin/accounts/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path,)),
+    responses((status = 200, body = AdminAccountDetail), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "`FORBIDDEN`"),
+        (status = 404, body = Problem, description = "`ACCOUNT_NOT_FOUND`")))]
+pub async fn account(
+    state: web::Data<AppState>,
+    _admin: AdminCaller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    account_detail(&state, account_id(&id)?).await
+}
+
+/// Sets an account's plan, and optionally its own run limit; audited with the account's id.
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{id}/plan", tag = "admin", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path,)), request_body = AdminPlanRequest,
+    responses((status = 200, body = AdminAccountDetail), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "`FORBIDDEN`"),
+        (status = 404, body = Problem, description = "`ACCOUNT_NOT_FOUND`"),
+        (status = 422, body = Problem, description = "Unknown plan, bad limit, or an unlimited free plan")))]
+pub async fn set_account_plan(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let id = account_id(&id)?;
+    let body: web::Json<AdminPlanRequest> = json_body(&req, payload).await?;
+    let (plan, runs) = plan_input(&body)?;
+    state.services.admin.set_plan(id, plan, runs, &admin.actor()).await.map_err(ApiError::from)?;
+    Ok(account_detail(&state, id).await?)
+}
+
+/// Grants extra runs for an account's current period, with a reason for the audit log.
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{id}/grant", tag = "admin", security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path,)), request_body = AdminGrantRequest,
+    responses((status = 200, body = AdminAccountDetail), (status = 401, body = Problem),
+        (status = 403, body = Problem, description = "`FORBIDDEN`"),
+        (status = 404, body = Problem, description = "`ACCOUNT_NOT_FOUND`"),
+        (status = 422, body = Problem)))]
+pub async fn grant_account(
+    state: web::Data<AppState>,
+    admin: AdminCaller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, actix_web::Error> {
+    let id = account_id(&id)?;
+    let body: web::Json<AdminGrantRequest> = json_body(&req, payload).await?;
+    let (runs, reason) = grant_input(&body)?;
+    state.services.admin.grant(id, runs, reason, &admin.actor()).await.map_err(ApiError::from)?;
+    Ok(account_detail(&state, id).await?)
 }
 
 /// The audit log, newest first.

@@ -121,5 +121,8 @@ routes! {
     get "/api/v1/admin/users/{id}" => admin::user;
     post "/api/v1/admin/users/{id}/plan" => admin::set_plan;
     post "/api/v1/admin/users/{id}/grant" => admin::grant;
+    get "/api/v1/admin/accounts/{id}" => admin::account;
+    post "/api/v1/admin/accounts/{id}/plan" => admin::set_account_plan;
+    post "/api/v1/admin/accounts/{id}/grant" => admin::grant_account;
     get "/api/v1/admin/audit" => admin::audit;
 }

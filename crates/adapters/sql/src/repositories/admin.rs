@@ -10,8 +10,8 @@ macro_rules! __admin {
         ) -> Result<(), ::sqlx::Error> {
             let r = $crate::AuditRow::from_domain(entry);
             ::sqlx::query(
-                "INSERT INTO audit_log (id, actor, action, target_user_id, before, after, reason, request_id, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO audit_log (id, actor, action, target_user_id, before, after, reason, request_id, at, target_account_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(r.id)
             .bind(&r.actor)
@@ -22,6 +22,7 @@ macro_rules! __admin {
             .bind(&r.reason)
             .bind(&r.request_id)
             .bind(r.at)
+            .bind(r.target_account_id)
             .execute(conn)
             .await
             .map(|_| ())
@@ -109,7 +110,7 @@ macro_rules! __admin {
                 ::tollgate_ports::StoreError,
             > {
                 let rows: Vec<$crate::AuditRow> = ::sqlx::query_as(
-                    "SELECT id, actor, action, target_user_id, before, after, reason, request_id, at FROM audit_log \
+                    "SELECT id, actor, action, target_user_id, target_account_id, before, after, reason, request_id, at FROM audit_log \
                      ORDER BY seq DESC LIMIT $1 OFFSET $2",
                 )
                 .bind(i64::from(page.limit))
