@@ -122,20 +122,19 @@ impl BillingService {
         Ok(load_current(self.subs.as_ref(), account, self.clock.now()).await?)
     }
 
-    /// The subscription, for someone about to change its billing: owners and admins of an
-    /// organisation.
-    async fn managed(&self, acting: &Acting) -> Result<Subscription, SubscriptionError> {
-        if !acting.manages_billing() {
-            return Err(SubscriptionError::RoleRequired);
+    /// Whether `acting` may change the account's billing (an organisation's owners and admins):
+    /// asked before anything else, so a member learns nothing of the billing's configuration.
+    fn may_manage(acting: &Acting) -> Result<(), SubscriptionError> {
+        if acting.manages_billing() {
+            Ok(())
+        } else {
+            Err(SubscriptionError::RoleRequired)
         }
-        self.subscription(acting.account).await
     }
 
     /// Starts the 14-day trial (once per account, from free, never after a paid subscription).
     pub async fn activate_trial(&self, acting: &Acting) -> Result<Subscription, ActivateTrialError> {
-        if !acting.manages_billing() {
-            return Err(SubscriptionError::RoleRequired.into());
-        }
+        Self::may_manage(acting)?;
         let terms = self.policy.catalog.trial();
         self.change(acting.account, |sub, now| {
             sub.start_trial(now, terms).map_err(ActivateTrialError::Unavailable)
@@ -151,9 +150,7 @@ impl BillingService {
         success_url: Option<&str>,
         cancel_url: Option<&str>,
     ) -> Result<CheckoutSession, CheckoutError> {
-        if !acting.manages_billing() {
-            return Err(SubscriptionError::RoleRequired.into());
-        }
+        Self::may_manage(acting)?;
         let plan: PlanId = plan.parse().map_err(|_| CheckoutError::InvalidPlan)?;
         let price_id = match self.policy.catalog.checkout_price(plan) {
             Ok(price) => price.to_owned(),
@@ -165,7 +162,7 @@ impl BillingService {
             self.redirect(success_url, "/billing/success").ok_or(CheckoutError::InvalidRedirect)?;
         let cancel_url =
             self.redirect(cancel_url, "/billing/cancel").ok_or(CheckoutError::InvalidRedirect)?;
-        let sub = self.managed(acting).await?;
+        let sub = self.subscription(acting.account).await?;
         let paying = matches!(
             sub.status(),
             SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue
@@ -196,12 +193,10 @@ impl BillingService {
         acting: &Acting,
         return_url: Option<&str>,
     ) -> Result<String, PortalError> {
-        if !acting.manages_billing() {
-            return Err(SubscriptionError::RoleRequired.into());
-        }
+        Self::may_manage(acting)?;
         let provider = self.provider.as_ref().ok_or(PortalError::NotConfigured)?;
         let return_url = self.redirect(return_url, "/billing").ok_or(PortalError::InvalidRedirect)?;
-        let sub = self.managed(acting).await?;
+        let sub = self.subscription(acting.account).await?;
         let customer = sub.billing().customer_id.clone().ok_or(PortalError::NoBillingAccount)?;
         provider.create_portal_session(&customer, &return_url).await.map_err(PortalError::Provider)
     }

@@ -281,6 +281,9 @@ async fn roles_decide_who_manages_and_the_last_owner_stays() {
         )
         .await;
     problem(checkout, StatusCode::FORBIDDEN, "ROLE_REQUIRED").await;
+    let portal =
+        app.as_account(Method::POST, "/api/v1/billing/create-portal-session", &bob.access, &acme, None).await;
+    problem(portal, StatusCode::FORBIDDEN, "ROLE_REQUIRED").await;
     // The owner starts the team's trial: the team's pool, not the owner's own.
     let trial = app
         .as_account(Method::POST, "/api/v1/billing/activate-trial", &ada.access, &acme, Some(json!({})))
