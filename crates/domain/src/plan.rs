@@ -149,6 +149,9 @@ pub struct Plan {
     pub self_serve: bool,
     /// The Stripe price this plan is sold at, when configured.
     pub stripe_price_id: Option<String>,
+    /// Sold per seat (`TOLLGATE_PLAN_{BASIC,PRO}_PER_SEAT`): the Stripe subscription's quantity
+    /// is the account's member count and its pool `runs` × that count.
+    pub per_seat: bool,
 }
 
 /// The trial's terms.
@@ -261,6 +264,7 @@ impl PlanCatalog {
             price,
             self_serve,
             stripe_price_id,
+            per_seat: false,
         };
         Self {
             plans: [

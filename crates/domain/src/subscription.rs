@@ -97,6 +97,9 @@ pub struct Subscription {
     /// Extra runs an operator granted for the current period, on top of the limit; a new period
     /// (or trial) starts without them.
     pub(crate) runs_granted: RunCount,
+    /// The account's members (its seats): kept by the store with the memberships, never written
+    /// from a snapshot. A per-seat plan's pool is its runs × seats.
+    pub(crate) seats: u32,
     pub(crate) cancel_at_period_end: bool,
     pub(crate) trial: Option<Trial>,
     pub(crate) trial_used: bool,
@@ -132,6 +135,8 @@ pub struct SubscriptionParts {
     /// Extra runs an operator granted for the current period, on top of the limit; a new period
     /// (or trial) starts without them.
     pub runs_granted: RunCount,
+    /// The account's members (its seats); kept by the store.
+    pub seats: u32,
     pub cancel_at_period_end: bool,
     pub trial: Option<Trial>,
     pub trial_used: bool,
@@ -160,6 +165,7 @@ impl Subscription {
             period_anchor: p.period_anchor,
             runs_limit_override: p.runs_limit_override,
             runs_granted: p.runs_granted,
+            seats: p.seats.max(1),
             cancel_at_period_end: p.cancel_at_period_end,
             trial: p.trial,
             trial_used: p.trial_used,
@@ -185,6 +191,7 @@ impl Subscription {
             period_anchor: self.period_anchor,
             runs_limit_override: self.runs_limit_override,
             runs_granted: self.runs_granted,
+            seats: self.seats,
             cancel_at_period_end: self.cancel_at_period_end,
             trial: self.trial,
             trial_used: self.trial_used,
@@ -243,6 +250,11 @@ impl Subscription {
         self.runs_granted
     }
 
+    /// The account's members, as the store last counted them (at least 1).
+    pub fn seats(&self) -> u32 {
+        self.seats
+    }
+
     pub fn cancel_at_period_end(&self) -> bool {
         self.cancel_at_period_end
     }
@@ -297,6 +309,7 @@ impl Subscription {
             period_anchor: now,
             runs_limit_override: None,
             runs_granted: RunCount::ZERO,
+            seats: 1,
             cancel_at_period_end: false,
             trial: None,
             trial_used: false,
@@ -320,7 +333,15 @@ impl Subscription {
         let base = match (self.trial, self.runs_limit_override) {
             (Some(_), _) => RunLimit::Limited(catalog.trial().runs),
             (None, Some(limit)) => limit,
-            (None, None) => catalog.get(self.plan).runs,
+            (None, None) => {
+                let plan = catalog.get(self.plan);
+                match plan.runs {
+                    RunLimit::Limited(n) if plan.per_seat => {
+                        RunLimit::limited(n.get().saturating_mul(self.seats.max(1)))
+                    }
+                    runs => runs,
+                }
+            }
         };
         match base {
             RunLimit::Limited(n) => RunLimit::limited(n.get().saturating_add(self.runs_granted.get())),

@@ -323,3 +323,25 @@ fn granted_runs_raise_the_limit_for_the_current_period_only() {
     assert_eq!(sub.runs_granted(), RunCount::ZERO);
     assert_eq!(sub.runs_limit(&catalog()), RunLimit::limited(10));
 }
+
+#[test]
+fn a_per_seat_plan_gives_its_runs_for_each_seat_and_an_override_wins() {
+    let mut plans = catalog().plans().to_vec();
+    plans[PlanId::Pro as usize].per_seat = true;
+    let per_seat = PlanCatalog::new(plans, catalog().trial()).expect("catalog");
+    let on_pro = |seats: u32| {
+        let mut parts = fresh().parts();
+        (parts.plan, parts.seats) = (PlanId::Pro, seats);
+        Subscription::from_parts(parts)
+    };
+    assert_eq!(on_pro(3).runs_limit(&per_seat), RunLimit::limited(15_000));
+    assert_eq!(on_pro(0).runs_limit(&per_seat), RunLimit::limited(5_000), "an account has at least one seat");
+    assert_eq!(on_pro(3).runs_limit(&catalog()), RunLimit::limited(5_000), "not per seat: the plan's runs");
+    let mut parts = on_pro(3).parts();
+    parts.runs_limit_override = Some(RunLimit::limited(7));
+    parts.runs_granted = RunCount::new(2);
+    assert_eq!(Subscription::from_parts(parts).runs_limit(&per_seat), RunLimit::limited(9));
+    let mut parts = on_pro(3).parts();
+    parts.runs_granted = RunCount::new(2);
+    assert_eq!(Subscription::from_parts(parts).runs_limit(&per_seat), RunLimit::limited(15_002));
+}

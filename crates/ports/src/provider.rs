@@ -24,6 +24,8 @@ pub struct CheckoutRequest {
     pub customer_id: CustomerId,
     pub plan: PlanId,
     pub price_id: String,
+    /// How many of the price: the account's seats for a per-seat plan, else 1.
+    pub quantity: u32,
     pub success_url: String,
     pub cancel_url: String,
     pub idempotency_key: String,

@@ -84,6 +84,7 @@ macro_rules! contract_suite {
                 a_large_purge_goes_in_chunks_beside_metered_writes,
                 an_invitation_racing_itself_is_accepted_once,
                 two_owners_leaving_at_once_leave_one_owner,
+                seats_follow_the_members_even_when_they_join_at_once,
             ],
             64 => [
                 sixty_four_concurrent_consumes_against_a_limit_of_ten_give_exactly_ten,

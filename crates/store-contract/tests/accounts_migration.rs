@@ -205,3 +205,78 @@ async fn postgres_gives_every_user_a_personal_account_and_loses_nothing() {
     everything_is_there_and_metered_use_works(&RepositoryPorts::of(Arc::new(store))).await;
     db.drop_now().await;
 }
+
+/// The seats migration on a database made by the schema before it (accounts, with an
+/// organisation of three and a personal account): every account's seats are its members.
+const SEATS: i64 = 20261204000002;
+
+fn seat_rows(ts: &str, id: impl Fn(Uuid) -> String) -> Vec<String> {
+    let (ada, bob, cyd, acme) = (id(ADA), id(BOB), id(Uuid::from_u128(0xC0D)), id(Uuid::from_u128(0xAC3E)));
+    let mut rows = Vec::new();
+    for (user, email) in [(&ada, "ada"), (&bob, "bob"), (&cyd, "cyd")] {
+        rows.push(format!(
+            "INSERT INTO users VALUES ({user}, '{email}@example.com', '{email}', 'user', 'h', {ts})"
+        ));
+        rows.push(format!("INSERT INTO accounts VALUES ({user}, '{email}', 'personal', {ts})"));
+        rows.push(format!("INSERT INTO memberships VALUES ({user}, {user}, 'owner', NULL, 0, 0, {ts})"));
+    }
+    rows.push(format!("INSERT INTO accounts VALUES ({acme}, 'Acme', 'organisation', {ts})"));
+    for (user, role) in [(&ada, "owner"), (&bob, "admin"), (&cyd, "member")] {
+        rows.push(format!("INSERT INTO memberships VALUES ({acme}, {user}, '{role}', NULL, 0, 0, {ts})"));
+    }
+    for (sub, account) in [(0x51, &acme), (0x52, &ada)] {
+        rows.push(format!(
+            "INSERT INTO subscriptions (id, account_id, plan, status, runs_used, period_start, period_end, period_anchor, \
+             version, created_at, updated_at) VALUES ({}, {account}, 'pro', 'active', 0, {ts}, {ts} + {}, {ts}, 1, {ts}, {ts})",
+            id(Uuid::from_u128(sub)),
+            if ts.contains("timestamptz") { "interval '30 days'" } else { "2592000000000" },
+        ));
+    }
+    rows
+}
+
+async fn seats_are_the_members(p: &RepositoryPorts) {
+    let acme = AccountId::from_uuid(Uuid::from_u128(0xAC3E));
+    let seats = |sub: Option<tollgate_domain::Subscription>| sub.expect("subscription").seats();
+    assert_eq!(seats(p.subs.get_by_account(acme).await.expect("read")), 3);
+    assert_eq!(
+        seats(p.subs.get_by_account(AccountId::personal(UserId::from_uuid(ADA))).await.expect("read")),
+        1
+    );
+}
+
+#[tokio::test]
+async fn sqlite_counts_every_accounts_members_into_its_seats() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}/old.db", dir.path().display());
+    let options = url.parse::<SqliteConnectOptions>().expect("url").create_if_missing(true);
+    let pool = SqlitePoolOptions::new().connect_with(options).await.expect("open");
+    let mut before = sqlx::migrate!("../adapters/sqlite/migrations");
+    before.migrations = Cow::Owned(before.migrations.iter().filter(|m| m.version < SEATS).cloned().collect());
+    before.run(&pool).await.expect("the schema before");
+    for statement in seat_rows("1764547200000000", |id: Uuid| format!("x'{}'", id.simple())) {
+        sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(&pool).await.expect(&statement);
+    }
+    pool.close().await;
+    let store = tollgate_store_sqlite::SqliteStore::connect(&url, OPTIONS).await.expect("open");
+    store.migrate().await.expect("the seats migration");
+    seats_are_the_members(&RepositoryPorts::of(Arc::new(store))).await;
+}
+
+#[tokio::test]
+async fn postgres_counts_every_accounts_members_into_its_seats() {
+    let Some(db) = TestDatabase::create().await else { return };
+    let pool = sqlx::postgres::PgPoolOptions::new().connect(db.url()).await.expect("open");
+    let mut before = sqlx::migrate!("../adapters/postgres/migrations");
+    before.migrations = Cow::Owned(before.migrations.iter().filter(|m| m.version < SEATS).cloned().collect());
+    before.run(&pool).await.expect("the schema before");
+    for statement in seat_rows("'2025-12-01T00:00:00Z'::timestamptz", |id: Uuid| format!("'{id}'::uuid")) {
+        sqlx::query(sqlx::AssertSqlSafe(statement.clone())).execute(&pool).await.expect(&statement);
+    }
+    pool.close().await;
+    let store = tollgate_store_postgres::PgStore::connect(db.url(), OPTIONS).await.expect("open");
+    store.migrate().await.expect("the seats migration");
+    seats_are_the_members(&RepositoryPorts::of(Arc::new(store))).await;
+    db.drop_now().await;
+}

@@ -180,6 +180,7 @@ impl BillingService {
             customer_id,
             plan,
             price_id,
+            quantity: if self.policy.catalog.get(plan).per_seat { sub.seats() } else { 1 },
             success_url,
             cancel_url,
             idempotency_key: format!("checkout-{}", self.ids.new_id()),

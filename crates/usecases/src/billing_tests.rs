@@ -177,6 +177,7 @@ async fn checkout_sends_the_plan_price_customer_user_and_allowed_urls() {
                 && r.price_id == "price_basic"
                 && r.plan == PlanId::Basic
                 && r.user_id == ts::user_id()
+                && r.quantity == 1
                 && r.success_url == "http://localhost:3000/billing/success"
                 && r.cancel_url == "http://localhost:3000/back"
                 && r.idempotency_key.starts_with("checkout-")

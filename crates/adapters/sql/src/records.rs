@@ -124,6 +124,7 @@ pub struct SubscriptionRow {
     pub period_anchor: Ts,
     pub limit_override: Option<i64>,
     pub runs_granted: i64,
+    pub seats: i64,
     pub cancel_at_period_end: bool,
     pub trial_started_at: Option<Ts>,
     pub trial_ends_at: Option<Ts>,
@@ -153,6 +154,7 @@ impl SubscriptionRow {
             period_anchor: Ts(s.period_anchor()),
             limit_override: s.runs_limit_override().map(|l| l.as_option().map_or(UNLIMITED, i64::from)),
             runs_granted: i64::from(s.runs_granted().get()),
+            seats: i64::from(s.seats()),
             cancel_at_period_end: s.cancel_at_period_end(),
             trial_started_at: s.trial().map(|t| Ts(t.started_at)),
             trial_ends_at: s.trial().map(|t| Ts(t.ends_at)),
@@ -195,6 +197,7 @@ impl SubscriptionRow {
             runs_granted: RunCount::new(
                 u32::try_from(self.runs_granted).map_err(|_| corrupt("granted runs"))?,
             ),
+            seats: u32::try_from(self.seats).map_err(|_| corrupt("seats"))?,
             cancel_at_period_end: self.cancel_at_period_end,
             trial,
             trial_used: self.trial_used,
@@ -470,7 +473,7 @@ macro_rules! __select_subscription {
     ($tail:literal) => {
         concat!(
             "SELECT id, account_id, plan, status, runs_used, runs_reserved, period_start, period_end, period_anchor, limit_override, \
-             runs_granted, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
+             runs_granted, seats, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
              stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, \
              created_at, updated_at FROM subscriptions ",
             $tail

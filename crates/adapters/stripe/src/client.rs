@@ -91,7 +91,7 @@ impl PaymentProvider for StripeProvider {
         ]);
         let mut item = CreateCheckoutSessionLineItems::new();
         item.price = Some(request.price_id.clone());
-        item.quantity = Some(1);
+        item.quantity = Some(u64::from(request.quantity.max(1)));
         let mut subscription_data = CreateCheckoutSessionSubscriptionData::new();
         subscription_data.metadata = Some(metadata.clone());
         let session = CreateCheckoutSession::new()

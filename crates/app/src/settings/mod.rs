@@ -219,13 +219,14 @@ fn catalog(plans: &PlanSettings, stripe: &StripeSettings) -> Result<PlanCatalog,
     let currency = plans.currency.unwrap_or(Currency::USD);
     let mut all = defaults.plans().to_vec();
     for plan in &mut all {
-        let (runs, cents) = match plan.id {
-            PlanId::Free => (plans.free_runs, None),
-            PlanId::Basic => (plans.basic_runs, plans.basic_price_cents),
-            PlanId::Pro => (plans.pro_runs, plans.pro_price_cents),
-            PlanId::Enterprise => (plans.enterprise_runs, None),
+        let (runs, cents, per_seat) = match plan.id {
+            PlanId::Free => (plans.free_runs, None, None),
+            PlanId::Basic => (plans.basic_runs, plans.basic_price_cents, plans.basic_per_seat),
+            PlanId::Pro => (plans.pro_runs, plans.pro_price_cents, plans.pro_per_seat),
+            PlanId::Enterprise => (plans.enterprise_runs, None, None),
         };
         plan.runs = runs.unwrap_or(plan.runs);
+        plan.per_seat = per_seat.unwrap_or(false);
         plan.price = cents
             .map(|c| Money::new(c, currency))
             .or(plan.price.map(|m| Money::new(m.amount_minor(), currency)));

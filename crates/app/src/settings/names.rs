@@ -52,6 +52,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("TOLLGATE_PLAN_ENTERPRISE_RUNS", "plans.enterprise_runs"),
     ("TOLLGATE_PLAN_BASIC_PRICE_CENTS", "plans.basic_price_cents"),
     ("TOLLGATE_PLAN_PRO_PRICE_CENTS", "plans.pro_price_cents"),
+    ("TOLLGATE_PLAN_BASIC_PER_SEAT", "plans.basic_per_seat"),
+    ("TOLLGATE_PLAN_PRO_PER_SEAT", "plans.pro_per_seat"),
     ("TOLLGATE_TRIAL_DAYS", "plans.trial_days"),
     ("TOLLGATE_TRIAL_RUNS", "plans.trial_runs"),
 ];

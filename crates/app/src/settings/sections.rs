@@ -282,6 +282,12 @@ pub struct PlanSettings {
     pub basic_price_cents: Option<u64>,
     #[serde(deserialize_with = "optional")]
     pub pro_price_cents: Option<u64>,
+    /// Sold per seat: the pool is the plan's runs × the account's members, and the Stripe
+    /// subscription's quantity is kept at the member count.
+    #[serde(deserialize_with = "optional")]
+    pub basic_per_seat: Option<bool>,
+    #[serde(deserialize_with = "optional")]
+    pub pro_per_seat: Option<bool>,
     #[serde(deserialize_with = "optional")]
     pub trial_days: Option<u16>,
     #[serde(deserialize_with = "optional")]

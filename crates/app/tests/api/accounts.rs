@@ -440,3 +440,68 @@ async fn operators_set_an_organisations_plan_and_the_audit_names_the_account() {
     )
     .await;
 }
+
+/// A per-seat plan (`TOLLGATE_PLAN_PRO_PER_SEAT`): the pool is the plan's runs × the members, and
+/// the seats come from the members, never from Stripe's quantity — a webhook for the old
+/// quantity arriving after a member joined leaves the new pool alone.
+#[tokio::test]
+async fn a_per_seat_pool_follows_the_members_and_a_late_webhook_for_the_old_quantity_changes_nothing() {
+    use crate::stripe_events::{stripe_settings, Billing, PRICE_PRO};
+    let mut settings = stripe_settings("http://127.0.0.1:9");
+    settings.push(("TOLLGATE_PLAN_PRO_PER_SEAT", "true".to_owned()));
+    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = crate::helpers::spawn_app_with(&pairs).await;
+    let (ada, bob, cyd) = (
+        app.register("ada@example.com").await,
+        app.register("bob@example.com").await,
+        app.register("cyd@example.com").await,
+    );
+    let acme = app.organisation(&ada, "Acme").await;
+    app.join(&acme, &ada, &bob, "bob@example.com", "member").await;
+    // Acme's Stripe customer, as its first Checkout links it.
+    let account: tollgate_domain::AccountId = acme.parse().expect("id");
+    let subs = app.store.ports().subs;
+    let mut sub = subs.get_by_account(account).await.expect("store").expect("subscription");
+    let expected = sub.version();
+    let effect = sub.link_customer(&"cus_acme_seats".into(), sub.created_at());
+    subs.update(&sub, expected, effect).await.expect("linked");
+    let billing = Billing {
+        customer: "cus_acme_seats".into(),
+        subscription: "sub_acme_seats".into(),
+        t0: app.clock_now().unix_timestamp(),
+        counter: std::cell::Cell::new(0),
+    };
+    let limit = || {
+        let (app, ada, acme) = (&app, ada.access.clone(), acme.clone());
+        async move {
+            let body: Value =
+                app.get(&format!("/api/v1/accounts/{acme}"), Some(&ada)).await.json().await.expect("json");
+            body["subscription"]["monthly_agent_runs_limit"].as_u64().expect("limited")
+        }
+    };
+    let with_quantity = |mut event: Value, quantity: u64| {
+        event["data"]["object"]["items"]["data"][0]["quantity"] = json!(quantity);
+        event
+    };
+    let t0 = billing.t0;
+    let early =
+        billing.subscription("customer.subscription.created", t0 - 60, "active", PRICE_PRO, t0 - 60, false);
+    let late =
+        billing.subscription("customer.subscription.updated", t0 - 30, "active", PRICE_PRO, t0 - 60, false);
+    assert_eq!(app.deliver(&with_quantity(early, 2)).await.status(), StatusCode::OK);
+    assert_eq!(limit().await, 10_000, "pro's 5,000 runs × 2 seats");
+    app.join(&acme, &ada, &cyd, "cyd@example.com", "member").await;
+    assert_eq!(limit().await, 15_000, "a third member, a third seat");
+    assert_eq!(app.deliver(&with_quantity(late, 2)).await.status(), StatusCode::OK);
+    assert_eq!(limit().await, 15_000, "Stripe's old quantity does not take the seat away");
+    let res = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/accounts/{acme}/members/{}", bob.id),
+            Some(&ada.access),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(limit().await, 10_000);
+}

@@ -156,10 +156,12 @@ pub async fn members_racing_on_one_pool_never_pass_it_or_their_caps(s: Subject) 
     }
     let (stranger, _) = registered(&s, "eve@example.com").await;
     let limit = RunLimit::limited(20);
+    // Every join moved the version (seats); the writes are decided on the state after them.
+    let version = s.subs.get_by_account(acme).await.unwrap().unwrap().version();
     let writes = (0..64u32).map(|i| {
         let (usage, reservations) = (s.usage.clone(), s.reservations.clone());
         let who = if i % 13 == 12 { stranger.id } else { members[(i % 5) as usize] };
-        let c = member_use(acme, who, limit, 1 + i % 2);
+        let c = Consumption { expected_version: version, ..member_use(acme, who, limit, 1 + i % 2) };
         async move {
             let outcome = if i % 3 == 0 {
                 got(reservations.hold(&c, T0 + Duration::minutes(5)).await.unwrap(), |r| r.id)
@@ -234,4 +236,45 @@ pub async fn members_racing_on_one_pool_never_pass_it_or_their_caps(s: Subject) 
     s.subs.update(&next, sub.version(), UsageEffect::Reset).await.unwrap();
     assert_eq!(pool(&s, acme).await.0, 0);
     assert!(shares(&s, acme).await.iter().all(|(_, u, _)| *u == 0));
+}
+
+/// An account's seats are its members, counted again on every join and removal — also when
+/// members join at once — and each count moves the subscription's version.
+pub async fn seats_follow_the_members_even_when_they_join_at_once(s: Subject) {
+    let (ada, _) = registered(&s, "ada@example.com").await;
+    let acme = organisation(&s, ada.id, "Acme").await;
+    let before = s.subs.get_by_account(acme).await.unwrap().unwrap();
+    assert_eq!(before.seats(), 1);
+    let mut joiners = Vec::new();
+    for i in 0..8 {
+        let email = format!("m{i}@example.com");
+        let (user, _) = registered(&s, &email).await;
+        let invitation = Invitation::new(
+            InvitationId::from_uuid(id()),
+            acme,
+            Email::parse(&email).unwrap(),
+            MemberRole::Member,
+            ada.id,
+            T0,
+        );
+        s.accounts.create_invitation(&invitation, &format!("hash-{}", invitation.id)).await.unwrap();
+        joiners.push((invitation.id, user.id));
+    }
+    let joins = joiners.iter().map(|&(invitation, user)| {
+        let accounts = s.accounts.clone();
+        async move { accounts.accept_invitation(invitation, user, T0).await.unwrap() }
+    });
+    let outcomes = futures_util::future::join_all(joins).await;
+    assert!(outcomes.iter().all(|o| *o == Accepted::Joined), "{outcomes:?}");
+    let after = s.subs.get_by_account(acme).await.unwrap().unwrap();
+    assert_eq!(after.seats(), 9);
+    assert!(after.version() >= before.version() + 8, "each join moves the version");
+    assert_eq!(s.accounts.remove_member(acme, joiners[0].1).await.unwrap(), MemberChange::Done);
+    assert_eq!(s.subs.get_by_account(acme).await.unwrap().unwrap().seats(), 8);
+    // A decision made on the old count is stale.
+    let stale = Consumption {
+        expected_version: after.version(),
+        ..member_use(acme, ada.id, RunLimit::limited(10), 1)
+    };
+    assert_eq!(got(s.usage.consume(&stale).await.unwrap(), |r| r), Got::Stale);
 }

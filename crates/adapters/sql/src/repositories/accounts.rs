@@ -51,6 +51,22 @@ macro_rules! __accounts {
             Ok(lock.build().fetch_optional(conn).await?.is_some())
         }
 
+        /// Counts the account's members into its seats, moving the subscription's version: a
+        /// decision made on the old count is stale (a per-seat plan's pool changed with it).
+        async fn count_seats(
+            conn: &mut <$db as ::sqlx::Database>::Connection,
+            account: ::tollgate_domain::AccountId,
+        ) -> Result<(), ::sqlx::Error> {
+            ::sqlx::query(
+                "UPDATE subscriptions SET version = version + 1, \
+                 seats = (SELECT count(*) FROM memberships WHERE account_id = $1) WHERE account_id = $1",
+            )
+            .bind(account.as_uuid())
+            .execute(conn)
+            .await
+            .map(|_| ())
+        }
+
         /// The member's role, and how many owners the account has.
         async fn role_and_owners(
             conn: &mut <$db as ::sqlx::Database>::Connection,
@@ -219,6 +235,7 @@ macro_rules! __accounts {
                     .execute(&mut *tx)
                     .await
                     .map_err($crate::store_error)?;
+                count_seats(&mut tx, account).await.map_err($crate::store_error)?;
                 tx.commit().await.map_err($crate::store_error)?;
                 Ok(MemberChange::Done)
             }
@@ -285,6 +302,8 @@ macro_rules! __accounts {
                 .map_err($crate::store_error)?;
                 let Some((account, role)) = marked else { return Ok(Accepted::Used) };
                 let account = ::tollgate_domain::AccountId::from_uuid(account);
+                // Members join one at a time (each counts the seats after the one before).
+                lock_account(&mut tx, account).await.map_err($crate::store_error)?;
                 let role = $crate::parse_role(&role)?;
                 let existing: Option<String> =
                     ::sqlx::query_scalar("SELECT role FROM memberships WHERE account_id = $1 AND user_id = $2")
@@ -297,6 +316,7 @@ macro_rules! __accounts {
                     Some(current) => Accepted::AlreadyMember($crate::parse_role(&current)?),
                     None => {
                         insert_member(&mut tx, account, user, role, at).await.map_err($crate::store_error)?;
+                        count_seats(&mut tx, account).await.map_err($crate::store_error)?;
                         Accepted::Joined
                     }
                 };

@@ -29,8 +29,8 @@ macro_rules! __subscriptions {
                 "INSERT INTO subscriptions (id, account_id, plan, status, runs_used, period_start, period_end, period_anchor, \
                  limit_override, cancel_at_period_end, trial_started_at, trial_ends_at, trial_used, has_paid, past_due_since, \
                  stripe_customer_id, stripe_subscription_id, stripe_granted, stripe_last_event_at, version, created_at, updated_at, \
-                 runs_reserved, runs_granted) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
+                 runs_reserved, runs_granted, seats) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)",
             )
             .bind(r.id)
             .bind(r.account_id)
@@ -56,6 +56,7 @@ macro_rules! __subscriptions {
             .bind(r.updated_at)
             .bind(r.runs_reserved)
             .bind(r.runs_granted)
+            .bind(r.seats)
             .execute(conn)
             .await
             .map(|_| ())
