@@ -88,7 +88,7 @@ pub struct AdminAccountDetail {
     pub subscription: SubscriptionView,
     pub stripe_customer_id: Option<String>,
     pub stripe_subscription_id: Option<String>,
-    pub members: Vec<super::MemberView>,
+    pub members: Vec<super::accounts::MemberView>,
     /// The newest usage records (at most 20).
     pub recent_usage: Vec<UsageRecordView>,
 }
@@ -101,12 +101,12 @@ impl AdminAccountDetail {
                 "id": d.account.id,
                 "name": d.account.name.as_str(),
                 "kind": d.account.kind.as_str(),
-                "created_at": super::rfc3339(d.account.created_at),
+                "created_at": rfc3339(d.account.created_at),
             }),
             subscription: SubscriptionView::new(&d.subscription, catalog),
             stripe_customer_id: billing.customer_id.as_deref().map(str::to_owned),
             stripe_subscription_id: billing.subscription_id.as_deref().map(str::to_owned),
-            members: d.members.iter().map(super::MemberView::from).collect(),
+            members: d.members.iter().map(super::accounts::MemberView::from).collect(),
             recent_usage: d.recent_usage.iter().map(UsageRecordView::from).collect(),
         }
     }
