@@ -12,7 +12,7 @@ use tollgate_ports::{
 };
 use tollgate_security::{Argon2Hasher, HashingLimits, JwtConfig, JwtIssuer};
 use tollgate_stripe::{StripeProvider, StripeWebhooks};
-use tollgate_usecases::accounts::AccountsService;
+use tollgate_usecases::accounts::{AccountsService, SeatSync};
 use tollgate_usecases::admin::AdminService;
 use tollgate_usecases::auth::AuthService;
 use tollgate_usecases::billing::BillingService;
@@ -89,13 +89,20 @@ pub fn services_with(
     let provider = payment_provider(settings)?;
     let verifier = webhook_verifier(settings);
     let keys = ServiceKeyService::new(ports.service_keys.clone(), issuer.clone(), clock.clone(), ids.clone());
-    let accounts = AccountsService::new(
+    let mut accounts = AccountsService::new(
         ports.accounts.clone(),
         ports.users.clone(),
         issuer.clone(),
         clock.clone(),
         ids.clone(),
     );
+    if let Some(provider) = &provider {
+        accounts = accounts.with_seat_sync(SeatSync {
+            subs: ports.subs.clone(),
+            provider: provider.clone(),
+            catalog: policy.catalog.clone(),
+        });
+    }
     let auth = AuthService::new(
         ports.users.clone(),
         ports.tokens.clone(),

@@ -1,7 +1,9 @@
 //! The payment provider (Stripe) as the application sees it.
 
 use async_trait::async_trait;
-use tollgate_domain::{AccountId, BillingEvent, CustomerId, PlanId, Timestamp, UserId};
+use tollgate_domain::{
+    AccountId, BillingEvent, CustomerId, PlanId, ProviderSubscriptionId, Timestamp, UserId,
+};
 
 /// A provider failure. Its text is for logs, never for clients.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +56,19 @@ pub trait PaymentProvider: Send + Sync {
         name: &str,
         idempotency_key: &str,
     ) -> Result<CustomerId, ProviderError>;
+
+    /// Sets the quantity of the subscription's item (a per-seat plan's seats), proration left
+    /// to the provider; idempotent on `idempotency_key`.
+    ///
+    /// # Errors
+    /// [`ProviderError::Rejected`] (an unknown subscription, one without an item) or
+    /// `Unavailable`, as [`Self::create_customer`].
+    async fn set_quantity(
+        &self,
+        subscription_id: &ProviderSubscriptionId,
+        quantity: u32,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError>;
 
     /// Opens a Checkout session in subscription mode.
     ///

@@ -2,18 +2,20 @@
 //! invitations. Who may change what is the domain's (`account::authorise`); the store re-checks
 //! what only it can see atomically (the last owner, an invitation used once, a member's cap).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tollgate_domain::account::{
     authorise, InvalidAccountName, InvitationError, MembershipChange, MembershipError,
 };
+use tollgate_domain::PlanCatalog;
 use tollgate_domain::{
     Account, AccountId, AccountKind, AccountName, Clock, Email, Invitation, InvitationId, MemberRole,
     RunCount, Subscription, SubscriptionId, Timestamp, UserId,
 };
 use tollgate_ports::{
-    Accepted, AccountMembership, AccountRepository, IdGenerator, MemberChange, MemberUse, Payer, TokenIssuer,
-    UserRepository,
+    Accepted, AccountMembership, AccountRepository, IdGenerator, MemberChange, MemberUse, Payer,
+    PaymentProvider, SubscriptionRepository, TokenIssuer, UserRepository,
 };
 
 use crate::Failure;
@@ -117,6 +119,26 @@ pub struct AccountsService {
     secrets: Arc<dyn TokenIssuer>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    /// Where per-seat subscriptions' quantities are kept in step with the members.
+    seats: Option<SeatSync>,
+    /// Memberships read in the last [`MEMBERSHIP_MAX_AGE`] (see [`Self::acting`]).
+    recent: Mutex<HashMap<(AccountId, UserId), (MemberRole, Timestamp)>>,
+}
+
+/// How long a membership read answers again. The store re-checks membership (and the cap) in the
+/// same statements as every charge, so a remembered membership can never let a non-member
+/// charge; what it allows is a member removed on another replica reading the account's
+/// subscription for at most this long.
+pub const MEMBERSHIP_MAX_AGE: time::Duration = time::Duration::seconds(1);
+
+/// Memberships remembered at most (past it, all are forgotten: a forgotten one costs a read).
+const MEMBERSHIPS_REMEMBERED: usize = 65_536;
+
+/// What keeping a per-seat subscription's quantity in step needs.
+pub struct SeatSync {
+    pub subs: Arc<dyn SubscriptionRepository>,
+    pub provider: Arc<dyn PaymentProvider>,
+    pub catalog: Arc<PlanCatalog>,
 }
 
 impl AccountsService {
@@ -127,11 +149,44 @@ impl AccountsService {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
     ) -> Self {
-        Self { accounts, users, secrets, clock, ids }
+        Self { accounts, users, secrets, clock, ids, seats: None, recent: Mutex::default() }
+    }
+
+    /// Keeps per-seat subscriptions' quantities at their member counts (a provider is
+    /// configured).
+    #[must_use]
+    pub fn with_seat_sync(mut self, seats: SeatSync) -> Self {
+        self.seats = Some(seats);
+        self
+    }
+
+    /// After the members changed: a per-seat plan's subscription at the provider gets the new
+    /// seat count as its quantity (proration is the provider's). The change itself stands if the
+    /// provider cannot be reached: it is logged, and the next change sends the count again — the
+    /// key is the subscription's version, so a retry of one count is one change at the provider.
+    async fn sync_seats(&self, account: AccountId) {
+        let Some(sync) = &self.seats else { return };
+        let sub = match sync.subs.get_by_account(account).await {
+            Ok(Some(sub)) => sub,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, %account, "could not read the subscription to update its seats");
+                return;
+            }
+        };
+        let Some(subscription_id) = sub.billing().subscription_id.clone() else { return };
+        if !sync.catalog.get(sub.plan()).per_seat {
+            return;
+        }
+        let key = format!("seats-{account}-{}", sub.version());
+        if let Err(e) = sync.provider.set_quantity(&subscription_id, sub.seats(), &key).await {
+            tracing::warn!(error = %e, %account, seats = sub.seats(), "the provider's quantity is behind the members");
+        }
     }
 
     /// Which account `user`'s request acts for: `named` (`X-Tollgate-Account`), or their personal
-    /// account. Naming their personal account costs no read; any other needs their membership.
+    /// account. Naming their personal account costs no read; any other needs their membership,
+    /// read at most once per [`MEMBERSHIP_MAX_AGE`] (a refusal is never remembered).
     ///
     /// # Errors
     /// [`AccountError::NotAMember`] when they do not belong to the account named (whether or not
@@ -142,8 +197,27 @@ impl AccountsService {
             Some(account) if account == AccountId::personal(user) => return Ok(Acting::personal(user)),
             Some(account) => account,
         };
+        let now = self.clock.now();
+        let remembered = self.remembered().get(&(account, user)).copied();
+        if let Some((role, _)) = remembered.filter(|(_, at)| now - *at < MEMBERSHIP_MAX_AGE) {
+            return Ok(Acting { user, account, kind: AccountKind::Organisation, role });
+        }
         let membership = self.accounts.membership(account, user).await?.ok_or(AccountError::NotAMember)?;
+        let mut recent = self.remembered();
+        if recent.len() >= MEMBERSHIPS_REMEMBERED {
+            recent.clear();
+        }
+        recent.insert((account, user), (membership.role, now));
         Ok(Acting { user, account, kind: AccountKind::Organisation, role: membership.role })
+    }
+
+    fn remembered(&self) -> std::sync::MutexGuard<'_, HashMap<(AccountId, UserId), (MemberRole, Timestamp)>> {
+        self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets what this replica remembers of a membership it changed.
+    fn forget(&self, account: AccountId, user: UserId) {
+        self.remembered().remove(&(account, user));
     }
 
     /// The accounts `user` belongs to, personal first.
@@ -239,7 +313,10 @@ impl AccountsService {
         let now: Timestamp = self.clock.now();
         invitation.accept(&me.email, now).map_err(AccountError::Invitation)?;
         match self.accounts.accept_invitation(invitation.id, user, now).await? {
-            Accepted::Joined => Ok((invitation.account_id, invitation.role)),
+            Accepted::Joined => {
+                self.sync_seats(invitation.account_id).await;
+                Ok((invitation.account_id, invitation.role))
+            }
             Accepted::AlreadyMember(role) => Ok((invitation.account_id, role)),
             Accepted::Used => Err(AccountError::Invitation(InvitationError::Used)),
         }
@@ -269,7 +346,9 @@ impl AccountsService {
         if runs_cap != current.membership.runs_cap || !role_changes {
             self.authorise_with(acting, MembershipChange::SetCap { target }, &members)?;
         }
-        match self.accounts.update_member(acting.account, target, role, runs_cap).await? {
+        let changed = self.accounts.update_member(acting.account, target, role, runs_cap).await?;
+        self.forget(acting.account, target);
+        match changed {
             MemberChange::Done => {}
             MemberChange::NotFound => return Err(AccountError::NotFound),
             MemberChange::LastOwner => return Err(AccountError::LastOwner),
@@ -286,8 +365,13 @@ impl AccountsService {
     /// As [`Self::update_member`].
     pub async fn remove_member(&self, acting: &Acting, target: UserId) -> Result<(), AccountError> {
         self.authorise(acting, MembershipChange::Remove { target }).await?;
-        match self.accounts.remove_member(acting.account, target).await? {
-            MemberChange::Done => Ok(()),
+        let removed = self.accounts.remove_member(acting.account, target).await?;
+        self.forget(acting.account, target);
+        match removed {
+            MemberChange::Done => {
+                self.sync_seats(acting.account).await;
+                Ok(())
+            }
             MemberChange::NotFound => Err(AccountError::NotFound),
             MemberChange::LastOwner => Err(AccountError::LastOwner),
         }

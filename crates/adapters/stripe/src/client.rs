@@ -6,12 +6,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_billing::subscription::{RetrieveSubscription, UpdateSubscription, UpdateSubscriptionItems};
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionSubscriptionData,
 };
 use stripe_checkout::CheckoutSessionMode;
 use stripe_core::customer::CreateCustomer;
-use tollgate_domain::{AccountId, CustomerId, UserId};
+use tollgate_domain::{AccountId, CustomerId, ProviderSubscriptionId, UserId};
 use tollgate_ports::{CheckoutRequest, CheckoutSession, PaymentProvider, ProviderError};
 
 /// How long one Stripe call may take.
@@ -77,6 +78,36 @@ impl PaymentProvider for StripeProvider {
             .await
             .map_err(provider_error)?;
         Ok(CustomerId::new(customer.id.to_string()))
+    }
+
+    #[tracing::instrument(skip_all, fields(subscription = %subscription_id.as_str(), quantity))]
+    async fn set_quantity(
+        &self,
+        subscription_id: &ProviderSubscriptionId,
+        quantity: u32,
+        idempotency_key: &str,
+    ) -> Result<(), ProviderError> {
+        // The item's id, to change its quantity rather than add an item.
+        let subscription = RetrieveSubscription::new(subscription_id.as_str())
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        let item = subscription
+            .items
+            .data
+            .first()
+            .ok_or_else(|| ProviderError::Rejected("the subscription has no item".into()))?;
+        let mut change = UpdateSubscriptionItems::new();
+        change.id = Some(item.id.to_string());
+        change.quantity = Some(u64::from(quantity.max(1)));
+        UpdateSubscription::new(subscription_id.as_str())
+            .items(vec![change])
+            .customize()
+            .request_strategy(key(idempotency_key)?)
+            .send(&self.client)
+            .await
+            .map_err(provider_error)?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(account_id = %request.account_id, plan = %request.plan))]

@@ -162,3 +162,35 @@ async fn a_refusal_from_stripe_is_rejected_and_an_outage_is_unavailable() {
         Err(ProviderError::Unavailable(_))
     ));
 }
+
+/// A per-seat subscription's quantity: its one item is read, then changed (not a new item
+/// added), under the idempotency key given.
+#[tokio::test]
+async fn a_quantity_change_updates_the_subscriptions_item_under_its_key() {
+    let server = MockServer::start().await;
+    let subscription = fixture("subscription");
+    let id = subscription["id"].as_str().expect("id").to_owned();
+    let item = subscription["items"]["data"][0]["id"].as_str().expect("item").to_owned();
+    Mock::given(method("GET"))
+        .and(path(format!("/v1/subscriptions/{id}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(subscription.clone()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/v1/subscriptions/{id}")))
+        .and(header("idempotency-key", "seats-acme-7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(subscription))
+        .expect(1)
+        .mount(&server)
+        .await;
+    provider(&server)
+        .await
+        .set_quantity(&tollgate_domain::ProviderSubscriptionId::new(id), 3, "seats-acme-7")
+        .await
+        .expect("updated");
+    let received = server.received_requests().await.expect("recorded");
+    let sent = form(&received[1]);
+    assert_eq!(sent.get("items[0][id]"), Some(&item));
+    assert_eq!(sent.get("items[0][quantity]").map(String::as_str), Some("3"));
+}

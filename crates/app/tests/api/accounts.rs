@@ -447,7 +447,40 @@ async fn operators_set_an_organisations_plan_and_the_audit_names_the_account() {
 #[tokio::test]
 async fn a_per_seat_pool_follows_the_members_and_a_late_webhook_for_the_old_quantity_changes_nothing() {
     use crate::stripe_events::{stripe_settings, Billing, PRICE_PRO};
-    let mut settings = stripe_settings("http://127.0.0.1:9");
+    // Stripe: the subscription (Stripe's fixture, under Acme's id) and its updates.
+    let stripe = wiremock::MockServer::start().await;
+    let mut object: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../adapters/stripe/fixtures/subscription.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("fixture"),
+    )
+    .expect("json");
+    object["id"] = json!("sub_acme_seats");
+    for verb in ["GET", "POST"] {
+        wiremock::Mock::given(wiremock::matchers::method(verb))
+            .and(wiremock::matchers::path("/v1/subscriptions/sub_acme_seats"))
+            .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(object.clone()))
+            .mount(&stripe)
+            .await;
+    }
+    let quantities = || {
+        let stripe = &stripe;
+        async move {
+            let received = stripe.received_requests().await.expect("recorded");
+            received
+                .iter()
+                .filter(|r| r.method.as_str() == "POST")
+                .filter_map(|r| {
+                    url::form_urlencoded::parse(&r.body)
+                        .find(|(k, _)| k == "items[0][quantity]")
+                        .map(|(_, v)| v.into_owned())
+                })
+                .collect::<Vec<String>>()
+        }
+    };
+    let mut settings = stripe_settings(&stripe.uri());
     settings.push(("TOLLGATE_PLAN_PRO_PER_SEAT", "true".to_owned()));
     let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let app = crate::helpers::spawn_app_with(&pairs).await;
@@ -492,6 +525,7 @@ async fn a_per_seat_pool_follows_the_members_and_a_late_webhook_for_the_old_quan
     assert_eq!(limit().await, 10_000, "pro's 5,000 runs × 2 seats");
     app.join(&acme, &ada, &cyd, "cyd@example.com", "member").await;
     assert_eq!(limit().await, 15_000, "a third member, a third seat");
+    assert_eq!(quantities().await, ["3"], "Stripe's quantity follows the members");
     assert_eq!(app.deliver(&with_quantity(late, 2)).await.status(), StatusCode::OK);
     assert_eq!(limit().await, 15_000, "Stripe's old quantity does not take the seat away");
     let res = app
@@ -504,4 +538,35 @@ async fn a_per_seat_pool_follows_the_members_and_a_late_webhook_for_the_old_quan
         .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(limit().await, 10_000);
+    assert_eq!(quantities().await, ["3", "2"]);
+}
+
+/// A replica remembers a membership for at most a second (it saves a read per request); a member
+/// removed on another replica cannot charge even then — the store checks membership in the
+/// charge's own statements — and after the second reads are refused too.
+#[tokio::test]
+async fn a_member_removed_on_another_replica_cannot_charge_and_is_refused_after_a_second() {
+    let app = spawn_app().await;
+    let other = spawn_replica(&app).await;
+    let (ada, bob) = (app.register("ada@example.com").await, app.register("bob@example.com").await);
+    let acme = app.organisation(&ada, "Acme").await;
+    app.join(&acme, &ada, &bob, "bob@example.com", "member").await;
+    let read = || app.as_account(Method::GET, "/api/v1/billing/subscription", &bob.access, &acme, None);
+    assert_eq!(read().await.status(), StatusCode::OK, "remembered from here on");
+    let res = other
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/accounts/{acme}/members/{}", bob.id),
+            Some(&ada.access),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    problem(app.session_for(&bob.access, &acme).await, StatusCode::FORBIDDEN, "NOT_A_MEMBER").await;
+    assert_eq!(read().await.status(), StatusCode::OK, "a remembered membership reads for up to a second");
+    app.clock.advance(time::Duration::seconds(1));
+    problem(read().await, StatusCode::FORBIDDEN, "NOT_A_MEMBER").await;
+    let sub: Value =
+        app.get(&format!("/api/v1/accounts/{acme}"), Some(&ada.access)).await.json().await.expect("json");
+    assert_eq!(sub["subscription"]["monthly_agent_runs"], 0, "nothing was charged");
 }
