@@ -229,6 +229,11 @@ impl AdminService {
     /// Users whose email or name contains `query`, and how many match.
     pub async fn search(&self, query: Option<&str>, page: Page) -> Result<(Vec<User>, u64), Failure> {
         let query = query.map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
+        // No stored email or name holds a NUL (Postgres cannot even be asked about one): such a
+        // query matches nobody.
+        if query.as_deref().is_some_and(|q| q.contains('\0')) {
+            return Ok((Vec::new(), 0));
+        }
         Ok(self.admin.search_users(query, page).await?)
     }
 

@@ -242,3 +242,15 @@ async fn limits_stay_in_range_plan_names_are_exact_and_a_no_op_is_not_audited() 
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(audit(&app, &root.access).await["total"], before);
 }
+
+/// A search for text holding a NUL matches nobody (and is no server error on Postgres, which
+/// cannot be asked about one).
+#[tokio::test]
+async fn a_search_holding_a_nul_matches_nobody() {
+    let app = spawn_app().await;
+    let root = admin_account(&app, "root@example.com").await;
+    let res = app.get("/api/v1/admin/users?query=ro%00ot", Some(&root.access)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page: Value = res.json().await.expect("json");
+    assert_eq!(page["total"], 0);
+}
